@@ -1,0 +1,188 @@
+"""Method presets (the paper's numbers, in this one file) and run-config validation.
+
+A run config names a method and a dataset and overrides only what differs; :func:`resolve` fills in every
+default from the preset of (architecture, method) and validates the result. Sources: Gulrajani et al. 2017
+and its official scripts gan_toy.py, gan_mnist.py, gan_cifar.py, gan_cifar_resnet.py (shared/spec/replication.md).
+
+Optimizers: ``adam`` is torch.optim.Adam; ``rmsprop-tf`` is TensorFlow 1's RMSPropOptimizer as the scripts
+ran it (decay 0.9, epsilon 1e-10 inside the square root, mean-square accumulator initialised to 1);
+``rmsprop`` is PyTorch's RMSprop (alpha 0.99, eps 1e-8, accumulator 0), as many PyTorch ports use.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from pathlib import Path
+
+import yaml
+
+from gpbench.errors import ConfigError
+from gpbench.penalties import build_penalty
+
+METHODS = ("wgan-gp", "wgan-clip", "ns-gan", "mm-gan")
+TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
+DATASETS = TOY_DATASETS + ("mnist", "fashion-mnist", "cifar10")
+ARCHS = ("toy", "mnist", "cifar10", "cifar10-resnet", "deep-mlp")
+DEFAULT_ARCH = {**{name: "toy" for name in TOY_DATASETS}, "mnist": "mnist", "fashion-mnist": "mnist",
+                "cifar10": "cifar10"}
+DATA_SHAPES = {"toy": (2,), "deep-mlp": (2,), "mnist": (1, 28, 28), "cifar10": (3, 32, 32),
+               "cifar10-resnet": (3, 32, 32)}
+OPTIMIZERS = ("adam", "rmsprop-tf", "rmsprop")
+LR_DECAYS = ("none", "linear")
+
+# Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs).
+_SCRIPT = {
+    "toy": {"batch_size": 256, "iterations": 100_000, "dim": 512, "depth": 3},         # gan_toy.py
+    "deep-mlp": {"batch_size": 256, "iterations": 100_000, "dim": 512, "depth": 12},   # paper Fig. 1b (no code)
+    "mnist": {"batch_size": 50, "iterations": 200_000, "dim": 64},                     # gan_mnist.py
+    "cifar10": {"batch_size": 64, "iterations": 200_000, "dim": 128},                  # gan_cifar.py
+    "cifar10-resnet": {"batch_size": 64, "generator_batch_size": 128, "iterations": 100_000, "dim": 128,
+                       "lr_decay": "linear", "dequantize": True},                      # gan_cifar_resnet.py
+}
+# The scripts' three modes. `wgan` = weight clipping, `dcgan` = NS-GAN with the halved critic loss.
+_MODE = {
+    "wgan-gp": {"game": "wgan", "optimizer": "adam", "lr": 1e-4, "betas": [0.5, 0.9], "n_critic": 5,
+                "penalty": {"kind": "wgan-gp", "lambda": 10.0}},
+    "wgan-clip": {"game": "wgan", "optimizer": "rmsprop-tf", "lr": 5e-5, "n_critic": 5, "clip": 0.01},
+    "ns-gan": {"game": "ns", "optimizer": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1,
+               "halve_d_loss": True},
+    "mm-gan": {"game": "mm", "optimizer": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1,
+               "halve_d_loss": True},
+}
+# Where the scripts differ from the mode defaults.
+_EXCEPTIONS = {
+    ("toy", "wgan-gp"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},    # "smaller lambda ... for toy tasks"
+    ("deep-mlp", "wgan-gp"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},
+    ("cifar10-resnet", "wgan-gp"): {"lr": 2e-4, "betas": [0.0, 0.9]},
+}
+# Batchnorm placement per (arch, method): gan_mnist.py only in `wgan` mode, in both nets; gan_cifar.py
+# always in G, in the critic's inner convs except in wgan-gp mode; the ResNet G always, its critic never.
+_BATCHNORM = {
+    "mnist": lambda method: (method == "wgan-clip", method == "wgan-clip"),
+    "cifar10": lambda method: (True, method != "wgan-gp"),
+    "cifar10-resnet": lambda method: (True, False),
+    "toy": lambda method: (False, False),
+    "deep-mlp": lambda method: (False, False),
+}
+# Which presets are the paper's own; the others are gpbench's extrapolations, said so in config.yaml.
+PAPER_PRESETS = {(arch, method) for arch in ("mnist", "cifar10") for method in ("wgan-gp", "wgan-clip", "ns-gan")}
+PAPER_PRESETS |= {("toy", "wgan-gp"), ("toy", "wgan-clip"), ("cifar10-resnet", "wgan-gp")}
+
+# Every key a run config may hold, with its default where the preset does not set it.
+DEFAULTS = {
+    "method": None, "dataset": None, "arch": None, "seed": 0,
+    "iterations": None, "batch_size": None, "generator_batch_size": None, "dim": None, "depth": None,
+    "game": None, "optimizer": None, "lr": None, "betas": [0.9, 0.999], "lr_decay": "none",
+    "n_critic": None, "penalty": {"kind": "none"},
+    "clip": None, "clip_placement": "after",
+    "halve_d_loss": False, "real_label": 1.0, "flip_probability": 0.0,
+    "critic_warmup": False,            # Arjovsky's 100 critic steps for the first 25 and every 500th G iteration
+    "generator_batchnorm": None, "critic_batchnorm": None, "dequantize": False,
+    "checkpoint_every": 1000, "log_every": 100, "sample_every": None,
+    "data_root": "data", "device": "auto", "threads": None,
+    "preset_source": None,
+}
+_POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
+                  "checkpoint_every", "log_every", "sample_every", "threads")
+_CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
+            "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before"),
+            "device": None}
+_BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize")
+
+
+def preset(arch: str, method: str) -> dict:
+    """The fully specified preset for (arch, method): script settings, mode settings, the script's quirks."""
+    values = {**_SCRIPT[arch], **copy.deepcopy(_MODE[method]), **copy.deepcopy(_EXCEPTIONS.get((arch, method), {}))}
+    values["generator_batchnorm"], values["critic_batchnorm"] = _BATCHNORM[arch](method)
+    values["preset_source"] = ("Gulrajani et al. 2017 official script" if (arch, method) in PAPER_PRESETS
+                               else "gpbench extrapolation (not in the paper's code)")
+    return values
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def resolve(user: dict) -> dict:
+    """Validate a user run config and fill in every default. Raises ConfigError naming the bad key."""
+    if not isinstance(user, dict):
+        raise ConfigError(f"a run config must be a mapping of keys to values, got {type(user).__name__}")
+    unknown = [key for key in user if key not in DEFAULTS or key == "preset_source"]
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed: {', '.join(k for k in DEFAULTS if k != 'preset_source')}")
+    for key in ("method", "dataset"):
+        if key not in user:
+            raise ConfigError(f"{key}: missing; allowed: {', '.join(_CHOICES[key])}")
+        _check_choice(key, user[key])
+    arch = user.get("arch") or DEFAULT_ARCH[user["dataset"]]
+    _check_choice("arch", arch)
+    _check_arch_fits_dataset(arch, user["dataset"])
+    resolved = {**copy.deepcopy(DEFAULTS), **preset(arch, user["method"])}
+    resolved.update(copy.deepcopy(user))
+    resolved["arch"] = arch
+    if resolved["generator_batch_size"] is None:
+        resolved["generator_batch_size"] = resolved["batch_size"]
+    if resolved["depth"] is None:
+        resolved["depth"] = 3
+    if resolved["sample_every"] is None:
+        resolved["sample_every"] = resolved["checkpoint_every"]
+    _validate(resolved)
+    return resolved
+
+
+def _check_choice(key, value):
+    allowed = _CHOICES[key]
+    if allowed is not None and (not isinstance(value, str) or value not in allowed):
+        raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {', '.join(allowed)}")
+
+
+def _check_arch_fits_dataset(arch, dataset):
+    toy_data = dataset in TOY_DATASETS
+    if toy_data != (arch in ("toy", "deep-mlp")) or (dataset == "cifar10") != arch.startswith("cifar10"):
+        raise ConfigError(f"arch: {arch!r} does not fit dataset {dataset!r} (default: {DEFAULT_ARCH[dataset]!r})")
+
+
+def _validate(config: dict) -> None:
+    for key in _POSITIVE_INTS:
+        value = config[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{key}: expected a whole number >= 1, got {value!r}")
+    if not isinstance(config["seed"], int) or isinstance(config["seed"], bool) or config["seed"] < 0:
+        raise ConfigError(f"seed: expected a whole number >= 0, got {config['seed']!r}")
+    for key in ("optimizer", "lr_decay", "game", "clip_placement"):
+        _check_choice(key, config[key])
+    for key in _BOOLS:
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"{key}: expected true or false, got {config[key]!r}")
+    if not _is_number(config["lr"]) or not config["lr"] > 0 or not math.isfinite(config["lr"]):
+        raise ConfigError(f"lr: expected a number > 0, got {config['lr']!r}")
+    betas = config["betas"]
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in betas):
+        raise ConfigError(f"betas: expected two numbers in [0, 1), got {betas!r}")
+    if config["clip"] is not None and (not _is_number(config["clip"]) or config["clip"] <= 0):
+        raise ConfigError(f"clip: expected a number > 0 or null, got {config['clip']!r}")
+    if not _is_number(config["real_label"]) or not 0 < config["real_label"] <= 1:
+        raise ConfigError(f"real_label: expected a number in (0, 1], got {config['real_label']!r}")
+    if not _is_number(config["flip_probability"]) or not 0 <= config["flip_probability"] <= 1:
+        raise ConfigError(f"flip_probability: expected a number in [0, 1], got {config['flip_probability']!r}")
+    if config["game"] == "wgan" and (config["real_label"] != 1.0 or config["flip_probability"] or config["halve_d_loss"]):
+        raise ConfigError("real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to wgan")
+    if not isinstance(config["data_root"], str) or not isinstance(config["device"], str):
+        raise ConfigError("data_root and device must be strings")
+    build_penalty(config["penalty"])
+
+
+def load_run_config(path: str | Path) -> dict:
+    """Read a YAML run config and resolve it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read run config {path}: {error.strerror}") from None
+    try:
+        user = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    return resolve(user or {})

@@ -1,0 +1,97 @@
+"""Game losses and weight clipping against closed forms (shared/spec/penalties.md, "Game losses")."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gpbench import ConfigError
+from gpbench.losses import WeightClipping, discriminator_loss, generator_loss, wasserstein_estimate
+
+REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
+FAKE = torch.tensor([-3.0, 0.25], dtype=torch.float64)
+
+
+def sigmoid(s):
+    return 1 / (1 + math.exp(-s))
+
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+def test_wgan_losses_and_wasserstein_estimate():
+    assert discriminator_loss("wgan", REAL, FAKE).item() == pytest.approx(mean([-3.0, 0.25]) - mean([2.0, -1.0, 0.5]))
+    assert generator_loss("wgan", FAKE).item() == pytest.approx(-mean([-3.0, 0.25]))
+    assert wasserstein_estimate(REAL, FAKE).item() == pytest.approx(-discriminator_loss("wgan", REAL, FAKE).item())
+
+
+@pytest.mark.parametrize("game", ["mm", "ns"])
+def test_bce_critic_loss_is_the_same_for_mm_and_ns(game):
+    expected = mean([-math.log(sigmoid(s)) for s in REAL]) + mean([-math.log(1 - sigmoid(s)) for s in FAKE])
+    assert discriminator_loss(game, REAL, FAKE).item() == pytest.approx(expected, rel=1e-12)
+    assert discriminator_loss(game, REAL, FAKE, halve=True).item() == pytest.approx(expected / 2, rel=1e-12)
+
+
+def test_generator_losses_minmax_and_non_saturating():
+    assert generator_loss("mm", FAKE).item() == pytest.approx(mean([math.log(1 - sigmoid(s)) for s in FAKE]), rel=1e-12)
+    assert generator_loss("ns", FAKE).item() == pytest.approx(mean([-math.log(sigmoid(s)) for s in FAKE]), rel=1e-12)
+
+
+def test_one_sided_label_smoothing_changes_only_the_real_target():
+    expected = mean([-(0.9 * math.log(sigmoid(s)) + 0.1 * math.log(1 - sigmoid(s))) for s in REAL]) + \
+        mean([-math.log(1 - sigmoid(s)) for s in FAKE])
+    assert discriminator_loss("ns", REAL, FAKE, real_target=0.9).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_noisy_labels_flip_with_the_given_probability():
+    flipped = mean([-math.log(1 - sigmoid(s)) for s in REAL]) + mean([-math.log(sigmoid(s)) for s in FAKE])
+    assert discriminator_loss("ns", REAL, FAKE, flip_probability=1.0).item() == pytest.approx(flipped, rel=1e-12)
+    torch.manual_seed(0)
+    scores = torch.zeros(20000, dtype=torch.float64)
+    # with zero scores BCE is log 2 whatever the target, so use a large score: a flipped real label costs ~10
+    loss = discriminator_loss("ns", scores + 10, scores - 1e6, flip_probability=0.25)
+    assert loss.item() == pytest.approx(0.25 * 10 + 0.25 * 1e6, rel=0.05)
+
+
+def test_bad_game_and_wgan_with_label_tricks_are_config_errors():
+    with pytest.raises(ConfigError, match="lsgan"):
+        generator_loss("lsgan", FAKE)
+    with pytest.raises(ConfigError, match="wgan"):
+        discriminator_loss("wgan", REAL, FAKE, real_target=0.9)
+    with pytest.raises(ConfigError, match="flip_probability"):
+        discriminator_loss("ns", REAL, FAKE, flip_probability=1.5)
+
+
+def critic_with_batchnorm():
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    with torch.no_grad():
+        for parameter in critic.parameters():
+            parameter.uniform_(-1, 1)
+    return critic
+
+
+def test_weight_clipping_clamps_every_parameter_including_norm_affine():
+    critic = critic_with_batchnorm()
+    WeightClipping(0.01).clamp(critic)
+    for parameter in critic.parameters():
+        assert parameter.abs().max().item() <= 0.01
+    assert critic[1].weight.abs().max().item() == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("placement, clipped_before, clipped_after", [("after", False, True), ("before", True, False)])
+def test_weight_clipping_placement(placement, clipped_before, clipped_after):
+    critic = critic_with_batchnorm()
+    clipping = WeightClipping(0.25, placement)
+    clipping.before_step(critic)
+    assert (max(p.abs().max().item() for p in critic.parameters()) <= 0.25) == clipped_before
+    clipping.after_step(critic)
+    assert (max(p.abs().max().item() for p in critic.parameters()) <= 0.25) == (clipped_before or clipped_after)
+
+
+@pytest.mark.parametrize("clip, placement", [(-0.01, "after"), (0, "after"), (0.01, "during")])
+def test_weight_clipping_rejects_bad_settings(clip, placement):
+    with pytest.raises(ConfigError):
+        WeightClipping(clip, placement)
