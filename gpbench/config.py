@@ -147,6 +147,8 @@ def _check_arch_fits_dataset(arch, dataset):
 def _validate(config: dict) -> None:
     for key in _POSITIVE_INTS:
         value = config[key]
+        if value is None and key == "threads":
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{key}: expected a whole number >= 1, got {value!r}")
     if not isinstance(config["seed"], int) or isinstance(config["seed"], bool) or config["seed"] < 0:

@@ -3,3 +3,7 @@
 
 class ConfigError(ValueError):
     """An invalid configuration: the message names the offending key or value and what is allowed."""
+
+
+class DataError(RuntimeError):
+    """Data that is missing, corrupt or malformed: the message says which file goes where."""
