@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gpbench.errors import ConfigError
+from gpbench.errors import ConfigError, DataError
 
 
 def _penalties(args: argparse.Namespace) -> int:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ConfigError as error:
+    except (ConfigError, DataError) as error:
         print(f"gpbench {args.verb}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -68,6 +68,7 @@ class Trainer:
         if config["threads"]:
             torch.set_num_threads(config["threads"])
         self._check_run_directory()
+        self.stream, self.data_source = make_stream(config)     # missing data fails before DIR is touched
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "samples").mkdir(exist_ok=True)
 
@@ -82,7 +83,6 @@ class Trainer:
         self.d_optimizer = build_optimizer(config, self.critic)
         self.penalty = build_penalty(config["penalty"])
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
-        self.stream, self.data_source = make_stream(config)
         noise = torch.Generator().manual_seed(config["seed"] + 12345)   # off the training RNG stream
         count = TOY_SAMPLE_COUNT if config["arch"] in ("toy", "deep-mlp") else SAMPLE_COUNT
         self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)

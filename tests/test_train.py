@@ -199,3 +199,17 @@ def test_sigkill_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_pa
         assert torch.equal(tensor, resumed.generator.state_dict()[name]), name
     lines = [json.loads(line)["iteration"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert lines == sorted(set(lines))                        # no duplicated log lines after the resume
+
+
+def test_missing_data_is_a_one_line_error_naming_the_folder_and_nothing_is_written(tmp_path, capsys, monkeypatch):
+    from gpbench.data import images
+
+    monkeypatch.setattr(images, "_cifar_checksums", lambda: ({}, "0" * 32))
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", None)     # no download attempt: offline
+    out = tmp_path / "run"
+    config = write_config(tmp_path / "cifar.yaml", method="wgan-gp", dataset="cifar10",
+                          data_root=str(tmp_path / "data"))
+    assert main(["train", config, "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "cifar-10-python.tar.gz" in error and str(tmp_path / "data") in error
+    assert not out.exists()
