@@ -27,8 +27,6 @@ DATASETS = TOY_DATASETS + ("mnist", "fashion-mnist", "cifar10")
 ARCHS = ("toy", "mnist", "cifar10", "cifar10-resnet", "deep-mlp")
 DEFAULT_ARCH = {**{name: "toy" for name in TOY_DATASETS}, "mnist": "mnist", "fashion-mnist": "mnist",
                 "cifar10": "cifar10"}
-DATA_SHAPES = {"toy": (2,), "deep-mlp": (2,), "mnist": (1, 28, 28), "cifar10": (3, 32, 32),
-               "cifar10-resnet": (3, 32, 32)}
 OPTIMIZERS = ("adam", "rmsprop-tf", "rmsprop")
 LR_DECAYS = ("none", "linear")
 
@@ -87,8 +85,7 @@ DEFAULTS = {
 _POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
                   "checkpoint_every", "log_every", "sample_every", "threads")
 _CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
-            "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before"),
-            "device": None}
+            "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before")}
 _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize")
 
 
@@ -134,7 +131,7 @@ def resolve(user: dict) -> dict:
 
 def _check_choice(key, value):
     allowed = _CHOICES[key]
-    if allowed is not None and (not isinstance(value, str) or value not in allowed):
+    if not isinstance(value, str) or value not in allowed:
         raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {', '.join(allowed)}")
 
 

@@ -392,12 +392,12 @@ class FlexPenalty(Penalty):
         real = real.detach()
         if not self.separate:
             gradients = self._parameter_gradient(critic(torch.cat([real, fake])).mean(), parameters)
-            self.last_gradient_norm = safe_sqrt(sum(g.detach().square().sum() for g in gradients))
+            self.last_gradient_norm = _margin_norm([g.detach() for g in gradients], 0.0)
             return _margin_norm(gradients, real_margin)
         real_gradients = self._parameter_gradient(critic(real).mean(), parameters)
         fake_gradients = self._parameter_gradient(critic(fake).mean(), parameters)
-        self.last_gradient_norm = 0.5 * safe_sqrt(sum(g.detach().square().sum() for g in real_gradients)) + \
-            0.5 * safe_sqrt(sum(g.detach().square().sum() for g in fake_gradients))
+        self.last_gradient_norm = 0.5 * (_margin_norm([g.detach() for g in real_gradients], 0.0)
+                                         + _margin_norm([g.detach() for g in fake_gradients], 0.0))
         return _margin_norm(real_gradients, real_margin) + _margin_norm(fake_gradients, fake_margin)
 
     def _parameters(self, critic, generator, fake) -> list[torch.Tensor]:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from gpbench import samples
 from gpbench.config import load_run_config, resolve
-from gpbench.data import make_stream
+from gpbench.data import make_stream, toy
 from gpbench.errors import ConfigError
 from gpbench.losses import WeightClipping, discriminator_loss, generator_loss, wasserstein_estimate
 from gpbench.models import build
@@ -221,9 +221,7 @@ class Trainer:
             generated = self.generator(self.fixed_noise).cpu().numpy()
         path = self.out / "samples" / f"iter_{self.iteration:06d}.png"
         if self.config["arch"] in ("toy", "deep-mlp"):
-            from gpbench.data.toy import sample
-
-            real = sample(self.config["dataset"], len(generated), self.config["seed"] + 1)
+            real = toy.sample(self.config["dataset"], len(generated), self.config["seed"] + 1)
             samples.save_scatter(path, real, generated, f"{self.config['method']} - iteration {self.iteration}")
         else:
             value_range = (0.0, 1.0) if self.config["arch"] == "mnist" else (-1.0, 1.0)
