@@ -83,7 +83,8 @@ DEFAULTS = {
     "preset_source": None,
 }
 _POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
-                  "checkpoint_every", "log_every", "sample_every", "threads")
+                  "checkpoint_every", "log_every", "sample_every")
+_OPTIONAL_POSITIVE_INTS = ("threads",)     # null = leave torch's default
 _CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
             "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before")}
 _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize")
@@ -142,9 +143,9 @@ def _check_arch_fits_dataset(arch, dataset):
 
 
 def _validate(config: dict) -> None:
-    for key in _POSITIVE_INTS:
+    for key in _POSITIVE_INTS + _OPTIONAL_POSITIVE_INTS:
         value = config[key]
-        if value is None and key == "threads":
+        if value is None and key in _OPTIONAL_POSITIVE_INTS:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{key}: expected a whole number >= 1, got {value!r}")
@@ -173,8 +174,8 @@ def _validate(config: dict) -> None:
     build_penalty(config["penalty"])
 
 
-def load_run_config(path: str | Path) -> dict:
-    """Read a YAML run config and resolve it."""
+def load_run_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """Read a YAML run config, apply ``overrides`` (e.g. from ``--set``) and resolve it."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -184,4 +185,6 @@ def load_run_config(path: str | Path) -> dict:
         user = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    return resolve(user or {})
+    if user is not None and not isinstance(user, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys to values, got {type(user).__name__}")
+    return resolve({**(user or {}), **(overrides or {})})

@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class DataError(RuntimeError):
     """Data that is missing, corrupt or malformed: the message says which file goes where."""
+
+
+class MissingDataError(DataError):
+    """Data files that are not there (as opposed to present but corrupt)."""

@@ -21,7 +21,7 @@ import yaml
 from tqdm import tqdm
 
 from gpbench import samples
-from gpbench.config import load_run_config, resolve
+from gpbench.config import load_run_config
 from gpbench.data import make_stream, toy
 from gpbench.errors import ConfigError
 from gpbench.losses import WeightClipping, discriminator_loss, generator_loss, wasserstein_estimate
@@ -82,9 +82,16 @@ class Trainer:
         self.g_optimizer = build_optimizer(config, self.generator)
         self.d_optimizer = build_optimizer(config, self.critic)
         self.penalty = build_penalty(config["penalty"])
+        penalised = self.penalty.kind != "none"
+        self.penalise_critic = penalised and self.penalty.loss in ("d_loss", "both")
+        self.penalise_generator = penalised and self.penalty.loss in ("g_loss", "both")
+        self.critic_needs_generator_graph = (self.penalise_critic and isinstance(self.penalty, FlexPenalty)
+                                             and "generator" in self.penalty.components)
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
         noise = torch.Generator().manual_seed(config["seed"] + 12345)   # off the training RNG stream
-        count = TOY_SAMPLE_COUNT if config["arch"] in ("toy", "deep-mlp") else SAMPLE_COUNT
+        toy_data = config["arch"] in ("toy", "deep-mlp")
+        count = TOY_SAMPLE_COUNT if toy_data else SAMPLE_COUNT
+        self.real_for_plots = toy.sample(config["dataset"], count, config["seed"] + 1) if toy_data else None
         self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)
         self.iteration = 0
         self.critic_step = 0
@@ -159,9 +166,6 @@ class Trainer:
     def _real_batch(self) -> torch.Tensor:
         return torch.from_numpy(self.stream.next()).to(self.device, non_blocking=True)
 
-    def _penalty_on(self, loss: str) -> bool:
-        return self.penalty.kind != "none" and self.penalty.loss in (loss, "both")
-
     def _critic_steps_at(self, iteration: int) -> int:
         if self.config["critic_warmup"] and (iteration < ARJOVSKY_WARMUP_ITERATIONS or
                                              iteration % ARJOVSKY_WARMUP_EVERY == 0):
@@ -182,16 +186,14 @@ class Trainer:
     def critic_step_once(self) -> dict:
         config = self.config
         real = self._real_batch()
-        needs_generator_graph = (self._penalty_on("d_loss") and isinstance(self.penalty, FlexPenalty)
-                                 and "generator" in self.penalty.components)
-        with torch.set_grad_enabled(needs_generator_graph):
+        with torch.set_grad_enabled(self.critic_needs_generator_graph):
             fake = self.generator(self._noise(config["batch_size"]))
         if self.clipping:
             self.clipping.before_step(self.critic)
         real_scores, fake_scores = self.critic(real), self.critic(fake)
         d_loss = self._d_loss(real_scores, fake_scores)
         penalty = (self.penalty(self.critic, real, fake, self.generator, step=self.critic_step)
-                   if self._penalty_on("d_loss") else d_loss.new_zeros(()))
+                   if self.penalise_critic else d_loss.new_zeros(()))
         self.d_optimizer.zero_grad(set_to_none=True)
         (d_loss + penalty).backward()
         self.d_optimizer.step()
@@ -206,7 +208,7 @@ class Trainer:
         fake = self.generator(self._noise(self.config["generator_batch_size"]))
         g_loss = generator_loss(self.config["game"], self.critic(fake))
         total = g_loss
-        if self._penalty_on("g_loss"):
+        if self.penalise_generator:
             real = self.last_real
             total = g_loss + self.penalty(self.critic, real, fake[: len(real)], self.generator, step=self.critic_step)
         self.g_optimizer.zero_grad(set_to_none=True)
@@ -220,9 +222,8 @@ class Trainer:
         with torch.no_grad():
             generated = self.generator(self.fixed_noise).cpu().numpy()
         path = self.out / "samples" / f"iter_{self.iteration:06d}.png"
-        if self.config["arch"] in ("toy", "deep-mlp"):
-            real = toy.sample(self.config["dataset"], len(generated), self.config["seed"] + 1)
-            samples.save_scatter(path, real, generated, f"{self.config['method']} - iteration {self.iteration}")
+        if self.real_for_plots is not None:
+            samples.save_scatter(path, self.real_for_plots, generated, f"{self.config['method']} - iteration {self.iteration}")
         else:
             value_range = (0.0, 1.0) if self.config["arch"] == "mnist" else (-1.0, 1.0)
             samples.save_image_grid(path, generated, value_range)
@@ -271,7 +272,6 @@ class Trainer:
                     self._write_status("diverged", data=self.data_source,
                                        message=f"non-finite loss at iteration {iteration}; "
                                                "checkpoint.pt holds the last good state")
-                    bar.close()
                     print(f"gpbench train: diverged at iteration {iteration} (non-finite loss); "
                           f"last good checkpoint kept in {self.out / CHECKPOINT}")
                     return "diverged"
@@ -289,11 +289,11 @@ class Trainer:
                     self._save_checkpoint(self.elapsed_before + time.perf_counter() - start)
                     self._write_status("running", data=self.data_source)
         except BaseException as error:
-            bar.close()
             if not isinstance(error, KeyboardInterrupt):
                 self._write_status("failed", data=self.data_source, message=f"{type(error).__name__}: {error}")
             raise
-        bar.close()
+        finally:
+            bar.close()
         self._write_status("completed", data=self.data_source)
         return "completed"
 
@@ -311,10 +311,7 @@ def parse_overrides(overrides: list[str]) -> dict:
 
 def train_from_file(config_path: str, out: str, overrides: list[str] | None = None, progress: bool = True) -> int:
     """``gpbench train``: 0 when the run completed or diverged (the status says which)."""
-    config = load_run_config(config_path)
-    if overrides:
-        user = yaml.safe_load(Path(config_path).read_text()) or {}
-        config = resolve({**user, **parse_overrides(overrides)})
+    config = load_run_config(config_path, parse_overrides(overrides or []))
     status = Trainer(config, out, progress=progress).run()
     if status == "completed":
         print(f"gpbench train: completed {config['iterations']} iterations of {config['method']} on "

