@@ -29,6 +29,18 @@ def _train(args: argparse.Namespace) -> int:
     return train_from_file(args.config, args.out, overrides=args.set)
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from gpbench.evaluate import evaluate_run, format_result
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    result = evaluate_run(args.run_dir, samples=args.samples, curve_samples=args.curve_samples, metrics=metrics,
+                          cache_dir=args.cache, inception_weights=args.inception_weights,
+                          curves=not args.no_curves)
+    print(format_result(result))
+    print(f"written: {args.run_dir}/eval.json" + ("" if args.no_curves else f", {args.run_dir}/eval.jsonl"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gpbench", description=__doc__.splitlines()[0].strip())
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -42,6 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override one config key (YAML value), e.g. --set iterations=200")
     train.set_defaults(run=_train)
+
+    evaluate = verbs.add_parser("eval", help="score a run's final checkpoint (eval.json) and snapshots (eval.jsonl)")
+    evaluate.add_argument("run_dir", help="a run directory written by gpbench train")
+    evaluate.add_argument("--samples", type=int, help="generated samples for the final score "
+                          "(default: toy 2500, MNIST 10000, CIFAR-10 50000)")
+    evaluate.add_argument("--curve-samples", type=int, help="generated samples per snapshot on the curves "
+                          "(default: toy 2500, images 1000)")
+    evaluate.add_argument("--metrics", help="comma-separated: modes,emd,swd (toy); fid,is,kid,fid_lenet,is_lenet "
+                          "(images); default by dataset")
+    evaluate.add_argument("--cache", help="cache for reference statistics and the LeNet (default: DATA_ROOT/cache)")
+    evaluate.add_argument("--inception-weights", metavar="FILE",
+                          help="weights-inception-2015-12-05-6726825d.pth (default: the torch hub cache; "
+                               "downloaded when a network is there)")
+    evaluate.add_argument("--no-curves", action="store_true", help="score only the final checkpoint")
+    evaluate.set_defaults(run=_eval)
     return parser
 
 

@@ -28,6 +28,7 @@ ARCHS = ("toy", "mnist", "cifar10", "cifar10-resnet", "deep-mlp")
 DEFAULT_ARCH = {**{name: "toy" for name in TOY_DATASETS}, "mnist": "mnist", "fashion-mnist": "mnist",
                 "cifar10": "cifar10"}
 OPTIMIZERS = ("adam", "rmsprop-tf", "rmsprop")
+MAX_SNAPSHOTS = 20
 LR_DECAYS = ("none", "linear")
 
 # Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs).
@@ -68,6 +69,26 @@ _BATCHNORM = {
 PAPER_PRESETS = {(arch, method) for arch in ("mnist", "cifar10") for method in ("wgan-gp", "wgan-clip", "ns-gan")}
 PAPER_PRESETS |= {("toy", "wgan-gp"), ("toy", "wgan-clip"), ("cifar10-resnet", "wgan-gp")}
 
+# Evaluation protocols by dataset family: metrics, samples for the final number and for curves over
+# training (Gulrajani scored 1k samples during training and 50k for the ResNet's reported IS), IS splits.
+EVAL_METRICS = ("modes", "emd", "swd", "fid", "is", "kid", "fid_lenet", "is_lenet")
+EVAL_PROTOCOLS = {
+    "toy": {"metrics": ["modes", "emd", "swd"], "samples": 2500, "curve_samples": 2500},
+    "swissroll": {"metrics": ["emd", "swd"], "samples": 2500, "curve_samples": 2500},
+    "mnist-like": {"metrics": ["fid_lenet", "is_lenet"], "samples": 10_000, "curve_samples": 1000},
+    "cifar10": {"metrics": ["fid", "is"], "samples": 50_000, "curve_samples": 1000},
+}
+IS_SPLITS = 10
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+
+
+def eval_protocol(dataset: str) -> dict:
+    """The default evaluation protocol for a dataset (metrics.md)."""
+    family = ("swissroll" if dataset == "swissroll" else "toy" if dataset in TOY_DATASETS
+              else "cifar10" if dataset == "cifar10" else "mnist-like")
+    return copy.deepcopy(EVAL_PROTOCOLS[family])
+
+
 # Every key a run config may hold, with its default where the preset does not set it.
 DEFAULTS = {
     "method": None, "dataset": None, "arch": None, "seed": 0,
@@ -79,11 +100,12 @@ DEFAULTS = {
     "critic_warmup": False,            # Arjovsky's 100 critic steps for the first 25 and every 500th G iteration
     "generator_batchnorm": None, "critic_batchnorm": None, "dequantize": False,
     "checkpoint_every": 1000, "log_every": 100, "sample_every": None,
+    "snapshot_every": None,            # generator snapshots for metric curves; default: at most 20 per run
     "data_root": "data", "device": "auto", "threads": None,
     "preset_source": None,
 }
 _POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
-                  "checkpoint_every", "log_every", "sample_every")
+                  "checkpoint_every", "log_every", "sample_every", "snapshot_every")
 _OPTIONAL_POSITIVE_INTS = ("threads",)     # null = leave torch's default
 _CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
             "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before")}
@@ -126,6 +148,8 @@ def resolve(user: dict) -> dict:
         resolved["depth"] = 3
     if resolved["sample_every"] is None:
         resolved["sample_every"] = resolved["checkpoint_every"]
+    if resolved["snapshot_every"] is None and isinstance(resolved["iterations"], int):
+        resolved["snapshot_every"] = max(resolved["checkpoint_every"], -(-resolved["iterations"] // MAX_SNAPSHOTS))
     _validate(resolved)
     return resolved
 

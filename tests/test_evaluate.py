@@ -1,0 +1,139 @@
+"""Feature extractors (Inception through its real weights-path code, LeNet) and `gpbench eval` end to end."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gpbench import DataError
+from gpbench.cli import main
+from gpbench.config import resolve
+from gpbench.evaluate import evaluate_run
+from gpbench.metrics import features as feature_module
+from gpbench.metrics.features import InceptionFeatures, LeNetFeatures, train_lenet
+from gpbench.train import Trainer
+
+from test_data import write_idx
+
+
+@pytest.fixture
+def random_inception_weights(tmp_path, monkeypatch):
+    """A random state dict of torch-fidelity's Inception architecture, saved to a file (no download)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inception, "load_state_dict_from_url", lambda *args, **kwargs: {})
+        patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        torch.manual_seed(0)
+        model = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"])
+    path = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_inception_loads_weights_from_a_path_and_repeats_grayscale(random_inception_weights):
+    extractor = InceptionFeatures(random_inception_weights, batch_size=2)
+    rng = np.random.RandomState(0)
+    gray = rng.randint(0, 256, size=(3, 1, 28, 28)).astype(np.uint8)
+    features = extractor(gray)
+    assert features["pool"].shape == (3, 2048) and features["logits"].shape == (3, 1008)
+    assert features["pool"].dtype == np.float64 and np.isfinite(features["pool"]).all()
+    rgb = extractor(np.repeat(gray, 3, axis=1))
+    np.testing.assert_allclose(features["pool"], rgb["pool"], rtol=1e-6)
+
+
+def test_missing_inception_weights_offline_is_an_actionable_error(tmp_path, monkeypatch):
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    monkeypatch.setattr(feature_module, "default_inception_weights", lambda: tmp_path / "hub" / "weights.pth")
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(inception, "load_state_dict_from_url", offline)
+    with pytest.raises(DataError) as caught:
+        InceptionFeatures()
+    message = str(caught.value)
+    assert "could not be downloaded" in message and str(tmp_path / "hub" / "weights.pth") in message
+    assert "github.com" in message
+    with pytest.raises(DataError, match="not found"):
+        InceptionFeatures(tmp_path / "nowhere.pth")
+
+
+def test_lenet_trained_on_a_small_slice_separates_two_classes():
+    rng = np.random.RandomState(0)
+    images = np.zeros((200, 1, 28, 28), dtype=np.uint8)
+    labels = np.arange(200) % 2
+    images[labels == 0, :, :, :14] = 255          # left half lit vs right half lit
+    images[labels == 1, :, :, 14:] = 255
+    images = np.clip(images.astype(int) + rng.randint(-40, 40, size=images.shape), 0, 255).astype(np.uint8)
+    extractor = LeNetFeatures(train_lenet(images, labels, epochs=2, progress=False))
+    assert extractor.accuracy(images, labels) == 1.0
+    features = extractor(images[:5])
+    assert features["pool"].shape == (5, 1024) and features["logits"].shape == (5, 10)
+
+
+def toy_run(tmp_path, **overrides):
+    settings = dict(method="wgan-gp", dataset="8gaussians", dim=16, batch_size=32, iterations=4, checkpoint_every=2,
+                    snapshot_every=2, log_every=1, seed=0, threads=1, data_root=str(tmp_path / "data"))
+    settings.update(overrides)
+    out = tmp_path / "run"
+    Trainer(resolve(settings), out, progress=False).run()
+    return out
+
+
+def test_eval_on_a_toy_run_writes_curves_and_final_metrics_with_protocol(tmp_path, capsys):
+    out = toy_run(tmp_path)
+    assert main(["eval", str(out), "--samples", "300", "--curve-samples", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "modes" in printed and "protocol" in printed and "300" in printed
+    result = json.loads((out / "eval.json").read_text())
+    assert result["iteration"] == 4 and result["status"] == "completed"
+    assert result["protocol"]["samples"] == 300
+    assert set(result["metrics"]) == {"modes", "total_modes", "high_quality", "emd", "swd"}
+    assert result["metrics"]["total_modes"] == 8 and 0 <= result["metrics"]["high_quality"] <= 1
+    curve = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
+    assert [line["iteration"] for line in curve] == [2, 4] and all(line["samples"] == 200 for line in curve)
+    # re-running does not score the same snapshots again
+    evaluate_run(out, samples=300, curve_samples=200, progress=False)
+    assert len((out / "eval.jsonl").read_text().splitlines()) == 2
+
+
+def test_eval_final_metrics_are_reproducible(tmp_path):
+    out = toy_run(tmp_path)
+    first = evaluate_run(out, samples=200, curves=False, progress=False)["metrics"]
+    second = evaluate_run(out, samples=200, curves=False, progress=False)["metrics"]
+    assert first == second
+
+
+def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
+    import gpbench.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "LENET_MIN_SAMPLE_PASSES", 1)        # 2 epochs on the small slice
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    labels = np.arange(400) % 10
+    write_idx(folder / "train-images-idx3-ubyte.gz", rng.randint(0, 256, size=(400, 28, 28)))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.randint(0, 256, size=(50, 28, 28)))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(50) % 10)
+    out = toy_run(tmp_path, dataset="fashion-mnist", dim=4, batch_size=20, iterations=2)
+    result = evaluate_run(out, samples=100, curves=False, progress=False)
+    assert set(result["metrics"]) == {"fid_lenet", "is_lenet", "is_lenet_std"}
+    assert result["metrics"]["fid_lenet"] > 0 and 1.0 <= result["metrics"]["is_lenet"] <= 10.0
+    assert "50-image test split" in result["protocol"]["lenet"]
+    cached = sorted(p.name for p in (tmp_path / "data" / "cache").iterdir())
+    assert any(name.startswith("lenet-fashion-mnist-train-400") for name in cached)
+    assert "stats-fashion-mnist-train-lenet-100-of-400.npz" in cached
+    again = evaluate_run(out, samples=100, curves=False, progress=False)
+    assert again["metrics"] == result["metrics"]                      # cached LeNet and statistics
+
+
+def test_eval_rejects_metrics_that_do_not_fit_and_missing_runs(tmp_path, capsys):
+    out = toy_run(tmp_path)
+    assert main(["eval", str(out), "--metrics", "fid"]) == 2
+    assert "does not apply to 8gaussians" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nothing")]) == 2
+    assert "gpbench train" in capsys.readouterr().err
