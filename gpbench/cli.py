@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from gpbench.errors import ConfigError, DataError
 
@@ -35,9 +36,53 @@ def _eval(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = evaluate_run(args.run_dir, samples=args.samples, curve_samples=args.curve_samples, metrics=metrics,
                           cache_dir=args.cache, inception_weights=args.inception_weights,
-                          curves=not args.no_curves)
+                          curves=not args.no_curves, lenet_epochs=args.lenet_epochs)
     print(format_result(result))
     print(f"written: {args.run_dir}/eval.json" + ("" if args.no_curves else f", {args.run_dir}/eval.jsonl"))
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    import json
+
+    from gpbench.data import make_stream
+
+    _, source = make_stream({"dataset": args.dataset, "data_root": args.data_root, "batch_size": 1, "seed": 0,
+                             "dequantize": False})
+    print(f"{args.dataset}: {source}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"dataset": args.dataset, "source": source}) + "\n")
+    return 0
+
+
+def _prepare_metrics(args: argparse.Namespace) -> int:
+    import json
+
+    from gpbench.evaluate import prepare_metrics
+
+    notes = prepare_metrics(args.dataset, args.data_root, args.cache, samples=args.samples,
+                            inception_weights=args.inception_weights, lenet_epochs=args.lenet_epochs)
+    print(json.dumps(notes, indent=1))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(notes) + "\n")
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from gpbench.report.tables import write_tables
+
+    paths = write_tables(args.kind, args.runs, args.out, args.caption)
+    print(paths[0].read_text())
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from gpbench.report.plots import write_plots
+
+    paths = write_plots(args.runs, args.out, args.prefix)
+    print(f"wrote {len(paths)} plots into {args.out}")
     return 0
 
 
@@ -68,7 +113,37 @@ def build_parser() -> argparse.ArgumentParser:
                           help="weights-inception-2015-12-05-6726825d.pth (default: the torch hub cache; "
                                "downloaded when a network is there)")
     evaluate.add_argument("--no-curves", action="store_true", help="score only the final checkpoint")
+    evaluate.add_argument("--lenet-epochs", type=int, help="epochs for the LeNet (default: >= 60k sample passes, >= 2)")
     evaluate.set_defaults(run=_eval)
+
+    data = verbs.add_parser("data", help="locate or download a dataset and verify its files")
+    data.add_argument("dataset")
+    data.add_argument("--data-root", default="data")
+    data.add_argument("--out", help="write a JSON note saying which data was found")
+    data.set_defaults(run=_data)
+
+    prepare = verbs.add_parser("prepare-metrics", help="train/cache the LeNet and real-data reference statistics")
+    prepare.add_argument("dataset")
+    prepare.add_argument("--data-root", default="data")
+    prepare.add_argument("--cache", help="default: DATA_ROOT/cache")
+    prepare.add_argument("--samples", type=int, nargs="+", help="sample counts to prepare statistics for")
+    prepare.add_argument("--inception-weights", metavar="FILE")
+    prepare.add_argument("--lenet-epochs", type=int)
+    prepare.add_argument("--out", help="write the protocol notes as JSON")
+    prepare.set_defaults(run=_prepare_metrics)
+
+    table = verbs.add_parser("table", help="write results tables (md, csv, tex) from evaluated runs")
+    table.add_argument("kind", choices=["replication", "flex"])
+    table.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
+    table.add_argument("--out", required=True, help="output path without extension")
+    table.add_argument("--caption", default="", help="protocol and reductions, printed with the tables")
+    table.set_defaults(run=_table)
+
+    plot = verbs.add_parser("plot", help="Figure-3-style metric curves, training curves and sample pictures")
+    plot.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
+    plot.add_argument("--out", required=True, help="plots directory")
+    plot.add_argument("--prefix", default="", help="prefix of the plot file names, e.g. flex_")
+    plot.set_defaults(run=_plot)
     return parser
 
 

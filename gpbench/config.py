@@ -89,6 +89,19 @@ def eval_protocol(dataset: str) -> dict:
     return copy.deepcopy(EVAL_PROTOCOLS[family])
 
 
+# Published numbers shown beside gpbench's in the replication table: (arch, method, metric) ->
+# (value, std or None, source with its protocol). shared/spec/replication.md, "Claims to reproduce".
+REPORTED = {
+    ("cifar10-resnet", "wgan-gp", "is"): (7.86, 0.07, "Gulrajani et al. 2017, Table 3 (unsupervised, 50k samples)"),
+    ("cifar10", "ns-gan", "is"): (6.16, 0.07, "DCGAN as quoted in Gulrajani et al. 2017, Table 3"),
+    ("cifar10", "wgan-gp", "is"): (7.46, None, "StudioGAN (10k test vs 10k generated)"),
+    ("cifar10", "wgan-gp", "fid"): (25.85, None, "StudioGAN (10k test vs 10k generated)"),
+    ("cifar10", "wgan-clip", "is"): (2.58, None, "StudioGAN (10k test vs 10k generated)"),
+    ("cifar10", "wgan-clip", "fid"): (159.1, None, "StudioGAN (10k test vs 10k generated)"),
+    ("cifar10", "ns-gan", "fid"): (49.03, None, "StudioGAN DCGAN (10k test vs 10k generated)"),
+}
+
+
 # Every key a run config may hold, with its default where the preset does not set it.
 DEFAULTS = {
     "method": None, "dataset": None, "arch": None, "seed": 0,

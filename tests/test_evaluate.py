@@ -125,7 +125,7 @@ def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
     assert result["metrics"]["fid_lenet"] > 0 and 1.0 <= result["metrics"]["is_lenet"] <= 10.0
     assert "50-image test split" in result["protocol"]["lenet"]
     cached = sorted(p.name for p in (tmp_path / "data" / "cache").iterdir())
-    assert any(name.startswith("lenet-fashion-mnist-train-400") for name in cached)
+    assert any(name.startswith("lenet-fashion-mnist-400-") and name.endswith("-2epochs.pt") for name in cached)
     assert "stats-fashion-mnist-train-lenet-100-of-400.npz" in cached
     again = evaluate_run(out, samples=100, curves=False, progress=False)
     assert again["metrics"] == result["metrics"]                      # cached LeNet and statistics

@@ -1,0 +1,152 @@
+"""Comparison tables from finished runs: replication (method x dataset, with the paper's numbers) and flex
+(one row per penalty setting: metrics, stability, cost). Written as Markdown, CSV and booktabs LaTeX."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpbench.config import REPORTED
+from gpbench.report.results import METRIC_LABELS, RunResult, group_runs, summarise, table_metrics
+
+
+@dataclass
+class Block:
+    """One table of a file: rows share their columns (one dataset per block)."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
+    if summary is None:
+        return "—"
+    mean, std, count = summary
+    return f"{mean:.{digits}g} ± {std:.2g}" if count > 1 else f"{mean:.{digits}g}"
+
+
+def _stability(runs: list[RunResult]) -> str:
+    diverged = [f"seed {r.config['seed']} at {r.status.get('iteration')}" for r in runs if r.diverged]
+    return "diverged " + ", ".join(diverged) if diverged else "none diverged"
+
+
+def _usable(runs: list[RunResult]) -> list[RunResult]:
+    return [r for r in runs if not r.diverged and r.final]
+
+
+def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
+    """Blocks per dataset and long-format records (one per run group and metric)."""
+    blocks: dict[str, Block] = {}
+    records = []
+    for (dataset, label), runs in group_runs(results).items():
+        metrics = table_metrics(dataset)
+        arch = runs[0].config["arch"]
+        method = runs[0].config["method"]
+        reported = {m: REPORTED[(arch, method, m)] for m in metrics if (arch, method, m) in REPORTED}
+        block = blocks.setdefault(dataset, Block(dataset, ["method", "seeds", *[METRIC_LABELS[m] for m in metrics],
+                                                           "paper / public", "Δ", "iterations", "stability"], []))
+        cells = [label, f"{len(_usable(runs))}/{len(runs)}"]
+        paper_cells, delta_cells = [], []
+        for metric in metrics:
+            summary = summarise([r.metric(metric) for r in _usable(runs)])
+            cells.append(_format(summary, 4 if metric != "modes" else 3))
+            value, std, source = reported.get(metric, (None, None, None))
+            delta = summary[0] - value if summary and value is not None else None
+            if value is not None:
+                paper_cells.append(f"{METRIC_LABELS[metric]} {value:g}" + (f" ± {std:g}" if std else "") + f" [{source}]")
+                delta_cells.append(f"{delta:+.3g}" if delta is not None else "—")
+            records.append({"dataset": dataset, "method": label, "metric": metric,
+                            "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
+                            "seeds_used": summary[2] if summary else 0, "seeds": len(runs),
+                            "paper": value, "paper_std": std, "paper_source": source, "delta": delta,
+                            "iterations": runs[0].config["iterations"], "stability": _stability(runs)})
+        cells += ["; ".join(paper_cells) or "—", "; ".join(delta_cells) or "—",
+                  f"{runs[0].config['iterations']:,}", _stability(runs)]
+        block.rows.append(cells)
+    return list(blocks.values()), records
+
+
+def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
+    """One row per (dataset, penalty setting): final metrics, stability, cost."""
+    blocks: dict[str, Block] = {}
+    records = []
+    for (dataset, label), runs in group_runs(results).items():
+        metrics = table_metrics(dataset)
+        block = blocks.setdefault(dataset, Block(dataset, ["setting", "penalty", "seeds",
+                                                           *[METRIC_LABELS[m] for m in metrics],
+                                                           "final W estimate", "diverged", "s / 1k it"], []))
+        usable = _usable(runs)
+        wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
+        cost = summarise([r.seconds_per_1k_iterations() for r in runs])
+        penalty = runs[0].config["penalty"]
+        description = ", ".join(f"{k}={v}" for k, v in penalty.items())
+        record = {"dataset": dataset, "setting": label, "penalty": description, "seeds": len(runs),
+                  "diverged": sum(r.diverged for r in runs),
+                  "wasserstein_mean": wasserstein[0] if wasserstein else None,
+                  "wasserstein_std": wasserstein[1] if wasserstein else None,
+                  "seconds_per_1k_iterations": cost[0] if cost else None}
+        cells = [label.removeprefix(f"{runs[0].config['method']}-"), description, f"{len(usable)}/{len(runs)}"]
+        for metric in metrics:
+            summary = summarise([r.metric(metric) for r in usable])
+            cells.append(_format(summary, 4 if metric != "modes" else 3))
+            record[f"{metric}_mean"] = summary[0] if summary else None
+            record[f"{metric}_std"] = summary[1] if summary else None
+        cells += [_format(wasserstein), _stability(runs).removeprefix("diverged ").replace("none diverged", "0"),
+                  f"{cost[0]:.1f}" if cost else "—"]
+        block.rows.append(cells)
+        records.append(record)
+    return list(blocks.values()), records
+
+
+# --- rendering ------------------------------------------------------------------------------------------
+
+def to_markdown(blocks: list[Block], title: str, caption: str) -> str:
+    lines = [f"# {title}", "", caption, ""]
+    for block in blocks:
+        widths = [max(len(str(cell)) for cell in column) for column in zip(block.header, *block.rows)]
+        lines += [f"## {block.title}", "",
+                  "| " + " | ".join(h.ljust(w) for h, w in zip(block.header, widths)) + " |",
+                  "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        lines += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |" for row in block.rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "±": r"$\pm$", "Δ": r"$\Delta$", "—": "--",
+                  "[": "{[}", "]": "{]}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(character, character) for character in str(text))
+
+
+def to_latex(blocks: list[Block], caption: str) -> str:
+    parts = []
+    for block in blocks:
+        parts += [r"\begin{table}[t]", r"\centering", r"\small",
+                  rf"\caption{{{_latex(block.title)}: {_latex(caption)}}}",
+                  r"\begin{tabular}{" + "l" * len(block.header) + "}", r"\toprule",
+                  " & ".join(_latex(h) for h in block.header) + r" \\", r"\midrule"]
+        parts += [" & ".join(_latex(c) for c in row) + r" \\" for row in block.rows]
+        parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    return "\n".join(parts)
+
+
+def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: str) -> list[Path]:
+    """Write ``out_stem``.md/.csv/.tex for ``kind`` in {"replication", "flex"}; returns the paths."""
+    results = [RunResult.read(path) for path in run_dirs]
+    blocks, records = (replication if kind == "replication" else flex)(results)
+    title = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)"}[kind]
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex")]
+    paths[0].write_text(to_markdown(blocks, title, caption))
+    with open(paths[1], "w", newline="") as handle:
+        fieldnames = list(dict.fromkeys(key for record in records for key in record)) or ["dataset"]
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="")
+        writer.writeheader()
+        writer.writerows(records)
+    paths[2].write_text(to_latex(blocks, caption))
+    return paths
