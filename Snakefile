@@ -58,12 +58,25 @@ def plot_outputs(group, prefix):
     return expand(f"{RESULTS}/plots/{prefix}{{kind}}_{{dataset}}.png", kind=["figure3", "curves"], dataset=datasets)
 
 
+def figure1_outputs():
+    if "figure1" not in config:
+        return []
+    return [f"{RESULTS}/tables/figure1.md", f"{RESULTS}/tables/figure1.csv"]
+
+
+def toy_gan_evals(wildcards):
+    """The wgan-gp / wgan-clip runs on 8 and 25 gaussians whose mode coverage the Figure 1 table reports."""
+    return [f"{RUN_ROOT}/{path}/eval.json" for path in GROUPS["replication"]
+            if RUNS[path].dataset in ("8gaussians", "25gaussians") and RUNS[path].label in ("wgan-gp", "wgan-clip")]
+
+
 rule all:
     input:
         table_outputs("replication"),
         table_outputs("flex"),
         plot_outputs("replication", ""),
         plot_outputs("flex", "flex_"),
+        figure1_outputs(),
 
 
 rule run_config:
@@ -163,3 +176,29 @@ rule plots:
         prefix="(flex_)?",
     shell:
         "gpbench plot {input} --out {RESULTS}/plots --prefix '{wildcards.prefix}' > /dev/null"
+
+
+rule figure1:
+    output:
+        f"{RUN_ROOT}/figure1/figure1.json",
+        expand(f"{RESULTS}/plots/figure1_{{name}}.png", name=["value_surfaces", "gradient_norms", "weights"]),
+    log:
+        f"{RESULTS}/logs/figure1.log",
+    threads: THREADS
+    params:
+        settings=" ".join(f"--set {key}={value}" for key, value in (config.get("figure1") or {}).items()),
+    shell:
+        "gpbench figure1 run {params.settings} --out {RUN_ROOT}/figure1 --plots {RESULTS}/plots > {log} 2>&1"
+
+
+rule figure1_table:
+    input:
+        results=f"{RUN_ROOT}/figure1/figure1.json",
+        evals=toy_gan_evals,
+    output:
+        f"{RESULTS}/tables/figure1.md",
+        f"{RESULTS}/tables/figure1.csv",
+    params:
+        caption=CAPTION,
+    shell:
+        "gpbench figure1 table {input.results} {input.evals} --out {RESULTS}/tables/figure1 --caption {params.caption:q} > /dev/null"

@@ -86,6 +86,21 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figure1(args: argparse.Namespace) -> int:
+    from gpbench import figure1
+
+    if args.action == "run":
+        from gpbench.train import parse_overrides
+
+        settings = figure1.settings_from(parse_overrides(args.set))
+        figure1.run_experiments(settings, Path(args.out), Path(args.plots))
+        print(f"wrote {args.out}/figure1.json and {args.plots}/figure1_*.png")
+    else:
+        path = figure1.write_claims_table(args.results, args.evals, args.out, args.caption)
+        print(path.read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gpbench", description=__doc__.splitlines()[0].strip())
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -144,6 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", required=True, help="plots directory")
     plot.add_argument("--prefix", default="", help="prefix of the plot file names, e.g. flex_")
     plot.set_defaults(run=_plot)
+
+    figure = verbs.add_parser("figure1", help="Gulrajani et al. Figure 1: fixed-generator critic experiments")
+    actions = figure.add_subparsers(dest="action", required=True)
+    experiments = actions.add_parser("run", help="train the critics, write figure1.json and figure1_*.png")
+    experiments.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                             help="critic_steps, width, deep_steps, deep_width, average_last, batch_size, seed")
+    experiments.add_argument("--out", required=True, help="directory for figure1.json")
+    experiments.add_argument("--plots", required=True, help="directory for figure1_*.png")
+    claims = actions.add_parser("table", help="the claims table (md, csv) from figure1.json and toy GAN evals")
+    claims.add_argument("results", help="figure1.json")
+    claims.add_argument("evals", nargs="*", help="eval.json of wgan-gp / wgan-clip runs on 8gaussians, 25gaussians")
+    claims.add_argument("--out", required=True, help="output path without extension")
+    claims.add_argument("--caption", default="")
+    figure.set_defaults(run=_figure1)
     return parser
 
 

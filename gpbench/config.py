@@ -102,6 +102,12 @@ REPORTED = {
 }
 
 
+# Figure 1 (fixed-generator critics): steps and sizes; the optimizers, lambda and c come from the presets.
+# The paper trains the toy critics to optimality and the 12-layer critic (width 512, Fig. 1b) briefly.
+FIGURE1_DEFAULTS = {"critic_steps": 10_000, "width": 512, "deep_steps": 300, "deep_width": 512,
+                    "average_last": 20, "batch_size": 256, "seed": 0}
+
+
 # Every key a run config may hold, with its default where the preset does not set it.
 DEFAULTS = {
     "method": None, "dataset": None, "arch": None, "seed": 0,

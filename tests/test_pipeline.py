@@ -1,0 +1,130 @@
+"""The Snakemake pipeline: the default suite's jobs, schema validation, the slurm profile, and the tiny suite
+end to end, interrupted and resumed without retraining finished runs."""
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gpbench import ConfigError
+from gpbench.pipeline import plan
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_default_suite_plans_one_run_per_method_dataset_seed_and_flex_variant():
+    paper = yaml.safe_load((REPO / "configs/paper.yaml").read_text())
+    variants = yaml.safe_load((REPO / "configs/flex.yaml").read_text())["variants"]
+    runs = plan(paper, base=REPO)
+    replication = {(r.dataset, r.label, r.seed) for r in runs if r.group == "replication"}
+    expected = {(d, m, s) for d in ("8gaussians", "25gaussians", "swissroll") for m in ("wgan-gp", "wgan-clip")
+                for s in (0, 1, 2)}
+    expected |= {(d, m, s) for d in ("mnist", "cifar10") for m in ("wgan-gp", "wgan-clip", "ns-gan") for s in (0, 1, 2)}
+    expected |= {("cifar10", "wgan-gp-cifar10-resnet", s) for s in (0, 1, 2)}
+    assert replication == expected
+    flex = {(r.dataset, r.variant, r.seed) for r in runs if r.group == "flex"}
+    assert flex == {(d, v, s) for d in ("25gaussians", "mnist") for v in variants for s in (0, 1, 2)}
+    assert {"wgan-gp", "wgan-lp", "zero-gp", "r1"} <= set(variants)
+    flex_settings = [v for v in variants.values() if v.get("kind") == "flex"]
+    assert {str(v["flex"]) for v in flex_settings} == {"0.0", "1.0", "[0.0, 10.0]"}
+    assert {v.get("wrt", "parameters") for v in flex_settings} == {"parameters", "inputs"}
+
+
+def test_dry_run_of_the_default_config_lists_every_train_job():
+    result = subprocess.run([*SNAKEMAKE, "-n"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = job_counts(result.stdout)
+    runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
+    assert counts["train"] == counts["eval"] == len(runs) == 105
+    for run in runs[:: 7]:
+        assert f"runs/paper/{run.path}/status.json" in result.stdout
+    assert counts["table"] == 2
+
+
+def test_slurm_profile_parses():
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    result = subprocess.run([*SNAKEMAKE, "-n", "--profile", "profiles/slurm", "--configfile", "configs/tiny.yaml"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert job_counts(result.stdout)["train"] == 5
+
+
+def test_a_typo_in_the_suite_config_stops_before_any_job(tmp_path):
+    bad = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    bad["seed"] = bad.pop("seeds")
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    result = subprocess.run([*SNAKEMAKE, "-n", "--configfile", str(tmp_path / "bad.yaml")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "seeds" in result.stdout + result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_a_bad_run_override_is_named_with_its_run():
+    suite = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    suite["replication"][0]["overrides"]["lr"] = -1
+    with pytest.raises(ConfigError, match=r"run 8gaussians/wgan-gp/seed0: lr"):
+        plan(suite)
+
+
+def wait_for(predicate, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
+    command = [*SNAKEMAKE, "--cores", "2", "--configfile", str(REPO / "configs/tiny.yaml")]
+    runs = tmp_path / "runs" / "tiny"
+    finished = runs / "8gaussians" / "wgan-gp" / "seed0" / "status.json"
+
+    def a_run_finished():
+        return finished.is_file() and json.loads(finished.read_text())["status"] == "completed"
+
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    assert wait_for(a_run_finished, 240), "no training run finished"
+    os.killpg(process.pid, signal.SIGINT)                    # Ctrl-C in the terminal, mid-suite
+    process.wait(timeout=120)
+    checkpoint = runs / "8gaussians" / "wgan-gp" / "seed0" / "checkpoint.pt"
+    trained_at = checkpoint.stat().st_mtime_ns
+
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert checkpoint.stat().st_mtime_ns == trained_at       # the finished run was not retrained
+
+    tables = tmp_path / "results" / "tiny" / "tables"
+    with open(tables / "replication.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(row["dataset"], row["method"]) for row in rows} == {
+        ("8gaussians", "wgan-gp"), ("8gaussians", "wgan-clip"), ("mnist", "wgan-gp")}
+    assert {row["metric"] for row in rows if row["dataset"] == "mnist"} == {"fid_lenet", "is_lenet"}
+    assert all(row["mean"] for row in rows)
+    markdown = (tables / "replication.md").read_text()
+    assert "tiny smoke suite" in markdown and "| wgan-clip" in markdown
+    assert r"\toprule" in (tables / "replication.tex").read_text()
+    flex = (tables / "flex.md").read_text()
+    assert "flex1-params" in flex and "wgan-lp" in flex and "s / 1k it" in flex
+    plots = tmp_path / "results" / "tiny" / "plots"
+    for name in ("figure3_8gaussians.png", "curves_mnist.png", "flex_figure3_8gaussians.png",
+                 "samples/mnist_wgan-gp_seed0.png"):
+        assert (plots / name).stat().st_size > 1000, name
+
+    again = subprocess.run([*command, "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr
