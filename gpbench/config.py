@@ -121,14 +121,17 @@ DEFAULTS = {
     "checkpoint_every": 1000, "log_every": 100, "sample_every": None,
     "snapshot_every": None,            # generator snapshots for metric curves; default: at most 20 per run
     "data_root": "data", "device": "auto", "threads": None,
+    "amp": "none",                     # "bf16": autocast forward passes; penalty norms stay in float32
+    "compile": False,                  # torch.compile the generator (and a critic without penalty)
     "preset_source": None,
 }
 _POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
                   "checkpoint_every", "log_every", "sample_every", "snapshot_every")
 _OPTIONAL_POSITIVE_INTS = ("threads",)     # null = leave torch's default
 _CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
-            "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before")}
-_BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize")
+            "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before"),
+            "amp": ("none", "bf16")}
+_BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize", "compile")
 
 
 def preset(arch: str, method: str) -> dict:
@@ -194,7 +197,7 @@ def _validate(config: dict) -> None:
             raise ConfigError(f"{key}: expected a whole number >= 1, got {value!r}")
     if not isinstance(config["seed"], int) or isinstance(config["seed"], bool) or config["seed"] < 0:
         raise ConfigError(f"seed: expected a whole number >= 0, got {config['seed']!r}")
-    for key in ("optimizer", "lr_decay", "game", "clip_placement"):
+    for key in ("optimizer", "lr_decay", "game", "clip_placement", "amp"):
         _check_choice(key, config[key])
     for key in _BOOLS:
         if not isinstance(config[key], bool):

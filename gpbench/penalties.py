@@ -41,9 +41,9 @@ PENALTY_KINDS = {
     "flex": ("D parameters (or inputs)", "lambda * || relu(|grad| - flex) ||_2", 1.0, "g_loss"),
     "none": ("-", "0", 0.0, "d_loss"),
 }
-COMMON_KEYS = ("kind", "lambda", "every", "loss")
+COMMON_KEYS = ("kind", "lambda", "every", "loss", "fraction")
 FLEX_KEYS = ("flex", "components", "target", "wrt")
-HYPERGAN_KEYS = ("class", "lambda", "flex", "components", "target", "loss", "wrt", "every")
+HYPERGAN_KEYS = ("class", "lambda", "flex", "components", "target", "loss", "wrt", "every", "fraction")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -184,8 +184,9 @@ def _non_negative_schedule(value, key: str) -> Schedule:
 # Gradient helpers.
 
 def per_sample_squared_norm(gradient: torch.Tensor) -> torch.Tensor:
-    """Squared L2 norm of each sample's gradient over all non-batch dims (C, H, W flattened)."""
-    return gradient.flatten(1).square().sum(dim=1)
+    """Squared L2 norm of each sample's gradient over all non-batch dims (C, H, W flattened), in at least
+    float32 (a bf16 gradient from an autocast forward pass would lose the norm's precision)."""
+    return gradient.flatten(1).to(torch.promote_types(gradient.dtype, torch.float32)).square().sum(dim=1)
 
 
 def safe_sqrt(squared: torch.Tensor) -> torch.Tensor:
@@ -240,15 +241,22 @@ class Penalty:
     ``loss`` says which loss the trainer adds it to ("d_loss", "g_loss" or "both"); ``every`` = k applies it
     only on steps with step % k == 0, scaled by k (lazy regularization, StyleGAN2). After a call,
     ``last_gradient_norm`` holds the detached mean per-sample gradient norm at the penalty points (a tensor,
-    so reading it costs no host sync until a logger asks for it).
+    so reading it costs no host sync until a logger asks for it). ``fraction`` < 1 evaluates the penalty on
+    the first ceil(fraction * B) samples only (a cost/quality trade-off, like ``every``).
+
+    ``real_scores`` / ``fake_scores``: the critic's outputs on ``real`` / ``fake`` that the loss already
+    computed. R1 (R2) differentiates them instead of running the critic again when ``real`` (``fake``) was
+    made to require grad before that forward pass (``reuses_scores_of`` says which batch).
     """
 
     kind = "none"
+    reuses_scores_of: str | None = None
 
-    def __init__(self, strength: Schedule, loss: str, every: int):
+    def __init__(self, strength: Schedule, loss: str, every: int, fraction: float = 1.0):
         self.strength = strength
         self.loss = loss
         self.every = every
+        self.fraction = fraction
         self.last_gradient_norm: torch.Tensor | None = None
 
     def lambda_at(self, step: int) -> float:
@@ -258,13 +266,17 @@ class Penalty:
         return step % self.every == 0
 
     def __call__(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                 generator: nn.Module | None = None, step: int = 0) -> torch.Tensor:
+                 generator: nn.Module | None = None, step: int = 0, real_scores: torch.Tensor | None = None,
+                 fake_scores: torch.Tensor | None = None) -> torch.Tensor:
         strength = self.lambda_at(step)
         if not self.applies_at(step) or strength == 0.0:
             return real.new_zeros(())
-        return (strength * self.every) * self.term(critic, real, fake, generator, step)
+        if self.fraction < 1.0:
+            count = max(1, math.ceil(self.fraction * len(real)))
+            real, fake, real_scores, fake_scores = real[:count], fake[:count], None, None
+        return (strength * self.every) * self.term(critic, real, fake, generator, step, real_scores, fake_scores)
 
-    def term(self, critic, real, fake, generator, step) -> torch.Tensor:
+    def term(self, critic, real, fake, generator, step, real_scores=None, fake_scores=None) -> torch.Tensor:
         """The penalty without lambda and without the lazy-regularization factor."""
         return real.new_zeros(())
 
@@ -292,8 +304,11 @@ class InputGradientPenalty(Penalty):
     def shape(self, squared_norms: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def term(self, critic, real, fake, generator, step):
-        squared_norms = per_sample_squared_norm(input_gradient(critic, self.points(real, fake).detach()))
+    def gradient(self, critic, real, fake, real_scores, fake_scores) -> torch.Tensor:
+        return input_gradient(critic, self.points(real, fake).detach())
+
+    def term(self, critic, real, fake, generator, step, real_scores=None, fake_scores=None):
+        squared_norms = per_sample_squared_norm(self.gradient(critic, real, fake, real_scores, fake_scores))
         self.last_gradient_norm = safe_sqrt(squared_norms.detach()).mean()
         return self.shape(squared_norms).mean()
 
@@ -329,9 +344,17 @@ class R1(InputGradientPenalty):
     """Mescheder et al. 2018: (1/2) ||grad D(x)||^2 on real data."""
 
     kind = "r1"
+    reuses_scores_of = "real"
 
     def points(self, real, fake):
         return real
+
+    def gradient(self, critic, real, fake, real_scores, fake_scores):
+        points, scores = (real, real_scores) if self.reuses_scores_of == "real" else (fake, fake_scores)
+        if scores is None or not points.requires_grad:
+            return input_gradient(critic, points.detach())
+        (gradient,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
+        return gradient
 
     def shape(self, squared_norms):
         return 0.5 * squared_norms
@@ -341,6 +364,7 @@ class R2(R1):
     """Like R1, on generated data."""
 
     kind = "r2"
+    reuses_scores_of = "fake"
 
     def points(self, real, fake):
         return fake
@@ -368,8 +392,8 @@ class FlexPenalty(Penalty):
     kind = "flex"
 
     def __init__(self, strength, loss, every, flex: tuple[Schedule, Schedule], separate: bool,
-                 components: tuple[str, ...], target: str, wrt: str):
-        super().__init__(strength, loss, every)
+                 components: tuple[str, ...], target: str, wrt: str, fraction: float = 1.0):
+        super().__init__(strength, loss, every, fraction)
         self.flex = flex
         self.separate = separate
         self.components = components
@@ -379,7 +403,7 @@ class FlexPenalty(Penalty):
     def _schedules(self):
         return [self.strength, *self.flex]
 
-    def term(self, critic, real, fake, generator, step):
+    def term(self, critic, real, fake, generator, step, real_scores=None, fake_scores=None):
         real_margin, fake_margin = (schedule(step) for schedule in self.flex)
         if self.wrt == "inputs":
             real_gradient = input_gradient(critic, real.detach())
@@ -502,10 +526,13 @@ def build_penalty(config: dict | None) -> Penalty:
     every = config.get("every", 1)
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
         raise ConfigError(f"every: expected a whole number >= 1, got {every!r}")
+    fraction = config.get("fraction", 1.0)
+    if not _is_number(fraction) or not 0.0 < fraction <= 1.0:
+        raise ConfigError(f"fraction: expected a number in (0, 1], got {fraction!r}")
     if kind != "flex":
-        return _PENALTY_CLASSES[kind](strength, loss, every)
+        return _PENALTY_CLASSES[kind](strength, loss, every, float(fraction))
     margins, separate = _flex_margins(config.get("flex", 0.0))
     return FlexPenalty(strength, loss, every, margins, separate,
                        components=_components(config.get("components", list(FLEX_COMPONENTS))),
                        target=_one_of(config.get("target", "discriminator"), FLEX_TARGETS, "target"),
-                       wrt=_one_of(config.get("wrt", "parameters"), FLEX_WRT, "wrt"))
+                       wrt=_one_of(config.get("wrt", "parameters"), FLEX_WRT, "wrt"), fraction=float(fraction))

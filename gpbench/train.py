@@ -90,9 +90,15 @@ class Trainer:
                                   generator_batchnorm=config["generator_batchnorm"],
                                   critic_batchnorm=config["critic_batchnorm"])
         self.generator, self.critic = generator.to(self.device), critic.to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
         self.g_optimizer = build_optimizer(config, self.generator)
         self.d_optimizer = build_optimizer(config, self.critic)
         self.penalty = build_penalty(config["penalty"])
+        # torch.compile: the generator always; the critic only without a gradient penalty (no double backward)
+        self.generator_forward = torch.compile(self.generator) if config["compile"] else self.generator
+        self.critic_forward = (torch.compile(self.critic) if config["compile"] and self.penalty.kind == "none"
+                               else self.critic)
         penalised = self.penalty.kind != "none"
         self.penalise_critic = penalised and self.penalty.loss in ("d_loss", "both")
         self.penalise_generator = penalised and self.penalty.loss in ("g_loss", "both")
@@ -105,6 +111,7 @@ class Trainer:
         self.real_for_plots = toy.sample(config["dataset"], count, config["seed"] + 1) if toy_data else None
         self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)
         self.iteration = 0
+        self.first_nonfinite = torch.tensor(-1, device=self.device)
         self.critic_step = 0
         self.elapsed_before = 0.0
         if (self.out / CHECKPOINT).is_file():
@@ -199,17 +206,28 @@ class Trainer:
         return discriminator_loss(config["game"], real_scores, fake_scores, real_target=config["real_label"],
                                   flip_probability=config["flip_probability"], halve=config["halve_d_loss"])
 
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config["amp"] == "bf16")
+
     def critic_step_once(self) -> dict:
         config = self.config
         real = self._real_batch()
-        with torch.set_grad_enabled(self.critic_needs_generator_graph):
-            fake = self.generator(self._noise(config["batch_size"]))
+        with torch.set_grad_enabled(self.critic_needs_generator_graph), self._autocast():
+            fake = self.generator_forward(self._noise(config["batch_size"]))
+        penalise = self.penalise_critic and self.penalty.applies_at(self.critic_step)
+        reuse = self.penalty.reuses_scores_of if penalise and self.penalty.fraction == 1.0 else None
+        if reuse == "real":        # R1 differentiates the loss's own forward pass instead of a second one
+            real.requires_grad_(True)
+        elif reuse == "fake":
+            fake = fake.detach().requires_grad_(True)
         if self.clipping:
             self.clipping.before_step(self.critic)
-        real_scores, fake_scores = self.critic(real), self.critic(fake)
-        d_loss = self._d_loss(real_scores, fake_scores)
-        penalty = (self.penalty(self.critic, real, fake, self.generator, step=self.critic_step)
-                   if self.penalise_critic else d_loss.new_zeros(()))
+        with self._autocast():
+            real_scores, fake_scores = self.critic_forward(real), self.critic_forward(fake)
+            d_loss = self._d_loss(real_scores.float(), fake_scores.float())
+            penalty = (self.penalty(self.critic_forward, real, fake, self.generator, step=self.critic_step,
+                                    real_scores=real_scores, fake_scores=fake_scores)
+                       if penalise else d_loss.new_zeros(()))
         self.d_optimizer.zero_grad(set_to_none=True)
         (d_loss + penalty).backward()
         self.d_optimizer.step()
@@ -221,16 +239,27 @@ class Trainer:
                 "wasserstein_estimate": wasserstein_estimate(real_scores, fake_scores).detach()}
 
     def generator_step_once(self) -> torch.Tensor:
-        fake = self.generator(self._noise(self.config["generator_batch_size"]))
-        g_loss = generator_loss(self.config["game"], self.critic(fake))
-        total = g_loss
-        if self.penalise_generator:
-            real = self.last_real
-            total = g_loss + self.penalty(self.critic, real, fake[: len(real)], self.generator, step=self.critic_step)
+        with self._autocast():
+            fake = self.generator_forward(self._noise(self.config["generator_batch_size"]))
+            g_loss = generator_loss(self.config["game"], self.critic_forward(fake).float())
+            total = g_loss
+            if self.penalise_generator:
+                real = self.last_real.detach()
+                total = g_loss + self.penalty(self.critic_forward, real, fake[: len(real)], self.generator,
+                                              step=self.critic_step)
         self.g_optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.g_optimizer.step()
         return g_loss.detach()
+
+    def _track_divergence(self, values: dict, iteration: int) -> None:
+        """Remember the first iteration with a non-finite loss, on the device: no host sync per iteration."""
+        finite = torch.isfinite(values["d_loss"]) & torch.isfinite(values["penalty"])
+        if iteration > 0:
+            finite = finite & torch.isfinite(values["g_loss"])
+        fresh = ~finite & (self.first_nonfinite < 0)
+        self.first_nonfinite = torch.where(fresh, torch.full_like(self.first_nonfinite, iteration),
+                                           self.first_nonfinite)
 
     # --- outputs ------------------------------------------------------------------------------------
 
@@ -279,19 +308,21 @@ class Trainer:
                     values = self.critic_step_once()
                 samples_seen += critic_steps * config["batch_size"] + (config["generator_batch_size"] if g_loss is not None else 0)
                 values["g_loss"] = g_loss if g_loss is not None else torch.tensor(float("nan"))
-                finite = torch.isfinite(values["d_loss"]) & torch.isfinite(values["penalty"])
-                if g_loss is not None:
-                    finite &= torch.isfinite(g_loss)
+                self._track_divergence(values, iteration)
                 elapsed = self.elapsed_before + time.perf_counter() - start
-                if not bool(finite):
+                logging_now = iteration % config["log_every"] == 0 or iteration == total - 1
+                writing_now = any((iteration + 1) % config[key] == 0 for key in
+                                  ("sample_every", "snapshot_every", "checkpoint_every")) or iteration + 1 == total
+                if (logging_now or writing_now) and int(self.first_nonfinite) >= 0:   # the only host syncs
+                    diverged_at = int(self.first_nonfinite)
                     self._log(values, elapsed, samples_seen, time.perf_counter() - last_log_time)
-                    self._write_status("diverged", data=self.data_source,
-                                       message=f"non-finite loss at iteration {iteration}; "
+                    self._write_status("diverged", data=self.data_source, iteration=diverged_at,
+                                       message=f"non-finite loss at iteration {diverged_at}; "
                                                "checkpoint.pt holds the last good state")
-                    print(f"gpbench train: diverged at iteration {iteration} (non-finite loss); "
+                    print(f"gpbench train: diverged at iteration {diverged_at} (non-finite loss); "
                           f"last good checkpoint kept in {self.out / CHECKPOINT}")
                     return "diverged"
-                if iteration % config["log_every"] == 0 or iteration == total - 1:
+                if logging_now:
                     now = time.perf_counter()
                     line = self._log(values, elapsed, samples_seen, now - last_log_time)
                     last_log_time, samples_seen = now, 0

@@ -297,3 +297,62 @@ def test_config_error_is_a_value_error_and_lists_what_is_allowed():
     with pytest.raises(ConfigError) as caught:
         build_penalty({"kind": "nope"})
     assert all(kind in str(caught.value) for kind in ("wgan-gp", "r1", "flex", "none"))
+
+
+class CountingCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0))
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.body(x)
+
+
+@pytest.mark.parametrize("kind, batch", [("r1", "real"), ("r2", "fake")])
+def test_r1_r2_reuse_the_loss_forward_pass_with_identical_value_and_gradients(kind, batch):
+    torch.manual_seed(0)
+    critic = CountingCritic()
+    real, fake = batches()
+    penalty = build_penalty({"kind": kind, "lambda": 3.0})
+    recomputed = penalty(critic, real, fake)
+    recomputed_grads = torch.autograd.grad(recomputed, list(critic.parameters()), allow_unused=True)
+    reused_input = (real if batch == "real" else fake).clone().requires_grad_(True)
+    inputs = {"real": reused_input, "fake": fake} if batch == "real" else {"real": real, "fake": reused_input}
+    scores = critic(reused_input)
+    calls = critic.calls
+    reused = penalty(critic, inputs["real"], inputs["fake"], **{f"{batch}_scores": scores})
+    assert critic.calls == calls                       # no second forward pass
+    torch.testing.assert_close(reused, recomputed)
+    for a, b in zip(torch.autograd.grad(reused, list(critic.parameters()), allow_unused=True), recomputed_grads):
+        assert (a is None) == (b is None)      # the output bias never reaches an input gradient
+        if a is not None:
+            torch.testing.assert_close(a, b)
+
+
+def test_fraction_evaluates_the_penalty_on_a_leading_sub_batch():
+    torch.manual_seed(0)
+    critic = CountingCritic()
+    real, fake = batches(batch=8)
+    half = build_penalty({"kind": "r1", "lambda": 2.0, "fraction": 0.3})(critic, real, fake)
+    expected = build_penalty({"kind": "r1", "lambda": 2.0})(critic, real[:3], fake[:3])   # ceil(0.3 * 8) = 3
+    torch.testing.assert_close(half, expected)
+    with pytest.raises(ConfigError, match="fraction"):
+        build_penalty({"kind": "r1", "fraction": 0})
+
+
+def test_penalty_under_bf16_autocast_stays_close_to_float32():
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(48, 64), nn.ReLU(), nn.Linear(64, 1), nn.Flatten(0))
+    real, fake = torch.randn(16, 3, 4, 4), torch.randn(16, 3, 4, 4)
+    torch.manual_seed(1)
+    reference = build_penalty({"kind": "wgan-gp"})(critic, real, fake)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = build_penalty({"kind": "wgan-gp"})(critic, real, fake)
+    assert mixed.dtype == torch.float32 and torch.isfinite(mixed)
+    assert mixed.item() == pytest.approx(reference.item(), rel=3e-2)
+    mixed.backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in critic.parameters())

@@ -225,3 +225,20 @@ def test_set_overrides_reach_the_resolved_config_and_are_validated(tmp_path, cap
     assert main(["train", config, "--out", str(tmp_path / "other"), "--set", "n_critic=0"]) == 2
     assert main(["train", config, "--out", str(tmp_path / "other"), "--set", "iterations"]) == 2
     assert "n_critic" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("penalty", [{"kind": "wgan-gp"}, {"kind": "r1"}])
+def test_bf16_autocast_training_runs_with_finite_losses(tmp_path, penalty):
+    trainer = Trainer(tiny(tmp_path, amp="bf16", penalty=penalty), tmp_path / "run", progress=False)
+    assert trainer.run() == "completed"
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(line["d_loss"] is not None and line["penalty"] is not None for line in lines)
+
+
+def test_r1_training_reuses_the_critic_forward_pass(tmp_path, monkeypatch):
+    trainer = Trainer(tiny(tmp_path, penalty={"kind": "r1"}, iterations=1), tmp_path / "run", progress=False)
+    calls = []
+    original_forward = trainer.critic.forward
+    monkeypatch.setattr(trainer.critic, "forward", lambda x: calls.append(1) or original_forward(x))
+    trainer.critic_step_once()
+    assert len(calls) == 2                      # real and fake scores; R1 differentiates the real ones
