@@ -8,7 +8,8 @@ import time
 
 def paired(benchmark, candidate, reference, rounds: int, warmup_rounds: int = 3) -> None:
     """Time ``candidate`` with pytest-benchmark and ``reference`` interleaved with it (reference, candidate,
-    reference, ...); store the reference median and candidate/reference ratio of medians in ``extra_info``."""
+    reference, ...). ``extra_info``: the reference's median and ``ratio``, the median over rounds of
+    candidate / reference of the same round (robust to the machine's load drifting during the run)."""
     reference_seconds = []
 
     def time_reference():
@@ -19,6 +20,7 @@ def paired(benchmark, candidate, reference, rounds: int, warmup_rounds: int = 3)
     benchmark.pedantic(candidate, setup=time_reference, rounds=rounds, warmup_rounds=warmup_rounds)
     if benchmark.disabled:
         return
-    reference_median = statistics.median(reference_seconds[warmup_rounds:])
-    benchmark.extra_info["reference_median_s"] = reference_median
-    benchmark.extra_info["ratio"] = benchmark.stats.stats.median / reference_median
+    measured = reference_seconds[warmup_rounds:]
+    benchmark.extra_info["reference_median_s"] = statistics.median(measured)
+    benchmark.extra_info["ratio"] = statistics.median(
+        candidate_seconds / reference for candidate_seconds, reference in zip(benchmark.stats.stats.data, measured))

@@ -252,6 +252,19 @@ class Trainer:
         self.g_optimizer.step()
         return g_loss.detach()
 
+    def train_iteration(self, iteration: int) -> tuple[dict, int]:
+        """One generator iteration of Gulrajani's loop: the generator step (none at iteration 0), then the
+        critic steps. Returns the last step's losses (device tensors) and the samples it drew."""
+        self._set_learning_rate(iteration)
+        g_loss = self.generator_step_once() if iteration > 0 else None
+        critic_steps = self._critic_steps_at(iteration)
+        for _ in range(critic_steps):
+            values = self.critic_step_once()
+        values["g_loss"] = g_loss if g_loss is not None else torch.tensor(float("nan"))
+        self._track_divergence(values, iteration)
+        generator_samples = self.config["generator_batch_size"] if g_loss is not None else 0
+        return values, critic_steps * self.config["batch_size"] + generator_samples
+
     def _track_divergence(self, values: dict, iteration: int) -> None:
         """Remember the first iteration with a non-finite loss, on the device: no host sync per iteration."""
         finite = torch.isfinite(values["d_loss"]) & torch.isfinite(values["penalty"])
@@ -301,14 +314,8 @@ class Trainer:
         try:
             while self.iteration < total:
                 iteration = self.iteration
-                self._set_learning_rate(iteration)
-                g_loss = self.generator_step_once() if iteration > 0 else None
-                critic_steps = self._critic_steps_at(iteration)
-                for _ in range(critic_steps):
-                    values = self.critic_step_once()
-                samples_seen += critic_steps * config["batch_size"] + (config["generator_batch_size"] if g_loss is not None else 0)
-                values["g_loss"] = g_loss if g_loss is not None else torch.tensor(float("nan"))
-                self._track_divergence(values, iteration)
+                values, samples = self.train_iteration(iteration)
+                samples_seen += samples
                 elapsed = self.elapsed_before + time.perf_counter() - start
                 logging_now = iteration % config["log_every"] == 0 or iteration == total - 1
                 writing_now = any((iteration + 1) % config[key] == 0 for key in
