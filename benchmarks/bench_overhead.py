@@ -22,17 +22,10 @@ from gpbench.train import Trainer
 
 from pairing import paired
 
-THREADS = 1
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 BOUND = 1.05
 SLOWER = os.environ.get("GPBENCH_BENCH_SLOWER_PENALTY") == "1"
-
-
-@pytest.fixture(autouse=True)
-def fixed_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(previous)
 
 
 def textbook_wgan_gp_step(critic, optimizer, real, fake, lam=10.0):
@@ -73,13 +66,13 @@ def test_wgan_gp_critic_step_vs_textbook(benchmark, arch, batch, shape):
         optimizer.step()
 
     benchmark.group = "overhead: wgan-gp critic step"
-    benchmark.extra_info.update(arch=arch, batch=batch, threads=THREADS, bound=BOUND)
+    benchmark.extra_info.update(arch=arch, batch=batch, threads=1, bound=BOUND)
     paired(benchmark, gpbench_step, lambda: textbook_wgan_gp_step(reference_critic, reference_optimizer, real, fake),
            rounds=15)
 
 
 def test_training_iteration_vs_plain_loop(benchmark, tmp_path):
-    config = resolve({"method": "wgan-gp", "dataset": "25gaussians", "iterations": 10**6, "threads": THREADS,
+    config = resolve({"method": "wgan-gp", "dataset": "25gaussians", "iterations": 10**6, "threads": 1,
                       "log_every": 10**6, "checkpoint_every": 10**6, "data_root": str(tmp_path)})
     trainer = Trainer(config, tmp_path / "run", progress=False)
     if SLOWER:
@@ -105,5 +98,5 @@ def test_training_iteration_vs_plain_loop(benchmark, tmp_path):
 
     iteration = iter(range(1, 10**6))
     benchmark.group = "overhead: training iteration"
-    benchmark.extra_info.update(arch="toy", batch=batch, threads=THREADS, bound=BOUND)
+    benchmark.extra_info.update(arch="toy", batch=batch, threads=1, bound=BOUND)
     paired(benchmark, lambda: trainer.train_iteration(next(iteration)), plain_iteration, rounds=25)

@@ -11,7 +11,8 @@ from gpbench.penalties import build_penalty
 
 from pairing import paired
 
-THREADS = 1            # one thread: stable timings on a 2-core machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 ROUNDS = 8
 ARCHS = {"mnist": (50, (1, 28, 28)), "cifar10": (64, (3, 32, 32))}
 PENALTIES = {
@@ -49,18 +50,10 @@ def critic_step(arch, penalty_config):
     return step
 
 
-@pytest.fixture(autouse=True)
-def fixed_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("arch", list(ARCHS))
 @pytest.mark.parametrize("name", list(PENALTIES))
 def test_critic_step_cost_vs_no_penalty(benchmark, arch, name):
     benchmark.group = "penalty cost"
-    benchmark.extra_info.update(threads=THREADS, arch=arch, batch=ARCHS[arch][0], penalty=name)
+    benchmark.extra_info.update(threads=1, arch=arch, batch=ARCHS[arch][0], penalty=name)
     paired(benchmark, critic_step(arch, PENALTIES[name]), critic_step(arch, {"kind": "none"}), rounds=ROUNDS,
            warmup_rounds=2)

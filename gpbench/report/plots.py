@@ -39,50 +39,49 @@ def _plot_lines(axes, groups, rows, x_key, y_key, scale_x=1.0):
             axes.fill_between(x * scale_x, spread[0], spread[1], color=line.get_color(), alpha=0.15)
 
 
-def figure3(results: list[RunResult], out_dir: Path, prefix: str = "") -> list[Path]:
-    """Per dataset: its first metric vs generator iterations (left) and vs wall-clock seconds (right)."""
-    written = []
+def _by_dataset(results: list[RunResult]):
+    """(dataset, [((dataset, label), runs), ...]) for each dataset, runs grouped by method."""
+    groups = group_runs(results)
     for dataset in sorted({r.dataset for r in results}):
-        groups = [(key, runs) for key, runs in group_runs(results).items() if key[0] == dataset]
-        metric = table_metrics(dataset)[0] if table_metrics(dataset)[0] != "modes" else "high_quality"
-        figure, (by_iteration, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
-        rows = lambda run: [{**line, metric: (100 * line[metric] if metric == "high_quality" else line[metric])}
-                            for line in run.curve if metric in line]
-        _plot_lines(by_iteration, groups, rows, "iteration", metric)
-        _plot_lines(by_time, groups, rows, "elapsed_seconds", metric)
-        direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
-        for axes, xlabel in ((by_iteration, "generator iterations"), (by_time, "wall-clock seconds")):
-            axes.set_xlabel(xlabel)
-            axes.set_ylabel(f"{METRIC_LABELS[metric]} ({direction})")
-            axes.grid(alpha=0.3)
-        by_iteration.legend(fontsize=7)
-        figure.suptitle(f"{dataset}: {METRIC_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)", fontsize=10)
-        figure.tight_layout()
-        path = out_dir / f"{prefix}figure3_{dataset}.png"
-        figure.savefig(path)
-        plt.close(figure)
-        written.append(path)
-    return written
+        yield dataset, [(key, runs) for key, runs in groups.items() if key[0] == dataset]
 
 
-def training_curves(results: list[RunResult], out_dir: Path, prefix: str = "") -> list[Path]:
-    written = []
-    for dataset in sorted({r.dataset for r in results}):
-        groups = [(key, runs) for key, runs in group_runs(results).items() if key[0] == dataset]
-        figure, axes = plt.subplots(1, len(TRAINING_CURVES), figsize=(13, 3.4), dpi=100)
-        for panel, (key, title) in zip(axes, TRAINING_CURVES):
-            _plot_lines(panel, groups, lambda run: run.log, "iteration", key)
-            panel.set_title(title, fontsize=9)
-            panel.set_xlabel("generator iterations")
-            panel.grid(alpha=0.3)
-        axes[0].legend(fontsize=7)
-        figure.suptitle(f"{dataset}: training curves (mean over seeds, band = min-max)", fontsize=10)
-        figure.tight_layout()
-        path = out_dir / f"{prefix}curves_{dataset}.png"
-        figure.savefig(path)
-        plt.close(figure)
-        written.append(path)
-    return written
+def _save(figure, path: Path, title: str) -> Path:
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
+    """The dataset's first metric vs generator iterations (left) and vs wall-clock seconds (right)."""
+    metric = table_metrics(dataset)[0] if table_metrics(dataset)[0] != "modes" else "high_quality"
+    figure, (by_iteration, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
+    rows = lambda run: [{**line, metric: (100 * line[metric] if metric == "high_quality" else line[metric])}
+                        for line in run.curve if metric in line]
+    _plot_lines(by_iteration, groups, rows, "iteration", metric)
+    _plot_lines(by_time, groups, rows, "elapsed_seconds", metric)
+    direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+    for axes, xlabel in ((by_iteration, "generator iterations"), (by_time, "wall-clock seconds")):
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(f"{METRIC_LABELS[metric]} ({direction})")
+        axes.grid(alpha=0.3)
+    by_iteration.legend(fontsize=7)
+    return _save(figure, out_dir / f"{prefix}figure3_{dataset}.png",
+                 f"{dataset}: {METRIC_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
+
+
+def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
+    figure, axes = plt.subplots(1, len(TRAINING_CURVES), figsize=(13, 3.4), dpi=100)
+    for panel, (key, title) in zip(axes, TRAINING_CURVES):
+        _plot_lines(panel, groups, lambda run: run.log, "iteration", key)
+        panel.set_title(title, fontsize=9)
+        panel.set_xlabel("generator iterations")
+        panel.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(figure, out_dir / f"{prefix}curves_{dataset}.png",
+                 f"{dataset}: training curves (mean over seeds, band = min-max)")
 
 
 def sample_pictures(results: list[RunResult], out_dir: Path) -> list[Path]:
@@ -103,5 +102,7 @@ def write_plots(run_dirs: list[str], out_dir: str | Path, prefix: str = "") -> l
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = [RunResult.read(path) for path in run_dirs]
-    return (figure3(results, out_dir, prefix) + training_curves(results, out_dir, prefix)
-            + sample_pictures(results, out_dir))
+    written = []
+    for dataset, groups in _by_dataset(results):
+        written += [figure3(dataset, groups, out_dir, prefix), training_curves(dataset, groups, out_dir, prefix)]
+    return written + sample_pictures(results, out_dir)
