@@ -50,6 +50,14 @@ def generate(generator: torch.nn.Module, count: int, batch_size: int, seed: int 
     return torch.cat([generator(chunk) for chunk in noise.split(batch_size)]).numpy()
 
 
+def applicable_metrics(dataset: str) -> tuple[str, ...]:
+    if dataset == "swissroll":
+        return ("emd", "swd")
+    if dataset in TOY_DATASETS:
+        return ("modes", "emd", "swd")
+    return ("fid", "is", "kid") if dataset == "cifar10" else ("fid", "is", "kid", "fid_lenet", "is_lenet")
+
+
 class Evaluator:
     """Scores generators of one dataset with one protocol; holds extractors and cached references."""
 
@@ -65,13 +73,10 @@ class Evaluator:
         self._extractors: dict[str, object] = {}
         self._real_images: tuple[np.ndarray, np.ndarray, str] | None = None
         self.protocol_notes: dict[str, object] = {}
-        toy_data = self.dataset in TOY_DATASETS
-        allowed = ("modes", "emd", "swd") if toy_data else ("fid", "is", "kid") + (
-            ("fid_lenet", "is_lenet") if self.dataset != "cifar10" else ())
+        allowed = applicable_metrics(self.dataset)
         for metric in metrics:
-            if metric not in allowed or (metric == "modes" and self.dataset == "swissroll"):
-                raise ConfigError(f"--metrics: {metric!r} does not apply to {self.dataset}; "
-                                  f"allowed: {', '.join(m for m in allowed if not (m == 'modes' and self.dataset == 'swissroll'))}")
+            if metric not in allowed:
+                raise ConfigError(f"--metrics: {metric!r} does not apply to {self.dataset}; allowed: {', '.join(allowed)}")
 
     # --- real data ----------------------------------------------------------------------------------
 
