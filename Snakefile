@@ -1,13 +1,14 @@
 # gpbench pipeline: suite config -> runs -> train -> eval -> tables and plots.
 #   snakemake --cores all                                  # full replication (configs/paper.yaml)
-#   snakemake --cores all --configfile configs/quick.yaml  # CPU quick suite, about an hour on 2 cores
-# Rules are thin: each calls a `gpbench` verb. Which runs exist comes from gpbench.pipeline; every paper
-# number comes from the method presets in gpbench/config.py.
+#   snakemake --cores all --configfile configs/quick.yaml  # CPU quick suite
+# Rules are thin: each calls a `gpbench` verb. Which runs exist comes from gpbench.pipeline, what a dataset is
+# from gpbench.data, a run's file names from gpbench.rundir; every paper number from the method presets.
 
 import yaml
 from snakemake.utils import validate
 
-from gpbench.config import DATASETS
+from gpbench import rundir
+from gpbench.data import DATASETS
 from gpbench.pipeline import image_datasets, needs_gpu, plan
 
 if not config:
@@ -25,6 +26,7 @@ EVAL = config.get("eval", {})
 CAPTION = config.get("caption", "")
 GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in ("replication", "flex")}
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
+RUN_DIR = f"{RUN_ROOT}/{{run}}"
 
 wildcard_constraints:
     run=r"[^/]+/[^/]+/seed\d+",
@@ -44,9 +46,12 @@ def eval_options(dataset):
     ]))
 
 
-def prepared(wildcards):
-    dataset = RUNS[wildcards.run].dataset
-    return [f"{RESULTS}/data/{dataset}-metrics.json"] if dataset in IMAGE_DATASETS else []
+def dataset_of(wildcards):
+    return RUNS[wildcards.run].dataset
+
+
+def evals(paths):
+    return expand(rules.eval.output.result, run=paths)
 
 
 def table_outputs(group):
@@ -59,14 +64,12 @@ def plot_outputs(group, prefix):
 
 
 def figure1_outputs():
-    if "figure1" not in config:
-        return []
-    return [f"{RESULTS}/tables/figure1.md", f"{RESULTS}/tables/figure1.csv"]
+    return [f"{RESULTS}/tables/figure1.md", f"{RESULTS}/tables/figure1.csv"] if "figure1" in config else []
 
 
-def toy_gan_evals(wildcards):
+def toy_gan_runs():
     """The wgan-gp / wgan-clip runs on 8 and 25 gaussians whose mode coverage the Figure 1 table reports."""
-    return [f"{RUN_ROOT}/{path}/eval.json" for path in GROUPS["replication"]
+    return [path for path in GROUPS["replication"]
             if RUNS[path].dataset in ("8gaussians", "25gaussians") and RUNS[path].label in ("wgan-gp", "wgan-clip")]
 
 
@@ -81,7 +84,7 @@ rule all:
 
 rule run_config:
     output:
-        f"{RUN_ROOT}/{{run}}/run.yaml",
+        f"{RUN_DIR}/{rundir.PIPELINE_CONFIG}",
     params:
         config=lambda wildcards: RUNS[wildcards.run].config,
     run:
@@ -91,18 +94,18 @@ rule run_config:
 
 rule data:
     output:
-        f"{RESULTS}/data/{{dataset}}.json",
+        note=f"{RESULTS}/data/{{dataset}}.json",
     log:
         f"{RESULTS}/logs/data-{{dataset}}.log",
     shell:
-        "gpbench data {wildcards.dataset} --data-root {DATA_ROOT} --out {output} > {log} 2>&1"
+        "gpbench data {wildcards.dataset} --data-root {DATA_ROOT} --out {output.note} > {log} 2>&1"
 
 
 rule prepare_metrics:
     input:
-        f"{RESULTS}/data/{{dataset}}.json",
+        rules.data.output.note,
     output:
-        f"{RESULTS}/data/{{dataset}}-metrics.json",
+        notes=f"{RESULTS}/data/{{dataset}}-metrics.json",
     log:
         f"{RESULTS}/logs/prepare-metrics-{{dataset}}.log",
     threads: THREADS
@@ -113,75 +116,80 @@ rule prepare_metrics:
             EVAL.get("samples", {}).get(wildcards.dataset), EVAL.get("curve_samples", {}).get(wildcards.dataset)]))),
     shell:
         "gpbench prepare-metrics {wildcards.dataset} --data-root {DATA_ROOT} {params.samples} {params.options} "
-        "--out {output} > {log} 2>&1"
+        "--out {output.notes} > {log} 2>&1"
 
 
 rule train:
     input:
-        config=f"{RUN_ROOT}/{{run}}/run.yaml",
-        data=lambda wildcards: [f"{RESULTS}/data/{RUNS[wildcards.run].dataset}.json"]
-        if RUNS[wildcards.run].dataset in IMAGE_DATASETS else [],
+        config=rules.run_config.output[0],
+        data=lambda wildcards: expand(rules.data.output.note, dataset=dataset_of(wildcards))
+        if dataset_of(wildcards) in IMAGE_DATASETS else [],
     output:
-        f"{RUN_ROOT}/{{run}}/status.json",
+        status=f"{RUN_DIR}/{rundir.STATUS}",
     log:
-        f"{RUN_ROOT}/{{run}}/train.log",
+        f"{RUN_DIR}/{rundir.TRAIN_LOG}",
     benchmark:
-        f"{RUN_ROOT}/{{run}}/train.benchmark.tsv"
+        f"{RUN_DIR}/{rundir.TRAIN_BENCHMARK}"
     threads: THREADS
     resources:
-        gpu=lambda wildcards: int(needs_gpu(RUNS[wildcards.run].dataset)),
+        gpu=lambda wildcards: int(needs_gpu(dataset_of(wildcards))),
     shell:
         "gpbench train {input.config} --out {RUN_ROOT}/{wildcards.run} > {log} 2>&1"
 
 
 rule eval:
     input:
-        status=f"{RUN_ROOT}/{{run}}/status.json",
-        prepared=prepared,
+        status=rules.train.output.status,
+        prepared=lambda wildcards: expand(rules.prepare_metrics.output.notes, dataset=dataset_of(wildcards))
+        if dataset_of(wildcards) in IMAGE_DATASETS else [],
     output:
-        f"{RUN_ROOT}/{{run}}/eval.json",
+        result=f"{RUN_DIR}/{rundir.EVAL}",
     log:
-        f"{RUN_ROOT}/{{run}}/eval.log",
+        f"{RUN_DIR}/{rundir.EVAL_LOG}",
     threads: THREADS
     resources:
-        gpu=lambda wildcards: int(needs_gpu(RUNS[wildcards.run].dataset)),
+        gpu=lambda wildcards: int(needs_gpu(dataset_of(wildcards))),
     params:
-        options=lambda wildcards: eval_options(RUNS[wildcards.run].dataset),
+        options=lambda wildcards: eval_options(dataset_of(wildcards)),
     shell:
         "gpbench eval {RUN_ROOT}/{wildcards.run} {params.options} > {log} 2>&1"
 
 
 rule table:
     input:
-        lambda wildcards: expand(f"{RUN_ROOT}/{{run}}/eval.json", run=GROUPS[wildcards.group]),
+        lambda wildcards: evals(GROUPS[wildcards.group]),
     output:
         expand(f"{RESULTS}/tables/{{{{group}}}}.{{ext}}", ext=["md", "csv", "tex"]),
+    log:
+        f"{RESULTS}/logs/table-{{group}}.log",
     wildcard_constraints:
         group="replication|flex",
     params:
         caption=CAPTION,
     shell:
-        "gpbench table {wildcards.group} {input} --out {RESULTS}/tables/{wildcards.group} --caption {params.caption:q} > /dev/null"
+        "gpbench table {wildcards.group} {input} --out {RESULTS}/tables/{wildcards.group} --caption {params.caption:q} "
+        "> {log} 2>&1"
 
 
 rule plots:
     input:
-        lambda wildcards: expand(f"{RUN_ROOT}/{{run}}/eval.json", run=[
-            path for path in GROUPS["flex" if wildcards.prefix else "replication"]
-            if RUNS[path].dataset == wildcards.dataset]),
+        lambda wildcards: evals([path for path in GROUPS["flex" if wildcards.prefix else "replication"]
+                                 if RUNS[path].dataset == wildcards.dataset]),
     output:
         f"{RESULTS}/plots/{{prefix}}figure3_{{dataset}}.png",
         f"{RESULTS}/plots/{{prefix}}curves_{{dataset}}.png",
+    log:
+        f"{RESULTS}/logs/plots-{{prefix}}{{dataset}}.log",
     wildcard_constraints:
         prefix="(flex_)?",
     shell:
-        "gpbench plot {input} --out {RESULTS}/plots --prefix '{wildcards.prefix}' > /dev/null"
+        "gpbench plot {input} --out {RESULTS}/plots --prefix '{wildcards.prefix}' > {log} 2>&1"
 
 
 rule figure1:
     output:
-        f"{RUN_ROOT}/figure1/figure1.json",
-        expand(f"{RESULTS}/plots/figure1_{{name}}.png", name=["value_surfaces", "gradient_norms", "weights"]),
+        results=f"{RUN_ROOT}/figure1/figure1.json",
+        plots=expand(f"{RESULTS}/plots/figure1_{{name}}.png", name=["value_surfaces", "gradient_norms", "weights"]),
     log:
         f"{RESULTS}/logs/figure1.log",
     threads: THREADS
@@ -193,12 +201,15 @@ rule figure1:
 
 rule figure1_table:
     input:
-        results=f"{RUN_ROOT}/figure1/figure1.json",
-        evals=toy_gan_evals,
+        results=rules.figure1.output.results,
+        evals=evals(toy_gan_runs()),
     output:
         f"{RESULTS}/tables/figure1.md",
         f"{RESULTS}/tables/figure1.csv",
+    log:
+        f"{RESULTS}/logs/figure1-table.log",
     params:
         caption=CAPTION,
     shell:
-        "gpbench figure1 table {input.results} {input.evals} --out {RESULTS}/tables/figure1 --caption {params.caption:q} > /dev/null"
+        "gpbench figure1 table {input.results} {input.evals} --out {RESULTS}/tables/figure1 --caption {params.caption:q} "
+        "> {log} 2>&1"

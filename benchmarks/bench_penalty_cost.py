@@ -5,6 +5,7 @@ each penalty kind, interleaved with the same step without a penalty; ``extra_inf
 import pytest
 import torch
 
+from gpbench.config import model_options, preset
 from gpbench.losses import discriminator_loss
 from gpbench.models import build
 from gpbench.penalties import build_penalty
@@ -31,19 +32,17 @@ def critic_step(arch, penalty_config):
     """One Adam step of the critic on fixed batches, as gpbench's trainer does it (R1/R2 reuse the forward)."""
     batch, shape = ARCHS[arch]
     torch.manual_seed(0)
-    _, critic = build(arch, "wgan-gp")
+    _, critic = build(arch, **model_options(preset(arch, "wgan-gp")))
     optimizer = torch.optim.Adam(critic.parameters(), lr=1e-4, betas=(0.5, 0.9))
     penalty = build_penalty(penalty_config)
     real, fake = torch.rand(batch, *shape), torch.rand(batch, *shape)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        inputs = {"real": real, "fake": fake}
-        if penalty.reuses_scores_of:
-            inputs[penalty.reuses_scores_of] = inputs[penalty.reuses_scores_of].clone().requires_grad_(True)
-        real_scores, fake_scores = critic(inputs["real"]), critic(inputs["fake"])
+        real_batch, fake_batch = penalty.prepare(real.clone(), fake.clone(), step=0)
+        real_scores, fake_scores = critic(real_batch), critic(fake_batch)
         loss = discriminator_loss("wgan", real_scores, fake_scores) + penalty(
-            critic, inputs["real"], inputs["fake"], real_scores=real_scores, fake_scores=fake_scores)
+            critic, real_batch, fake_batch, real_scores=real_scores, fake_scores=fake_scores)
         loss.backward()
         optimizer.step()
 

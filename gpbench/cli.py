@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from pathlib import Path
 
+from gpbench import __version__
 from gpbench.errors import ConfigError, DataError
+
+DESCRIPTION = """\
+gpbench: gradient penalties for GAN training, benchmarked, and Gulrajani et al. 2017 ("Improved Training of
+Wasserstein GANs") replicated: WGAN-GP against weight clipping and NS-GAN on toy data, MNIST and CIFAR-10.
+
+Start here:
+  gpbench train configs/examples/25gaussians-wgan-gp.yaml --out runs/demo --set iterations=500
+  gpbench eval runs/demo
+Whole suites run through Snakemake: `snakemake --cores all --configfile configs/quick.yaml` (CPU, results in
+results/quick/) or `snakemake --cores all` (the full replication). `gpbench VERB --help` explains each verb.
+"""
 
 
 def _penalties(args: argparse.Namespace) -> int:
-    from gpbench.penalties import PENALTY_KINDS
+    from gpbench.penalties import REGISTRY
 
     rows = [("kind", "evaluated at", "value", "default lambda", "added to")]
-    rows += [(kind, at, value, f"{default:g}", loss) for kind, (at, value, default, loss) in PENALTY_KINDS.items()]
+    rows += [(kind, cls.evaluated_at, cls.formula, f"{cls.default_lambda:g}", cls.default_loss)
+             for kind, cls in REGISTRY.items()]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for index, row in enumerate(rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -42,31 +57,30 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_note(path: str | None, payload: dict) -> None:
+    from gpbench.rundir import write_json_atomic
+
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(path), payload)
+
+
 def _data(args: argparse.Namespace) -> int:
-    import json
+    from gpbench.data import get_dataset
 
-    from gpbench.data import make_stream
-
-    _, source = make_stream({"dataset": args.dataset, "data_root": args.data_root, "batch_size": 1, "seed": 0,
-                             "dequantize": False})
+    source = get_dataset(args.dataset).source(args.data_root)
     print(f"{args.dataset}: {source}")
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"dataset": args.dataset, "source": source}) + "\n")
+    _write_note(args.out, {"dataset": args.dataset, "source": source})
     return 0
 
 
 def _prepare_metrics(args: argparse.Namespace) -> int:
-    import json
-
     from gpbench.evaluate import prepare_metrics
 
     notes = prepare_metrics(args.dataset, args.data_root, args.cache, samples=args.samples,
                             inception_weights=args.inception_weights, lenet_epochs=args.lenet_epochs)
     print(json.dumps(notes, indent=1))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(notes) + "\n")
+    _write_note(args.out, notes)
     return 0
 
 
@@ -90,7 +104,7 @@ def _figure1(args: argparse.Namespace) -> int:
     from gpbench import figure1
 
     if args.action == "run":
-        from gpbench.train import parse_overrides
+        from gpbench.config import parse_overrides
 
         settings = figure1.settings_from(parse_overrides(args.set))
         figure1.run_experiments(settings, Path(args.out), Path(args.plots))
@@ -102,7 +116,9 @@ def _figure1(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpbench", description=__doc__.splitlines()[0].strip())
+    parser = argparse.ArgumentParser(prog="gpbench", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"gpbench {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     penalties = verbs.add_parser("penalties", help="print the penalty kinds, their formulas and defaults")
@@ -178,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="gpbench: %(message)s")
     try:
         return args.run(args)
     except (ConfigError, DataError) as error:

@@ -2,7 +2,7 @@
 
 A run config names a method and a dataset and overrides only what differs; :func:`resolve` fills in every
 default from the preset of (architecture, method) and validates the result. Sources: Gulrajani et al. 2017
-and its official scripts gan_toy.py, gan_mnist.py, gan_cifar.py, gan_cifar_resnet.py (shared/spec/replication.md).
+and its official scripts gan_toy.py, gan_mnist.py, gan_cifar.py, gan_cifar_resnet.py (docs/replication.md).
 
 Optimizers: ``adam`` is torch.optim.Adam; ``rmsprop-tf`` is TensorFlow 1's RMSPropOptimizer as the scripts
 ran it (decay 0.9, epsilon 1e-10 inside the square root, mean-square accumulator initialised to 1);
@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from pathlib import Path
 
 import yaml
 
+from gpbench.data import DATASETS, get_dataset
 from gpbench.errors import ConfigError
+from gpbench.losses import CLIP_PLACEMENTS, GAMES, check_clipping, check_game_options
+from gpbench.models import ARCHITECTURES
+from gpbench.optim import OPTIMIZERS
 from gpbench.penalties import build_penalty
+from gpbench.penalties.schedules import is_number
+from gpbench.training_schedule import LR_DECAYS
 
-METHODS = ("wgan-gp", "wgan-clip", "ns-gan", "mm-gan")
-TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
-DATASETS = TOY_DATASETS + ("mnist", "fashion-mnist", "cifar10")
-ARCHS = ("toy", "mnist", "cifar10", "cifar10-resnet", "deep-mlp")
-DEFAULT_ARCH = {**{name: "toy" for name in TOY_DATASETS}, "mnist": "mnist", "fashion-mnist": "mnist",
-                "cifar10": "cifar10"}
-OPTIMIZERS = ("adam", "rmsprop-tf", "rmsprop")
 MAX_SNAPSHOTS = 20
-LR_DECAYS = ("none", "linear")
 
 # Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs).
 _SCRIPT = {
@@ -65,32 +62,13 @@ _BATCHNORM = {
     "toy": lambda method: (False, False),
     "deep-mlp": lambda method: (False, False),
 }
+METHODS = tuple(_MODE)
 # Which presets are the paper's own; the others are gpbench's extrapolations, said so in config.yaml.
 PAPER_PRESETS = {(arch, method) for arch in ("mnist", "cifar10") for method in ("wgan-gp", "wgan-clip", "ns-gan")}
 PAPER_PRESETS |= {("toy", "wgan-gp"), ("toy", "wgan-clip"), ("cifar10-resnet", "wgan-gp")}
 
-# Evaluation protocols by dataset family: metrics, samples for the final number and for curves over
-# training (Gulrajani scored 1k samples during training and 50k for the ResNet's reported IS), IS splits.
-EVAL_METRICS = ("modes", "emd", "swd", "fid", "is", "kid", "fid_lenet", "is_lenet")
-EVAL_PROTOCOLS = {
-    "toy": {"metrics": ["modes", "emd", "swd"], "samples": 2500, "curve_samples": 2500},
-    "swissroll": {"metrics": ["emd", "swd"], "samples": 2500, "curve_samples": 2500},
-    "mnist-like": {"metrics": ["fid_lenet", "is_lenet"], "samples": 10_000, "curve_samples": 1000},
-    "cifar10": {"metrics": ["fid", "is"], "samples": 50_000, "curve_samples": 1000},
-}
-IS_SPLITS = 10
-KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
-
-
-def eval_protocol(dataset: str) -> dict:
-    """The default evaluation protocol for a dataset (metrics.md)."""
-    family = ("swissroll" if dataset == "swissroll" else "toy" if dataset in TOY_DATASETS
-              else "cifar10" if dataset == "cifar10" else "mnist-like")
-    return copy.deepcopy(EVAL_PROTOCOLS[family])
-
-
 # Published numbers shown beside gpbench's in the replication table: (arch, method, metric) ->
-# (value, std or None, source with its protocol). shared/spec/replication.md, "Claims to reproduce".
+# (value, std or None, source with its protocol). docs/replication.md, "Reported numbers".
 REPORTED = {
     ("cifar10-resnet", "wgan-gp", "is"): (7.86, 0.07, "Gulrajani et al. 2017, Table 3 (unsupervised, 50k samples)"),
     ("cifar10", "ns-gan", "is"): (6.16, 0.07, "DCGAN as quoted in Gulrajani et al. 2017, Table 3"),
@@ -128,10 +106,15 @@ DEFAULTS = {
 _POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
                   "checkpoint_every", "log_every", "sample_every", "snapshot_every")
 _OPTIONAL_POSITIVE_INTS = ("threads",)     # null = leave torch's default
-_CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
-            "lr_decay": LR_DECAYS, "game": ("mm", "ns", "wgan"), "clip_placement": ("after", "before"),
-            "amp": ("none", "bf16")}
+_CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
+            "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16")}
 _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize", "compile")
+
+
+def model_options(config: dict) -> dict:
+    """The keyword arguments of :func:`gpbench.models.build` from a resolved config or a preset."""
+    return {"dim": config["dim"], "depth": config.get("depth") or 3,
+            "generator_batchnorm": config["generator_batchnorm"], "critic_batchnorm": config["critic_batchnorm"]}
 
 
 def preset(arch: str, method: str) -> dict:
@@ -141,10 +124,6 @@ def preset(arch: str, method: str) -> dict:
     values["preset_source"] = ("Gulrajani et al. 2017 official script" if (arch, method) in PAPER_PRESETS
                                else "gpbench extrapolation (not in the paper's code)")
     return values
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def resolve(user: dict) -> dict:
@@ -158,7 +137,7 @@ def resolve(user: dict) -> dict:
         if key not in user:
             raise ConfigError(f"{key}: missing; allowed: {', '.join(_CHOICES[key])}")
         _check_choice(key, user[key])
-    arch = user.get("arch") or DEFAULT_ARCH[user["dataset"]]
+    arch = user.get("arch") or get_dataset(user["dataset"]).default_arch
     _check_choice("arch", arch)
     _check_arch_fits_dataset(arch, user["dataset"])
     resolved = {**copy.deepcopy(DEFAULTS), **preset(arch, user["method"])}
@@ -183,9 +162,9 @@ def _check_choice(key, value):
 
 
 def _check_arch_fits_dataset(arch, dataset):
-    toy_data = dataset in TOY_DATASETS
-    if toy_data != (arch in ("toy", "deep-mlp")) or (dataset == "cifar10") != arch.startswith("cifar10"):
-        raise ConfigError(f"arch: {arch!r} does not fit dataset {dataset!r} (default: {DEFAULT_ARCH[dataset]!r})")
+    info = get_dataset(dataset)
+    if arch not in info.archs:
+        raise ConfigError(f"arch: {arch!r} does not fit dataset {dataset!r}; allowed: {', '.join(info.archs)}")
 
 
 def _validate(config: dict) -> None:
@@ -202,22 +181,28 @@ def _validate(config: dict) -> None:
     for key in _BOOLS:
         if not isinstance(config[key], bool):
             raise ConfigError(f"{key}: expected true or false, got {config[key]!r}")
-    if not _is_number(config["lr"]) or not config["lr"] > 0 or not math.isfinite(config["lr"]):
+    check_game_options(config["game"], config["real_label"], config["flip_probability"], config["halve_d_loss"])
+    if not is_number(config["lr"]) or not config["lr"] > 0 or not math.isfinite(config["lr"]):
         raise ConfigError(f"lr: expected a number > 0, got {config['lr']!r}")
     betas = config["betas"]
-    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in betas):
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"betas: expected two numbers in [0, 1), got {betas!r}")
-    if config["clip"] is not None and (not _is_number(config["clip"]) or config["clip"] <= 0):
-        raise ConfigError(f"clip: expected a number > 0 or null, got {config['clip']!r}")
-    if not _is_number(config["real_label"]) or not 0 < config["real_label"] <= 1:
-        raise ConfigError(f"real_label: expected a number in (0, 1], got {config['real_label']!r}")
-    if not _is_number(config["flip_probability"]) or not 0 <= config["flip_probability"] <= 1:
-        raise ConfigError(f"flip_probability: expected a number in [0, 1], got {config['flip_probability']!r}")
-    if config["game"] == "wgan" and (config["real_label"] != 1.0 or config["flip_probability"] or config["halve_d_loss"]):
-        raise ConfigError("real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to wgan")
+    if config["clip"] is not None:
+        check_clipping(config["clip"], config["clip_placement"])
     if not isinstance(config["data_root"], str) or not isinstance(config["device"], str):
         raise ConfigError("data_root and device must be strings")
     build_penalty(config["penalty"])
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    """``KEY=VALUE`` strings (VALUE parsed as YAML) -> dict."""
+    parsed = {}
+    for item in overrides:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set iterations=200")
+        parsed[key.strip()] = yaml.safe_load(value)
+    return parsed
 
 
 def load_run_config(path: str | Path, overrides: dict | None = None) -> dict:

@@ -22,14 +22,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from gpbench.config import FIGURE1_DEFAULTS, preset  # noqa: E402
-from gpbench.data import toy  # noqa: E402
+from gpbench.config import FIGURE1_DEFAULTS, model_options, preset  # noqa: E402
+from gpbench.data import TOY_DATASETS, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
 from gpbench.losses import WeightClipping, discriminator_loss  # noqa: E402
 from gpbench.models import build  # noqa: E402
 from gpbench.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
 from gpbench.report.tables import Block, to_markdown  # noqa: E402
+from gpbench.rundir import write_text_atomic  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
 CLIP_VALUES = (0.1, 0.01, 0.001)
@@ -54,8 +55,8 @@ def settings_from(user: dict | None) -> dict:
 def _critic_setup(arch: str, method: str, width: int, clip: float | None = None):
     """A fresh critic with its preset optimizer, penalty and clipping (clip overrides the preset's c)."""
     values = preset(arch, method)
-    _, critic = build(arch, method, dim=width)
-    optimizer = build_optimizer({**values, "betas": values.get("betas", [0.9, 0.999])}, critic)
+    _, critic = build(arch, **model_options({**values, "dim": width}))
+    optimizer = build_optimizer(values["optimizer"], critic, values["lr"], values.get("betas", (0.9, 0.999)))
     penalty = build_penalty(values.get("penalty", {"kind": "none"}))
     clip_value = clip if clip is not None else values.get("clip")
     clipping = WeightClipping(clip_value) if clip_value else None
@@ -80,7 +81,7 @@ def train_fixed_generator_critic(dataset: str, method: str, steps: int, width: i
         if clipping:
             clipping.before_step(critic)
         loss = discriminator_loss("wgan", critic(real), critic(fake))
-        total = loss + penalty(critic, real, fake, step=step) if penalty.kind != "none" else loss
+        total = loss + penalty(critic, real, fake, step=step) if penalty.on_critic_loss else loss
         optimizer.zero_grad(set_to_none=True)
         if step >= steps - record_last:
             gradients = torch.autograd.grad(loss, [layer.weight for layer in layers], retain_graph=True)
@@ -119,7 +120,7 @@ def run_experiments(settings: dict, out_dir: Path, plots_dir: Path, progress: bo
 
     figure, axes = plt.subplots(2, 3, figsize=(12, 8), dpi=90)
     axis = np.linspace(-GRID_RANGE, GRID_RANGE, GRID_POINTS)
-    for column, dataset in enumerate(toy.NAMES):
+    for column, dataset in enumerate(TOY_DATASETS):
         data = toy.sample(dataset, 1000, seed)
         for row, method in enumerate(("wgan-clip", "wgan-gp")):
             critic, _ = train_fixed_generator_critic(dataset, method, settings["critic_steps"], settings["width"],
@@ -179,7 +180,7 @@ def run_experiments(settings: dict, out_dir: Path, plots_dir: Path, progress: bo
     figure.savefig(plots_dir / "figure1_weights.png")
     plt.close(figure)
 
-    (out_dir / "figure1.json").write_text(json.dumps(results, indent=1))
+    write_text_atomic(out_dir / "figure1.json", json.dumps(results, indent=1))
     return results
 
 
@@ -217,7 +218,7 @@ def claims(results: dict, gan_results: list[dict]) -> list[dict]:
     claim("clip c=0.01 piles the weights at +-c; GP spreads them",
           f"weights within 1 % of +-0.01: {100 * clipped['at_clip']:.1f} % (clip) vs "
           f"{100 * penalised['at_clip']:.2f} % (GP)", clipped["at_clip"] > 0.3 and penalised["at_clip"] < 0.05)
-    for dataset in toy.NAMES:
+    for dataset in TOY_DATASETS:
         clip_auc = results["surfaces"][f"{dataset}/wgan-clip"]["auc"]
         gp_auc = results["surfaces"][f"{dataset}/wgan-gp"]["auc"]
         claim(f"{dataset}: the GP critic follows the data better than the clipped critic",

@@ -1,4 +1,5 @@
-"""Game losses on raw critic scores and weight clipping (shared/spec/penalties.md, "Game losses").
+"""Game losses on raw critic scores, weight clipping, and the loss object that owns the penalty
+(docs/penalties.md, "Game losses").
 
 Scores are logits (no sigmoid). BCE(s, t) is binary cross-entropy with logits, averaged over the batch.
 WGAN sign convention: the critic minimises mean D(g) - mean D(x), so the Wasserstein estimate is
@@ -7,19 +8,39 @@ WGAN sign convention: the critic minimises mean D(g) - mean D(x), so the Wassers
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gpbench.errors import ConfigError
+from gpbench.penalties import Penalty, PenaltyTerm
+from gpbench.penalties.schedules import is_number
 
 GAMES = ("mm", "ns", "wgan")
 CLIP_PLACEMENTS = ("after", "before")
 
 
-def _check_game(game: str) -> None:
+def check_game_options(game: str, real_target: float = 1.0, flip_probability: float = 0.0,
+                       halve: bool = False) -> None:
+    """The game and its label options; smoothing, noisy labels and halving belong to mm/ns only."""
     if game not in GAMES:
         raise ConfigError(f"game: {game!r} is not allowed; allowed: {', '.join(GAMES)}")
+    if not is_number(real_target) or not 0.0 < real_target <= 1.0:
+        raise ConfigError(f"real_label: expected a number in (0, 1], got {real_target!r}")
+    if not is_number(flip_probability) or not 0.0 <= flip_probability <= 1.0:
+        raise ConfigError(f"flip_probability: expected a number in [0, 1], got {flip_probability!r}")
+    if game == "wgan" and (real_target != 1.0 or flip_probability or halve):
+        raise ConfigError("real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to wgan")
+
+
+def check_clipping(clip, placement: str) -> None:
+    if not is_number(clip) or not math.isfinite(clip) or clip <= 0:
+        raise ConfigError(f"clip: expected a finite number > 0 or null, got {clip!r}")
+    if placement not in CLIP_PLACEMENTS:
+        raise ConfigError(f"clip_placement: {placement!r} is not allowed; allowed: {', '.join(CLIP_PLACEMENTS)}")
 
 
 def _bce(scores: torch.Tensor, targets: torch.Tensor | float) -> torch.Tensor:
@@ -37,13 +58,9 @@ def discriminator_loss(game: str, real_scores: torch.Tensor, fake_scores: torch.
     ``real_target`` < 1 is one-sided label smoothing (0.9 is the usual choice); ``flip_probability`` p flips
     each label t -> 1 - t with probability p (noisy labels).  wgan: mean s_g - mean s_x.
     """
-    _check_game(game)
+    check_game_options(game, real_target, flip_probability, halve)
     if game == "wgan":
-        if real_target != 1.0 or flip_probability or halve:
-            raise ConfigError("label smoothing, noisy labels and halving apply to the mm/ns games, not to wgan")
         return fake_scores.mean() - real_scores.mean()
-    if not 0.0 <= flip_probability <= 1.0:
-        raise ConfigError(f"flip_probability: {flip_probability!r} must lie in [0, 1]")
     real_targets = torch.full_like(real_scores, real_target)
     fake_targets = torch.zeros_like(fake_scores)
     if flip_probability:
@@ -55,7 +72,7 @@ def discriminator_loss(game: str, real_scores: torch.Tensor, fake_scores: torch.
 
 def generator_loss(game: str, fake_scores: torch.Tensor) -> torch.Tensor:
     """mm: -BCE(s_g, 0) = mean log(1 - sigmoid(s_g)); ns: BCE(s_g, 1); wgan: -mean s_g."""
-    _check_game(game)
+    check_game_options(game)
     if game == "wgan":
         return -fake_scores.mean()
     if game == "mm":
@@ -76,10 +93,7 @@ class WeightClipping:
     """
 
     def __init__(self, clip: float = 0.01, placement: str = "after"):
-        if not isinstance(clip, (int, float)) or isinstance(clip, bool) or clip <= 0:
-            raise ConfigError(f"clip: expected a number > 0, got {clip!r}")
-        if placement not in CLIP_PLACEMENTS:
-            raise ConfigError(f"clip_placement: {placement!r} is not allowed; allowed: {', '.join(CLIP_PLACEMENTS)}")
+        check_clipping(clip, placement)
         self.clip = float(clip)
         self.placement = placement
 
@@ -95,3 +109,57 @@ class WeightClipping:
     def after_step(self, critic: nn.Module) -> None:
         if self.placement == "after":
             self.clamp(critic)
+
+
+class GanLoss:
+    """The game's critic and generator losses with the penalty they carry (the stylegan2 loss-object shape).
+
+    ``critic_loss`` / ``generator_loss`` return (the total to back-propagate, detached statistics). The
+    penalty reuses the loss's forward pass where it can (R1/R2) and reports its gradient norm in the
+    statistics ("gradient_norm", None when it was not evaluated). ``autocast`` wraps the forward passes
+    (bf16 autocast or a null context); losses are taken in float32.
+    """
+
+    def __init__(self, game: str, penalty: Penalty, *, real_label: float = 1.0, flip_probability: float = 0.0,
+                 halve_d_loss: bool = False, autocast=contextlib.nullcontext):
+        check_game_options(game, real_label, flip_probability, halve_d_loss)
+        self.game = game
+        self.penalty = penalty
+        self.real_label = real_label
+        self.flip_probability = flip_probability
+        self.halve_d_loss = halve_d_loss
+        self.autocast = autocast
+
+    @property
+    def critic_needs_generator_graph(self) -> bool:
+        return self.penalty.needs_generator_graph
+
+    def _discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        return discriminator_loss(self.game, real_scores.float(), fake_scores.float(), real_target=self.real_label,
+                                  flip_probability=self.flip_probability, halve=self.halve_d_loss)
+
+    def critic_loss(self, critic: nn.Module, generator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                    step: int) -> tuple[torch.Tensor, dict]:
+        penalised = self.penalty.on_critic_loss
+        if penalised:
+            real, fake = self.penalty.prepare(real, fake, step)
+        with self.autocast():
+            real_scores, fake_scores = critic(real), critic(fake)
+            d_loss = self._discriminator_loss(real_scores, fake_scores)
+            term = (self.penalty.evaluate(critic, real, fake, generator, step=step, real_scores=real_scores,
+                                          fake_scores=fake_scores) if penalised else PenaltyTerm(d_loss.new_zeros(())))
+        statistics = {"d_loss": d_loss.detach(), "penalty": term.value.detach(),
+                      "wasserstein_estimate": wasserstein_estimate(real_scores, fake_scores).detach(),
+                      "gradient_norm": term.gradient_norm}
+        return d_loss + term.value, statistics
+
+    def generator_loss(self, critic: nn.Module, generator: nn.Module, fake: torch.Tensor, real: torch.Tensor,
+                       step: int) -> tuple[torch.Tensor, dict]:
+        """``fake`` = G(z) attached to G's graph; ``real`` = the last critic batch, for a penalty on g_loss."""
+        with self.autocast():
+            g_loss = generator_loss(self.game, critic(fake).float())
+            term = PenaltyTerm(g_loss.new_zeros(()))
+            if self.penalty.on_generator_loss:
+                count = min(len(real), len(fake))
+                term = self.penalty.evaluate(critic, real[:count].detach(), fake[:count], generator, step=step)
+        return g_loss + term.value, {"g_loss": g_loss.detach(), "gradient_norm": term.gradient_norm}

@@ -1,4 +1,4 @@
-"""Optimizers as the official scripts ran them (gpbench.config names them)."""
+"""Optimizers as the official scripts ran them; ``OPTIMIZERS`` is the list of choices run configs name."""
 
 from __future__ import annotations
 
@@ -30,12 +30,15 @@ class TFRMSprop(torch.optim.Optimizer):
                 parameter.addcdiv_(parameter.grad, (mean_square + group["eps"]).sqrt_(), value=-group["lr"])
 
 
-def build_optimizer(config: dict, module: nn.Module) -> torch.optim.Optimizer:
-    name, lr = config["optimizer"], config["lr"]
-    if name == "adam":
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=tuple(config["betas"]))
-    if name == "rmsprop-tf":
-        return TFRMSprop(module.parameters(), lr=lr)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(module.parameters(), lr=lr)
-    raise ConfigError(f"optimizer: {name!r} is not allowed; allowed: adam, rmsprop-tf, rmsprop")
+OPTIMIZERS = {
+    "adam": lambda parameters, lr, betas: torch.optim.Adam(parameters, lr=lr, betas=tuple(betas)),
+    "rmsprop-tf": lambda parameters, lr, betas: TFRMSprop(parameters, lr=lr),
+    "rmsprop": lambda parameters, lr, betas: torch.optim.RMSprop(parameters, lr=lr),
+}
+
+
+def build_optimizer(name: str, module: nn.Module, lr: float, betas=(0.9, 0.999)) -> torch.optim.Optimizer:
+    """One of ``OPTIMIZERS`` over the module's parameters (``betas`` is used by Adam only)."""
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optimizer: {name!r} is not allowed; allowed: {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](module.parameters(), lr, betas)

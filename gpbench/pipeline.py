@@ -12,10 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from gpbench.config import TOY_DATASETS, resolve
+from gpbench.config import resolve
+from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
-
-IMAGE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,8 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
 
 
 def needs_gpu(dataset: str) -> bool:
-    return dataset in IMAGE_DATASETS
+    return get_dataset(dataset).wants_gpu
 
 
 def image_datasets(runs: list[Run]) -> list[str]:
-    return sorted({run.dataset for run in runs if run.dataset not in TOY_DATASETS})
+    return sorted({run.dataset for run in runs if not get_dataset(run.dataset).is_toy})

@@ -1,55 +1,37 @@
 """Gulrajani's training loop with checkpoints, resume, logging and divergence handling (``gpbench train``).
 
 Each generator iteration: one generator step (skipped at iteration 0), then ``n_critic`` critic steps on
-fresh real batches, the generator run without autograd (unless a penalty needs G's graph). Weight clipping
-per method, linear lr decay for the ResNet preset. A run directory holds config.yaml, metrics.jsonl,
-status.json, checkpoint.pt and samples/; re-running on it resumes bitwise-identically on CPU.
+fresh real batches, the generator run without autograd (unless the penalty needs G's graph). The loop only
+schedules: the losses and the penalty live in :class:`gpbench.losses.GanLoss`, the run's files in
+:class:`gpbench.rundir.RunDir`, the learning rate and critic steps per iteration in
+:class:`gpbench.training_schedule.TrainingSchedule`. Re-running on a run directory resumes bitwise-identically
+on CPU.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from gpbench import samples
-from gpbench.config import load_run_config
-from gpbench.data import make_stream, toy
+from gpbench.config import load_run_config, model_options, parse_overrides
+from gpbench.data import get_dataset, make_stream, toy
 from gpbench.errors import ConfigError
-from gpbench.losses import WeightClipping, discriminator_loss, generator_loss, wasserstein_estimate
+from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
 from gpbench.optim import build_optimizer
-from gpbench.penalties import FlexPenalty, build_penalty
+from gpbench.penalties import build_penalty
+from gpbench.rundir import CHECKPOINT, RunDir
+from gpbench.training_schedule import TrainingSchedule
 
-CHECKPOINT = "checkpoint.pt"
-ARJOVSKY_WARMUP_ITERATIONS, ARJOVSKY_WARMUP_EVERY, ARJOVSKY_WARMUP_STEPS = 25, 500, 100
 SAMPLE_COUNT = 64
 TOY_SAMPLE_COUNT = 1000
-
-
-def snapshot_path(run_dir: Path, iteration: int) -> Path:
-    return Path(run_dir) / "snapshots" / f"generator_{iteration:06d}.pt"
-
-
-def torch_save_atomic(payload: dict, path: Path) -> None:
-    """Write to a temporary file, then rename: a killed process never leaves a half-written file."""
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(payload) + "\n")
-    os.replace(temporary, path)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -69,60 +51,60 @@ def _resolve_device(name: str) -> torch.device:
 
 
 class Trainer:
-    """One run: build everything from a resolved config, resume from ``out/checkpoint.pt`` if present."""
+    """One run: build everything from a resolved config, resume from the run directory's checkpoint."""
 
     def __init__(self, config: dict, out: str | Path, progress: bool = True):
         self.config = config
-        self.out = Path(out)
+        self.run_dir = RunDir(out)
+        self.out = self.run_dir.path
         self.progress = progress
         self.device = _resolve_device(config["device"])
         if config["threads"]:
             torch.set_num_threads(config["threads"])
         self._check_run_directory()
-        self.stream, self.data_source = make_stream(config)     # missing data fails before DIR is touched
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "samples").mkdir(exist_ok=True)
+        self.dataset = get_dataset(config["dataset"])
+        self.stream, self.data_source = make_stream(config["dataset"], config["batch_size"], config["seed"],
+                                                    config["data_root"], config["dequantize"])
+        self.run_dir.create()                           # missing data failed above, before DIR was touched
 
         random.seed(config["seed"])
         np.random.seed(config["seed"])
         torch.manual_seed(config["seed"])
-        generator, critic = build(config["arch"], config["method"], dim=config["dim"], depth=config["depth"],
-                                  generator_batchnorm=config["generator_batchnorm"],
-                                  critic_batchnorm=config["critic_batchnorm"])
+        generator, critic = build(config["arch"], **model_options(config))
         self.generator, self.critic = generator.to(self.device), critic.to(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.g_optimizer = build_optimizer(config, self.generator)
-        self.d_optimizer = build_optimizer(config, self.critic)
-        self.penalty = build_penalty(config["penalty"])
-        # torch.compile: the generator always; the critic only without a gradient penalty (no double backward)
+        self.g_optimizer = build_optimizer(config["optimizer"], self.generator, config["lr"], config["betas"])
+        self.d_optimizer = build_optimizer(config["optimizer"], self.critic, config["lr"], config["betas"])
+        self.schedule = TrainingSchedule.from_config(config)
+        penalty = build_penalty(config["penalty"])
+        self.loss = GanLoss(config["game"], penalty, real_label=config["real_label"],
+                            flip_probability=config["flip_probability"], halve_d_loss=config["halve_d_loss"],
+                            autocast=self._autocast)
+        self.schedule_values = penalty.schedule_values
+        # torch.compile: the generator always; the critic only when no penalty differentiates it twice
         self.generator_forward = torch.compile(self.generator) if config["compile"] else self.generator
-        self.critic_forward = (torch.compile(self.critic) if config["compile"] and self.penalty.kind == "none"
+        self.critic_forward = (torch.compile(self.critic) if config["compile"] and not penalty.needs_double_backward
                                else self.critic)
-        penalised = self.penalty.kind != "none"
-        self.penalise_critic = penalised and self.penalty.loss in ("d_loss", "both")
-        self.penalise_generator = penalised and self.penalty.loss in ("g_loss", "both")
-        self.critic_needs_generator_graph = (self.penalise_critic and isinstance(self.penalty, FlexPenalty)
-                                             and "generator" in self.penalty.components)
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
         noise = torch.Generator().manual_seed(config["seed"] + 12345)   # off the training RNG stream
-        toy_data = config["arch"] in ("toy", "deep-mlp")
-        count = TOY_SAMPLE_COUNT if toy_data else SAMPLE_COUNT
-        self.real_for_plots = toy.sample(config["dataset"], count, config["seed"] + 1) if toy_data else None
+        count = TOY_SAMPLE_COUNT if self.dataset.is_toy else SAMPLE_COUNT
+        self.real_for_plots = toy.sample(config["dataset"], count, config["seed"] + 1) if self.dataset.is_toy else None
         self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)
         self.iteration = 0
         self.first_nonfinite = torch.tensor(-1, device=self.device)
         self.critic_step = 0
         self.elapsed_before = 0.0
-        if (self.out / CHECKPOINT).is_file():
+        self.last_gradient_norm: torch.Tensor | None = None
+        self.last_real: torch.Tensor | None = None
+        if self.run_dir.has_checkpoint():
             self._load_checkpoint()
 
     # --- run directory ------------------------------------------------------------------------------
 
     def _check_run_directory(self) -> None:
-        saved = self.out / "config.yaml"
-        if saved.is_file():
-            previous = yaml.safe_load(saved.read_text())
+        previous = self.run_dir.read_config()
+        if previous is not None:
             differing = sorted(key for key in set(previous) | set(self.config)
                                if previous.get(key) != self.config.get(key))
             if differing:
@@ -131,15 +113,18 @@ class Trainer:
                                   f"{self.config.get(key)!r} now); choose another --out or delete that directory")
 
     def _write_status(self, status: str, **extra) -> None:
-        write_json_atomic(self.out / "status.json", {"status": status, "iteration": self.iteration, **extra})
+        self.run_dir.write_status(status, **{"iteration": self.iteration, **extra})
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
 
     # --- checkpoints --------------------------------------------------------------------------------
 
-    def _save_checkpoint(self, elapsed: float) -> None:
-        state = {
+    def _save_checkpoint(self) -> None:
+        self.run_dir.save_checkpoint({
             "iteration": self.iteration,
             "critic_step": self.critic_step,
-            "elapsed_seconds": elapsed,
+            "elapsed_seconds": self._elapsed(),
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "g_optimizer": self.g_optimizer.state_dict(),
@@ -147,18 +132,16 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
-        }
-        torch_save_atomic(state, self.out / CHECKPOINT)
+        })
 
     def _save_snapshot(self) -> None:
         """The generator alone, kept for metric-vs-iteration curves (``gpbench eval``)."""
-        path = snapshot_path(self.out, self.iteration)
-        path.parent.mkdir(exist_ok=True)
-        torch_save_atomic({"iteration": self.iteration, "generator": self.generator.state_dict(),
-                           "elapsed_seconds": self.elapsed_before + time.perf_counter() - self.started}, path)
+        self.run_dir.save_snapshot(self.iteration, {"iteration": self.iteration,
+                                                    "generator": self.generator.state_dict(),
+                                                    "elapsed_seconds": self._elapsed()})
 
     def _load_checkpoint(self) -> None:
-        state = torch.load(self.out / CHECKPOINT, map_location=self.device, weights_only=False)
+        state = self.run_dir.load_checkpoint(map_location=self.device)
         self.iteration, self.critic_step = state["iteration"], state["critic_step"]
         self.elapsed_before = state["elapsed_seconds"]
         self.generator.load_state_dict(state["generator"])
@@ -171,15 +154,7 @@ class Trainer:
         random.setstate(state["rng"]["python"])
         if state["rng"]["cuda"] is not None:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self._truncate_metrics()
-
-    def _truncate_metrics(self) -> None:
-        """Drop log lines written after the checkpoint (a killed run logged them; it will log them again)."""
-        path = self.out / "metrics.jsonl"
-        if path.is_file():
-            kept = [line for line in path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["iteration"] < self.iteration]
-            path.write_text("".join(line + "\n" for line in kept))
+        self.run_dir.truncate_metrics(self.iteration)
 
     # --- steps --------------------------------------------------------------------------------------
 
@@ -189,75 +164,54 @@ class Trainer:
     def _real_batch(self) -> torch.Tensor:
         return torch.from_numpy(self.stream.next()).to(self.device, non_blocking=True)
 
-    def _critic_steps_at(self, iteration: int) -> int:
-        if self.config["critic_warmup"] and (iteration < ARJOVSKY_WARMUP_ITERATIONS or
-                                             iteration % ARJOVSKY_WARMUP_EVERY == 0):
-            return ARJOVSKY_WARMUP_STEPS
-        return self.config["n_critic"]
-
     def _set_learning_rate(self, iteration: int) -> None:
-        factor = max(0.0, 1.0 - iteration / self.config["iterations"]) if self.config["lr_decay"] == "linear" else 1.0
+        learning_rate = self.schedule.learning_rate(iteration)
         for optimizer in (self.g_optimizer, self.d_optimizer):
             for group in optimizer.param_groups:
-                group["lr"] = self.config["lr"] * factor
-
-    def _d_loss(self, real_scores, fake_scores):
-        config = self.config
-        return discriminator_loss(config["game"], real_scores, fake_scores, real_target=config["real_label"],
-                                  flip_probability=config["flip_probability"], halve=config["halve_d_loss"])
+                group["lr"] = learning_rate
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config["amp"] == "bf16")
 
     def critic_step_once(self) -> dict:
-        config = self.config
         real = self._real_batch()
-        with torch.set_grad_enabled(self.critic_needs_generator_graph), self._autocast():
-            fake = self.generator_forward(self._noise(config["batch_size"]))
-        penalise = self.penalise_critic and self.penalty.applies_at(self.critic_step)
-        reuse = self.penalty.reuses_scores_of if penalise and self.penalty.fraction == 1.0 else None
-        if reuse == "real":        # R1 differentiates the loss's own forward pass instead of a second one
-            real.requires_grad_(True)
-        elif reuse == "fake":
-            fake = fake.detach().requires_grad_(True)
+        with torch.set_grad_enabled(self.loss.critic_needs_generator_graph), self._autocast():
+            fake = self.generator_forward(self._noise(self.config["batch_size"]))
         if self.clipping:
             self.clipping.before_step(self.critic)
-        with self._autocast():
-            real_scores, fake_scores = self.critic_forward(real), self.critic_forward(fake)
-            d_loss = self._d_loss(real_scores.float(), fake_scores.float())
-            penalty = (self.penalty(self.critic_forward, real, fake, self.generator, step=self.critic_step,
-                                    real_scores=real_scores, fake_scores=fake_scores)
-                       if penalise else d_loss.new_zeros(()))
+        total, statistics = self.loss.critic_loss(self.critic_forward, self.generator, real, fake, self.critic_step)
         self.d_optimizer.zero_grad(set_to_none=True)
-        (d_loss + penalty).backward()
+        total.backward()
         self.d_optimizer.step()
         if self.clipping:
             self.clipping.after_step(self.critic)
         self.critic_step += 1
         self.last_real = real
-        return {"d_loss": d_loss.detach(), "penalty": penalty.detach(),
-                "wasserstein_estimate": wasserstein_estimate(real_scores, fake_scores).detach()}
+        return self._keep_gradient_norm(statistics)
 
     def generator_step_once(self) -> torch.Tensor:
         with self._autocast():
             fake = self.generator_forward(self._noise(self.config["generator_batch_size"]))
-            g_loss = generator_loss(self.config["game"], self.critic_forward(fake).float())
-            total = g_loss
-            if self.penalise_generator:
-                real = self.last_real.detach()
-                total = g_loss + self.penalty(self.critic_forward, real, fake[: len(real)], self.generator,
-                                              step=self.critic_step)
+        total, statistics = self.loss.generator_loss(self.critic_forward, self.generator, fake, self.last_real,
+                                                     self.critic_step)
         self.g_optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.g_optimizer.step()
-        return g_loss.detach()
+        return self._keep_gradient_norm(statistics)["g_loss"]
+
+    def _keep_gradient_norm(self, statistics: dict) -> dict:
+        """Take the penalty's gradient norm out of a step's statistics, keeping the latest one for the log."""
+        gradient_norm = statistics.pop("gradient_norm")
+        if gradient_norm is not None:
+            self.last_gradient_norm = gradient_norm
+        return statistics
 
     def train_iteration(self, iteration: int) -> tuple[dict, int]:
         """One generator iteration of Gulrajani's loop: the generator step (none at iteration 0), then the
         critic steps. Returns the last step's losses (device tensors) and the samples it drew."""
         self._set_learning_rate(iteration)
         g_loss = self.generator_step_once() if iteration > 0 else None
-        critic_steps = self._critic_steps_at(iteration)
+        critic_steps = self.schedule.critic_steps(iteration)
         for _ in range(critic_steps):
             values = self.critic_step_once()
         values["g_loss"] = g_loss if g_loss is not None else torch.tensor(float("nan"))
@@ -279,29 +233,27 @@ class Trainer:
     def save_samples(self) -> None:
         with torch.no_grad():
             generated = self.generator(self.fixed_noise).cpu().numpy()
-        path = self.out / "samples" / f"iter_{self.iteration:06d}.png"
+        path = self.run_dir.sample_path(self.iteration)
         if self.real_for_plots is not None:
             samples.save_scatter(path, self.real_for_plots, generated, f"{self.config['method']} - iteration {self.iteration}")
         else:
-            value_range = (0.0, 1.0) if self.config["arch"] == "mnist" else (-1.0, 1.0)
-            samples.save_image_grid(path, generated, value_range)
+            samples.save_image_grid(path, generated, self.dataset.value_range)
 
     def _log(self, values: dict, elapsed: float, samples_seen: int, interval: float) -> dict:
         line = {"iteration": self.iteration, "seconds": round(elapsed, 3)}
         line.update({key: _finite_or_none(float(value)) for key, value in values.items()})
-        line["gradient_norm"] = (_finite_or_none(float(self.penalty.last_gradient_norm))
-                                 if self.penalty.last_gradient_norm is not None else None)
+        line["gradient_norm"] = (_finite_or_none(float(self.last_gradient_norm))
+                                 if self.last_gradient_norm is not None else None)
         line["samples_per_s"] = round(samples_seen / interval, 1) if interval > 0 else None
-        line.update(self.penalty.schedule_values(self.critic_step))
-        with open(self.out / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(line) + "\n")
+        line.update(self.schedule_values(self.critic_step))
+        self.run_dir.append_metrics(line)
         return line
 
     # --- the loop -----------------------------------------------------------------------------------
 
     def run(self) -> str:
         config = self.config
-        (self.out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self.run_dir.write_config(config)
         total = config["iterations"]
         if self.iteration >= total:
             self._write_status("completed")
@@ -314,8 +266,8 @@ class Trainer:
         try:
             while self.iteration < total:
                 iteration = self.iteration
-                values, samples = self.train_iteration(iteration)
-                samples_seen += samples
+                values, samples_drawn = self.train_iteration(iteration)
+                samples_seen += samples_drawn
                 elapsed = self.elapsed_before + time.perf_counter() - start
                 logging_now = iteration % config["log_every"] == 0 or iteration == total - 1
                 writing_now = any((iteration + 1) % config[key] == 0 for key in
@@ -325,7 +277,7 @@ class Trainer:
                     self._log(values, elapsed, samples_seen, time.perf_counter() - last_log_time)
                     self._write_status("diverged", data=self.data_source, iteration=diverged_at,
                                        message=f"non-finite loss at iteration {diverged_at}; "
-                                               "checkpoint.pt holds the last good state")
+                                               f"{CHECKPOINT} holds the last good state")
                     print(f"gpbench train: diverged at iteration {diverged_at} (non-finite loss); "
                           f"last good checkpoint kept in {self.out / CHECKPOINT}")
                     return "diverged"
@@ -342,7 +294,7 @@ class Trainer:
                 if self.iteration % config["snapshot_every"] == 0 or self.iteration == total:
                     self._save_snapshot()
                 if self.iteration % config["checkpoint_every"] == 0 or self.iteration == total:
-                    self._save_checkpoint(self.elapsed_before + time.perf_counter() - start)
+                    self._save_checkpoint()
                     self._write_status("running", data=self.data_source)
         except BaseException as error:
             if not isinstance(error, KeyboardInterrupt):
@@ -352,17 +304,6 @@ class Trainer:
             bar.close()
         self._write_status("completed", data=self.data_source)
         return "completed"
-
-
-def parse_overrides(overrides: list[str]) -> dict:
-    """``KEY=VALUE`` strings (VALUE parsed as YAML) -> dict."""
-    parsed = {}
-    for item in overrides:
-        key, separator, value = item.partition("=")
-        if not separator or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set iterations=200")
-        parsed[key.strip()] = yaml.safe_load(value)
-    return parsed
 
 
 def train_from_file(config_path: str, out: str, overrides: list[str] | None = None, progress: bool = True) -> int:

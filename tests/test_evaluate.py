@@ -11,7 +11,8 @@ from gpbench.cli import main
 from gpbench.config import resolve
 from gpbench.evaluate import evaluate_run
 from gpbench.metrics import features as feature_module
-from gpbench.metrics.features import InceptionFeatures, LeNetFeatures, train_lenet
+from gpbench.metrics.features import InceptionFeatures
+from gpbench.metrics.lenet import LeNetFeatures, train_lenet
 from gpbench.train import Trainer
 
 from test_data import write_idx
@@ -108,9 +109,9 @@ def test_eval_final_metrics_are_reproducible(tmp_path):
 
 
 def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
-    import gpbench.evaluate as evaluate
+    import gpbench.metrics.lenet as lenet
 
-    monkeypatch.setattr(evaluate, "LENET_MIN_SAMPLE_PASSES", 1)        # 2 epochs on the small slice
+    monkeypatch.setattr(lenet, "LENET_MIN_SAMPLE_PASSES", 1)           # 2 epochs on the small slice
     folder = tmp_path / "data" / "fashion-mnist"
     folder.mkdir(parents=True)
     rng = np.random.RandomState(0)

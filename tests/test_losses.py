@@ -1,4 +1,4 @@
-"""Game losses and weight clipping against closed forms (shared/spec/penalties.md, "Game losses")."""
+"""Game losses and weight clipping against closed forms (docs/penalties.md, "Game losses")."""
 
 import math
 

@@ -6,8 +6,14 @@ import pytest
 import torch
 from torch import nn
 
+from gpbench.config import model_options, preset
 from gpbench.models import build
 from gpbench.models.layers import Conv2dSame, ConvTranspose2dSame, linear, tf_same_padding
+
+
+def build_preset(arch, method, **overrides):
+    """The nets of a method preset, as the trainer builds them from a resolved config."""
+    return build(arch, **model_options({**preset(arch, method), **overrides}))
 
 
 def count(module):
@@ -37,7 +43,7 @@ def dcgan_counts(dim, channels, g_bn, d_bn, mnist):
     ("cifar10", "ns-gan", (3, 32, 32), True, True),
 ])
 def test_dcgan_shapes_counts_and_batchnorm_placement(arch, method, sample_shape, g_bn, d_bn):
-    generator, critic = build(arch, method, dim=8)
+    generator, critic = build_preset(arch, method, dim=8)
     images = generator(torch.randn(5, generator.noise_dim))
     assert images.shape == (5, *sample_shape)
     assert critic(images).shape == (5,)
@@ -47,23 +53,23 @@ def test_dcgan_shapes_counts_and_batchnorm_placement(arch, method, sample_shape,
 
 
 def test_output_ranges_mnist_sigmoid_cifar_tanh():
-    mnist_images = build("mnist", "wgan-gp", dim=8)[0](torch.randn(16, 128) * 50)
-    cifar_images = build("cifar10", "wgan-gp", dim=8)[0](torch.randn(16, 128) * 50)
+    mnist_images = build_preset("mnist", "wgan-gp", dim=8)[0](torch.randn(16, 128) * 50)
+    cifar_images = build_preset("cifar10", "wgan-gp", dim=8)[0](torch.randn(16, 128) * 50)
     assert mnist_images.min() >= 0 and mnist_images.max() <= 1
     assert cifar_images.min() >= -1 and cifar_images.max() <= 1 and cifar_images.min() < 0
 
 
 def test_toy_and_deep_mlp_shapes_and_counts():
-    generator, critic = build("toy", "wgan-gp")
+    generator, critic = build_preset("toy", "wgan-gp")
     assert count(generator) == (2 * 512 + 512) + 2 * (512 * 512 + 512) + (512 * 2 + 2)
     assert count(critic) == (2 * 512 + 512) + 2 * (512 * 512 + 512) + (512 + 1)
     assert critic(generator(torch.randn(7, 2))).shape == (7,)
-    _, deep = build("deep-mlp", "wgan-clip", dim=16)
+    _, deep = build_preset("deep-mlp", "wgan-clip", dim=16)
     assert sum(isinstance(m, nn.Linear) for m in deep.modules()) == 13   # 12 ReLU layers + output
 
 
 def test_resnet_shapes_and_no_critic_normalisation():
-    generator, critic = build("cifar10-resnet", "wgan-gp", dim=16)
+    generator, critic = build_preset("cifar10-resnet", "wgan-gp", dim=16)
     images = generator(torch.randn(3, 128))
     assert images.shape == (3, 3, 32, 32) and critic(images).shape == (3,)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())

@@ -1,4 +1,4 @@
-"""The penalty core against closed forms (shared/spec/penalties.md)."""
+"""The penalty core against closed forms (docs/penalties.md)."""
 
 import math
 
@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from gpbench import ConfigError
-from gpbench.penalties import Anneal, Decay, FlexPenalty, build_penalty, parse_schedule
-
+from gpbench.penalties import REGISTRY, Anneal, Decay, FlexPenalty, InputGradientPenalty, build_penalty, parse_schedule
 
 
 @pytest.fixture(autouse=True)
@@ -53,10 +52,11 @@ def test_input_gradient_kinds_match_closed_form_on_linear_critic(kind, closed_fo
     critic = linear_critic(weight)
     real, fake = batches()
     penalty = build_penalty({"kind": kind, "lambda": 7.0})
-    value = penalty(critic, real, fake)
+    term = penalty.evaluate(critic, real, fake)
+    value, gradient_norm = term.value, term.gradient_norm
     norm = math.sqrt(sum(w * w for w in weight))
     assert value.item() == pytest.approx(closed_form(7.0, norm), rel=1e-6)
-    assert penalty.last_gradient_norm.item() == pytest.approx(norm, rel=1e-6)
+    assert gradient_norm.item() == pytest.approx(norm, rel=1e-6)
 
 
 @pytest.mark.parametrize("kind, expected_lambda", [
@@ -356,3 +356,33 @@ def test_penalty_under_bf16_autocast_stays_close_to_float32():
     assert mixed.item() == pytest.approx(reference.item(), rel=3e-2)
     mixed.backward()
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in critic.parameters())
+
+
+class AbsoluteGP(InputGradientPenalty):
+    """A throw-away kind: lambda * mean | ||grad|| - 1 | at interpolates."""
+
+    kind = "test-absolute-gp"
+    evaluated_at = "interpolates"
+    formula = "lambda * mean | |grad| - 1 |"
+
+    def shape(self, squared_norms):
+        return (squared_norms.sqrt() - 1.0).abs()
+
+
+def test_a_new_kind_is_one_class_and_one_registry_line(tmp_path, monkeypatch, capsys):
+    from gpbench.cli import main
+    from gpbench.config import resolve
+    from gpbench.train import Trainer
+
+    monkeypatch.setitem(REGISTRY, AbsoluteGP.kind, AbsoluteGP)
+    critic = linear_critic([3.0, 4.0, 0.0])                        # |w| = 5
+    assert build_penalty({"kind": AbsoluteGP.kind, "lambda": 2.0})(critic, *batches()).item() == pytest.approx(8.0)
+    torch.set_default_dtype(torch.float32)
+    config = resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 8, "batch_size": 16, "iterations": 3,
+                      "log_every": 1, "threads": 1, "data_root": str(tmp_path), "penalty": {"kind": AbsoluteGP.kind}})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    assert trainer.run() == "completed"
+    lines = trainer.run_dir.read_metrics()
+    assert all(line["penalty"] > 0 and line["gradient_norm"] > 0 for line in lines)
+    assert main(["penalties"]) == 0
+    assert "test-absolute-gp" in capsys.readouterr().out

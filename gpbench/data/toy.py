@@ -1,4 +1,4 @@
-"""gan_toy.py's 2-D datasets, in the scaled coordinates the models see (shared/spec/replication.md).
+"""gan_toy.py's 2-D datasets, in the scaled coordinates the models see (docs/replication.md, "Toy datasets").
 
 - 8gaussians: centres 2*(+-1, 0), 2*(0, +-1), 2*(+-1/sqrt2, +-1/sqrt2); std 0.02; whole batch / 1.414.
 - 25gaussians: centres 2*{-2..2}^2; std 0.05; 100,000 points made once, shuffled, / 2.828, cycled.
@@ -12,7 +12,6 @@ import numpy as np
 from gpbench.data.streams import EpochStream, SamplerStream, Stream
 from gpbench.errors import ConfigError
 
-NAMES = ("8gaussians", "25gaussians", "swissroll")
 EIGHT_SCALE, TWENTY_FIVE_SCALE, SWISSROLL_SCALE = 1.414, 2.828, 7.5
 EIGHT_STD, TWENTY_FIVE_STD = 0.02, 0.05
 TWENTY_FIVE_SIZE = 100_000
@@ -68,7 +67,7 @@ _SAMPLERS = {"8gaussians": _eight_gaussians, "25gaussians": _twenty_five_gaussia
 
 def _sampler(name: str):
     if name not in _SAMPLERS:
-        raise ConfigError(f"dataset: {name!r} is not a toy dataset; allowed: {', '.join(NAMES)}")
+        raise ConfigError(f"dataset: {name!r} is not a toy dataset; allowed: {', '.join(_SAMPLERS)}")
     return _SAMPLERS[name]
 
 

@@ -1,7 +1,42 @@
-"""Metrics as pure numpy/scipy functions of features (shared/spec/metrics.md); extractors live apart."""
+"""Metrics as pure numpy/scipy functions of features (docs/metrics.md); feature extractors live apart
+(:mod:`gpbench.metrics.features`), their caches in :mod:`gpbench.metrics.lenet` and
+:mod:`gpbench.metrics.reference`.
 
-from gpbench.metrics.fid import fid_from_features, fid_from_stats, feature_statistics
+``METRICS`` is the table of every metric gpbench computes: its label, its direction and the features it needs.
+"""
+
+from dataclasses import dataclass
+
+from gpbench.metrics.fid import feature_statistics, fid_from_features, fid_from_stats
 from gpbench.metrics.inception_score import inception_score
 from gpbench.metrics.kid import kid_from_features
 
-__all__ = ["feature_statistics", "fid_from_features", "fid_from_stats", "inception_score", "kid_from_features"]
+IS_SPLITS = 10                          # torch-fidelity's and the original code's default
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    label: str
+    lower_is_better: bool
+    features: str | None                # "inception", "lenet", or None for the 2-D toy metrics
+
+
+METRICS = {
+    "modes": MetricInfo("modes", False, None),
+    "emd": MetricInfo("EMD", True, None),
+    "swd": MetricInfo("sliced W", True, None),
+    "fid": MetricInfo("FID", True, "inception"),
+    "is": MetricInfo("IS", False, "inception"),
+    "kid": MetricInfo("KID", True, "inception"),
+    "fid_lenet": MetricInfo("FID (LeNet)", True, "lenet"),
+    "is_lenet": MetricInfo("IS (LeNet)", False, "lenet"),
+}
+# extractor -> (the metric that is its Fréchet distance, the one that is its Inception-style score)
+FEATURE_METRICS = {"inception": ("fid", "is"), "lenet": ("fid_lenet", "is_lenet")}
+# Result keys beyond the metric names: "modes" also yields the high-quality fraction (shown in percent).
+RESULT_LABELS = {**{name: info.label for name, info in METRICS.items()}, "high_quality": "high-quality %"}
+LOWER_IS_BETTER = {name for name, info in METRICS.items() if info.lower_is_better}
+
+__all__ = ["FEATURE_METRICS", "IS_SPLITS", "KID_SUBSETS", "KID_SUBSET_SIZE", "LOWER_IS_BETTER", "METRICS", "RESULT_LABELS", "MetricInfo",
+           "feature_statistics", "fid_from_features", "fid_from_stats", "inception_score", "kid_from_features"]

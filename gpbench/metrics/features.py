@@ -1,29 +1,63 @@
-"""Feature extractors, kept apart from the statistics: torch-fidelity's Inception and a LeNet classifier.
+"""Feature extractors, kept apart from the statistics, behind one base class and a registry.
 
-Both take uint8 images (N, C, H, W). Inception (``inception-v3-compat``, TF-1 compatible resize and weights
-``weights-inception-2015-12-05-6726825d.pth``) gives pool3 (2048) features for FID/KID and the 1008
-``logits_unbiased`` for IS; grayscale is repeated to 3 channels. The LeNet (conv 32-64, fc 1024, fc 10, as
-tensorflow-gan's MNIST classifier) gives its 1024 penultimate features for "FID (LeNet)" and its logits
-for "IS (LeNet)" (metrics.md, "MNIST domain metrics").
+Each takes uint8 images (N, C, H, W) and returns float64 ``{"pool": (N, D), "logits": (N, K)}``:
+- ``inception``: torch-fidelity's ``inception-v3-compat`` (TF-1 compatible resize and weights
+  ``weights-inception-2015-12-05-6726825d.pth``): pool3 (2048) for FID/KID, the 1008 ``logits_unbiased`` for
+  IS; grayscale is repeated to 3 channels;
+- ``lenet``: the LeNet classifier of :mod:`gpbench.metrics.lenet`: its 1024 penultimate features for
+  "FID (LeNet)" and its logits for "IS (LeNet)" (docs/metrics.md, "MNIST-like data").
 """
 
 from __future__ import annotations
 
-import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from gpbench.errors import DataError
 
-log = logging.getLogger(__name__)
-
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_NAME = "inception-v3-compat"
+
+
+@dataclass(frozen=True)
+class ExtractorSettings:
+    """What any extractor may need to be built: the dataset's name and classifier data, where caches and
+    weights are, and whether to show progress."""
+
+    dataset: object                      # gpbench.data.Dataset
+    data_root: str
+    cache_dir: Path
+    inception_weights: str | None = None
+    lenet_epochs: int | None = None
+    progress: bool = True
+
+
+class FeatureExtractor:
+    """Batches uint8 images through :meth:`features`; ``notes`` says, for the protocol, what was used."""
+
+    label = "features"
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+        self.notes: dict[str, object] = {}
+
+    def features(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def __call__(self, images: np.ndarray, progress: bool = False) -> dict[str, np.ndarray]:
+        pools, logits = [], []
+        for start in tqdm(range(0, len(images), self.batch_size), desc=self.label, unit="batch",
+                          total=math.ceil(len(images) / self.batch_size), disable=not progress, leave=False):
+            pool, logit = self.features(images[start:start + self.batch_size])
+            pools.append(pool.double().cpu().numpy())
+            logits.append(logit.double().cpu().numpy())
+        return {"pool": np.concatenate(pools), "logits": np.concatenate(logits)}
 
 
 def default_inception_weights() -> Path:
@@ -37,25 +71,17 @@ def _inception_url() -> str:
     return URL_INCEPTION_V3
 
 
-def _batches(images: np.ndarray, batch_size: int, description: str, progress: bool):
-    for start in tqdm(range(0, len(images), batch_size), desc=description, unit="batch",
-                      total=math.ceil(len(images) / batch_size), disable=not progress, leave=False):
-        yield images[start:start + batch_size]
+class InceptionFeatures(FeatureExtractor):
+    """``weights_path=None`` uses the torch hub cache file, downloading it when a network is there; offline and
+    without the file it raises a DataError saying where to put which file."""
 
-
-class InceptionFeatures:
-    """``extractor(images_uint8) -> {"pool": (N, 2048), "logits": (N, 1008)}`` in float64.
-
-    ``weights_path=None`` uses the torch hub cache file, downloading it when a network is there; offline and
-    without the file it raises a DataError saying where to put which file.
-    """
-
-    name = INCEPTION_NAME
+    label = "inception features"
 
     def __init__(self, weights_path: str | Path | None = None, device: str | torch.device = "cpu",
                  batch_size: int = 64):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+        super().__init__(batch_size)
         cached = default_inception_weights()
         if weights_path is None and cached.is_file():
             weights_path = cached
@@ -75,83 +101,29 @@ class InceptionFeatures:
                             f"({type(error).__name__}: {error})") from None
         self.model = model.to(device)
         self.device = torch.device(device)
-        self.batch_size = batch_size
+        self.notes["inception"] = ("torch-fidelity inception-v3-compat: pool3 (2048) for FID/KID, "
+                                   "logits_unbiased (1008) for IS")
 
-    @torch.no_grad()
-    def __call__(self, images: np.ndarray, progress: bool = False) -> dict[str, np.ndarray]:
-        pools, logits = [], []
-        for batch in _batches(images, self.batch_size, "inception features", progress):
-            tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-            if tensor.shape[1] == 1:
-                tensor = tensor.repeat(1, 3, 1, 1)
-            pool, logit = self.model(tensor)
-            pools.append(pool.double().cpu().numpy())
-            logits.append(logit.double().cpu().numpy())
-        return {"pool": np.concatenate(pools), "logits": np.concatenate(logits)}
+    @classmethod
+    def from_settings(cls, settings: ExtractorSettings) -> "InceptionFeatures":
+        return cls(settings.inception_weights)
 
-
-class LeNet(nn.Module):
-    """conv5x5(32) ReLU maxpool, conv5x5(64) ReLU maxpool, fc 1024 ReLU, fc 10 (on 28x28 inputs in [0, 1])."""
-
-    def __init__(self, classes: int = 10):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(64 * 7 * 7, 1024), nn.ReLU())
-        self.head = nn.Linear(1024, classes)
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.body(images)
-        return features, self.head(features)
+    def features(self, batch):
+        tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+        if tensor.shape[1] == 1:
+            tensor = tensor.repeat(1, 3, 1, 1)
+        pool, logits = self.model(tensor)
+        return pool, logits
 
 
-def _as_input(batch: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(batch)).float() / 255.0
+def _lenet_from_settings(settings: ExtractorSettings) -> FeatureExtractor:
+    from gpbench.metrics.lenet import lenet_features_cached
+
+    return lenet_features_cached(settings)
 
 
-def train_lenet(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int = 0, batch_size: int = 128,
-                progress: bool = True) -> LeNet:
-    """Adam 1e-3 on uint8 (N, 1, 28, 28) images; deterministic for a seed on CPU."""
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = LeNet()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    batches_per_epoch = math.ceil(len(images) / batch_size)
-    with tqdm(total=epochs * batches_per_epoch, desc=f"LeNet training ({epochs} epochs)", unit="batch",
-              disable=not progress, leave=False) as bar:
-        for _ in range(epochs):
-            order = torch.randperm(len(images), generator=generator).numpy()
-            for start in range(0, len(images), batch_size):
-                rows = order[start:start + batch_size]
-                _, logits = model(_as_input(images[rows]))
-                loss = nn.functional.cross_entropy(logits, labels[rows])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                bar.update(1)
-    return model.eval()
+FEATURE_EXTRACTORS = {"inception": InceptionFeatures.from_settings, "lenet": _lenet_from_settings}
 
 
-class LeNetFeatures:
-    """``extractor(images_uint8) -> {"pool": (N, 1024), "logits": (N, 10)}`` in float64."""
-
-    name = "lenet"
-
-    def __init__(self, model: LeNet, batch_size: int = 500):
-        self.model = model.eval()
-        self.batch_size = batch_size
-
-    @torch.no_grad()
-    def __call__(self, images: np.ndarray, progress: bool = False) -> dict[str, np.ndarray]:
-        pools, logits = [], []
-        for batch in _batches(images, self.batch_size, "LeNet features", progress):
-            pool, logit = self.model(_as_input(batch))
-            pools.append(pool.double().numpy())
-            logits.append(logit.double().numpy())
-        return {"pool": np.concatenate(pools), "logits": np.concatenate(logits)}
-
-    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
-        predictions = self(images)["logits"].argmax(axis=1)
-        return float((predictions == np.asarray(labels)).mean())
+def build_extractor(kind: str, settings: ExtractorSettings) -> FeatureExtractor:
+    return FEATURE_EXTRACTORS[kind](settings)

@@ -1,4 +1,4 @@
-"""Inception Score (Salimans et al. 2016) with torch-fidelity's conventions (shared/spec/metrics.md)."""
+"""Inception Score (Salimans et al. 2016) with torch-fidelity's conventions (docs/metrics.md, "Inception Score")."""
 
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gpbench.report.results import LOWER_IS_BETTER, METRIC_LABELS, RunResult, group_runs, table_metrics  # noqa: E402
+from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
+from gpbench.rundir import RunDir  # noqa: E402
+from gpbench.report.results import RunResult, group_runs, table_metrics  # noqa: E402
 
 TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss w/o penalty)"),
                    ("d_loss", "critic loss (without penalty)"), ("gradient_norm", "mean gradient norm at penalty points"))
@@ -65,11 +67,11 @@ def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     for axes, xlabel in ((by_iteration, "generator iterations"), (by_time, "wall-clock seconds")):
         axes.set_xlabel(xlabel)
-        axes.set_ylabel(f"{METRIC_LABELS[metric]} ({direction})")
+        axes.set_ylabel(f"{RESULT_LABELS[metric]} ({direction})")
         axes.grid(alpha=0.3)
     by_iteration.legend(fontsize=7)
     return _save(figure, out_dir / f"{prefix}figure3_{dataset}.png",
-                 f"{dataset}: {METRIC_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
+                 f"{dataset}: {RESULT_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
 
 
 def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
@@ -89,7 +91,7 @@ def sample_pictures(results: list[RunResult], out_dir: Path) -> list[Path]:
     written = []
     (out_dir / "samples").mkdir(parents=True, exist_ok=True)
     for result in results:
-        pictures = sorted((result.path / "samples").glob("iter_*.png"))
+        pictures = RunDir(result.path).sample_pictures()
         if pictures:
             target = out_dir / "samples" / f"{result.dataset}_{result.label}_seed{result.config['seed']}.png"
             shutil.copyfile(pictures[-1], target)

@@ -1,24 +1,15 @@
-"""Read finished runs (config.yaml, status.json, metrics.jsonl, eval.json, eval.jsonl) and group them."""
+"""Read finished runs (through :class:`gpbench.rundir.RunDir`) and group them."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from gpbench.config import eval_protocol
-
-METRIC_LABELS = {"modes": "modes", "high_quality": "high-quality %", "emd": "EMD", "swd": "sliced W",
-                 "fid": "FID", "is": "IS", "kid": "KID", "fid_lenet": "FID (LeNet)", "is_lenet": "IS (LeNet)"}
-LOWER_IS_BETTER = {"emd", "swd", "fid", "kid", "fid_lenet"}
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+from gpbench.data import get_dataset
+from gpbench.rundir import EVAL, RunDir
 
 
 @dataclass
@@ -35,14 +26,11 @@ class RunResult:
     @classmethod
     def read(cls, path: str | Path) -> "RunResult":
         path = Path(path)
-        if path.name == "eval.json":
+        if path.name == EVAL:
             path = path.parent
-        status_file = path / "status.json"
-        return cls(path=path, config=yaml.safe_load((path / "config.yaml").read_text()),
-                   status=json.loads(status_file.read_text()) if status_file.is_file() else {},
-                   log=_jsonl(path / "metrics.jsonl"),
-                   final=json.loads((path / "eval.json").read_text()) if (path / "eval.json").is_file() else None,
-                   curve=_jsonl(path / "eval.jsonl"))
+        run = RunDir(path)
+        return cls(path=path, config=run.read_config(), status=run.read_status(), log=run.read_metrics(),
+                   final=run.read_eval(), curve=run.read_eval_curve())
 
     @property
     def dataset(self) -> str:
@@ -78,7 +66,7 @@ class RunResult:
 
 def table_metrics(dataset: str) -> list[str]:
     """The columns a dataset's tables show: its default evaluation metrics, modes split out."""
-    metrics = eval_protocol(dataset)["metrics"]
+    metrics = get_dataset(dataset).default_metrics
     return [column for metric in metrics for column in (["modes", "high_quality"] if metric == "modes" else [metric])]
 
 

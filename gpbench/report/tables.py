@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpbench.config import REPORTED
-from gpbench.report.results import METRIC_LABELS, RunResult, group_runs, summarise, table_metrics
+from gpbench.metrics import RESULT_LABELS
+from gpbench.report.results import RunResult, group_runs, summarise, table_metrics
 
 
 @dataclass
@@ -45,7 +46,7 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         arch = runs[0].config["arch"]
         method = runs[0].config["method"]
         reported = {m: REPORTED[(arch, method, m)] for m in metrics if (arch, method, m) in REPORTED}
-        block = blocks.setdefault(dataset, Block(dataset, ["method", "seeds", *[METRIC_LABELS[m] for m in metrics],
+        block = blocks.setdefault(dataset, Block(dataset, ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
                                                            "paper / public", "Δ", "iterations", "stability"], []))
         cells = [label, f"{len(_usable(runs))}/{len(runs)}"]
         paper_cells, delta_cells = [], []
@@ -55,7 +56,7 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
             value, std, source = reported.get(metric, (None, None, None))
             delta = summary[0] - value if summary and value is not None else None
             if value is not None:
-                paper_cells.append(f"{METRIC_LABELS[metric]} {value:g}" + (f" ± {std:g}" if std else "") + f" [{source}]")
+                paper_cells.append(f"{RESULT_LABELS[metric]} {value:g}" + (f" ± {std:g}" if std else "") + f" [{source}]")
                 delta_cells.append(f"{delta:+.3g}" if delta is not None else "—")
             records.append({"dataset": dataset, "method": label, "metric": metric,
                             "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
@@ -75,7 +76,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     for (dataset, label), runs in group_runs(results).items():
         metrics = table_metrics(dataset)
         block = blocks.setdefault(dataset, Block(dataset, ["setting", "penalty", "seeds",
-                                                           *[METRIC_LABELS[m] for m in metrics],
+                                                           *[RESULT_LABELS[m] for m in metrics],
                                                            "final W estimate", "diverged", "s / 1k it"], []))
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])

