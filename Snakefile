@@ -4,16 +4,20 @@
 # Rules are thin: each calls a `gpbench` verb. Which runs exist comes from gpbench.pipeline, what a dataset is
 # from gpbench.data, a run's file names from gpbench.rundir; every paper number from the method presets.
 
+import shlex
+
 import yaml
 from snakemake.utils import validate
 
 from gpbench import rundir
 from gpbench.data import DATASETS
-from gpbench.pipeline import image_datasets, needs_gpu, plan
+from gpbench.pipeline import image_datasets, load_suite, needs_gpu, plan
 
-if not config:
-    with open("configs/paper.yaml") as handle:
-        config.update(yaml.safe_load(handle))
+# The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
+suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
+suite = load_suite(suite_files, workflow.config_settings.config)
+config.clear()
+config.update(suite)
 validate(config, "configs/schema.yaml")
 
 SUITE = config["suite"]
@@ -33,17 +37,25 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
 
 
-def option(flag, value):
-    return f"{flag} {value}" if value else ""
+def options(*pairs):
+    """Command-line options from (flag, value) pairs, values shell-quoted; pairs without a value left out."""
+    return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in pairs if value)
+
+
+def metric_options():
+    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", EVAL.get("inception_weights")))
+
+
+def prepared_sample_counts(dataset):
+    """--samples for the reference statistics the eval jobs will ask for (whole numbers, per the schema)."""
+    counts = [int(n) for n in (EVAL.get("samples", {}).get(dataset), EVAL.get("curve_samples", {}).get(dataset)) if n]
+    return f"--samples {' '.join(map(str, counts))}" if counts else ""
 
 
 def eval_options(dataset):
-    return " ".join(filter(None, [
-        option("--samples", EVAL.get("samples", {}).get(dataset)),
-        option("--curve-samples", EVAL.get("curve_samples", {}).get(dataset)),
-        option("--lenet-epochs", EVAL.get("lenet_epochs")),
-        option("--inception-weights", EVAL.get("inception_weights")),
-    ]))
+    return " ".join([options(("--samples", EVAL.get("samples", {}).get(dataset)),
+                             ("--curve-samples", EVAL.get("curve_samples", {}).get(dataset))),
+                     metric_options()])
 
 
 def dataset_of(wildcards):
@@ -97,8 +109,10 @@ rule data:
         note=f"{RESULTS}/data/{{dataset}}.json",
     log:
         f"{RESULTS}/logs/data-{{dataset}}.log",
+    params:
+        data_root=DATA_ROOT,
     shell:
-        "gpbench data {wildcards.dataset} --data-root {DATA_ROOT} --out {output.note} > {log} 2>&1"
+        "gpbench data {wildcards.dataset} --data-root {params.data_root:q} --out {output.note:q} > {log:q} 2>&1"
 
 
 rule prepare_metrics:
@@ -110,13 +124,12 @@ rule prepare_metrics:
         f"{RESULTS}/logs/prepare-metrics-{{dataset}}.log",
     threads: THREADS
     params:
-        options=lambda wildcards: option("--lenet-epochs", EVAL.get("lenet_epochs"))
-        + " " + option("--inception-weights", EVAL.get("inception_weights")),
-        samples=lambda wildcards: option("--samples", " ".join(str(n) for n in filter(None, [
-            EVAL.get("samples", {}).get(wildcards.dataset), EVAL.get("curve_samples", {}).get(wildcards.dataset)]))),
+        data_root=DATA_ROOT,
+        options=lambda wildcards: metric_options(),
+        samples=lambda wildcards: prepared_sample_counts(wildcards.dataset),
     shell:
-        "gpbench prepare-metrics {wildcards.dataset} --data-root {DATA_ROOT} {params.samples} {params.options} "
-        "--out {output.notes} > {log} 2>&1"
+        "gpbench prepare-metrics {wildcards.dataset} --data-root {params.data_root:q} {params.samples} "
+        "{params.options} --threads {threads} --out {output.notes:q} > {log:q} 2>&1"
 
 
 rule train:
@@ -133,8 +146,10 @@ rule train:
     threads: THREADS
     resources:
         gpu=lambda wildcards: int(needs_gpu(dataset_of(wildcards))),
+    params:
+        run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
     shell:
-        "gpbench train {input.config} --out {RUN_ROOT}/{wildcards.run} > {log} 2>&1"
+        "gpbench train {input.config:q} --out {params.run_dir:q} --set threads={threads} > {log:q} 2>&1"
 
 
 rule eval:
@@ -150,9 +165,10 @@ rule eval:
     resources:
         gpu=lambda wildcards: int(needs_gpu(dataset_of(wildcards))),
     params:
+        run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
         options=lambda wildcards: eval_options(dataset_of(wildcards)),
     shell:
-        "gpbench eval {RUN_ROOT}/{wildcards.run} {params.options} > {log} 2>&1"
+        "gpbench eval {params.run_dir:q} {params.options} --threads {threads} > {log:q} 2>&1"
 
 
 rule table:
@@ -165,10 +181,10 @@ rule table:
     wildcard_constraints:
         group="replication|flex",
     params:
-        caption=CAPTION,
+        out=lambda wildcards: f"{RESULTS}/tables/{wildcards.group}",
+        caption=options(("--caption", CAPTION)),
     shell:
-        "gpbench table {wildcards.group} {input} --out {RESULTS}/tables/{wildcards.group} --caption {params.caption:q} "
-        "> {log} 2>&1"
+        "gpbench table {wildcards.group} {input:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
 
 
 rule plots:
@@ -182,8 +198,10 @@ rule plots:
         f"{RESULTS}/logs/plots-{{prefix}}{{dataset}}.log",
     wildcard_constraints:
         prefix="(flex_)?",
+    params:
+        out=f"{RESULTS}/plots",
     shell:
-        "gpbench plot {input} --out {RESULTS}/plots --prefix '{wildcards.prefix}' > {log} 2>&1"
+        "gpbench plot {input:q} --out {params.out:q} --prefix '{wildcards.prefix}' > {log:q} 2>&1"
 
 
 rule figure1:
@@ -194,9 +212,11 @@ rule figure1:
         f"{RESULTS}/logs/figure1.log",
     threads: THREADS
     params:
-        settings=" ".join(f"--set {key}={value}" for key, value in (config.get("figure1") or {}).items()),
+        settings=options(*[("--set", f"{key}={value}") for key, value in (config.get("figure1") or {}).items()]),
+        out=f"{RUN_ROOT}/figure1",
+        plots=f"{RESULTS}/plots",
     shell:
-        "gpbench figure1 run {params.settings} --out {RUN_ROOT}/figure1 --plots {RESULTS}/plots > {log} 2>&1"
+        "gpbench figure1 run {params.settings} --out {params.out:q} --plots {params.plots:q} > {log:q} 2>&1"
 
 
 rule figure1_table:
@@ -209,7 +229,7 @@ rule figure1_table:
     log:
         f"{RESULTS}/logs/figure1-table.log",
     params:
-        caption=CAPTION,
+        out=f"{RESULTS}/tables/figure1",
+        caption=options(("--caption", CAPTION)),
     shell:
-        "gpbench figure1 table {input.results} {input.evals} --out {RESULTS}/tables/figure1 --caption {params.caption:q} "
-        "> {log} 2>&1"
+        "gpbench figure1 table {input.results:q} {input.evals:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"

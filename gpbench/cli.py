@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gpbench import __version__
-from gpbench.errors import ConfigError, DataError
+from gpbench.errors import ConfigError, GpbenchError
 
 DESCRIPTION = """\
 gpbench: gradient penalties for GAN training, benchmarked, and Gulrajani et al. 2017 ("Improved Training of
@@ -45,9 +45,19 @@ def _train(args: argparse.Namespace) -> int:
     return train_from_file(args.config, args.out, overrides=args.set)
 
 
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads is not None:
+        if not 1 <= threads <= 1024:
+            raise ConfigError(f"--threads: expected a whole number from 1 to 1,024, got {threads}")
+        torch.set_num_threads(threads)
+
+
 def _eval(args: argparse.Namespace) -> int:
     from gpbench.evaluate import evaluate_run, format_result
 
+    _set_threads(args.threads)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = evaluate_run(args.run_dir, samples=args.samples, curve_samples=args.curve_samples, metrics=metrics,
                           cache_dir=args.cache, inception_weights=args.inception_weights,
@@ -77,6 +87,7 @@ def _data(args: argparse.Namespace) -> int:
 def _prepare_metrics(args: argparse.Namespace) -> int:
     from gpbench.evaluate import prepare_metrics
 
+    _set_threads(args.threads)
     notes = prepare_metrics(args.dataset, args.data_root, args.cache, samples=args.samples,
                             inception_weights=args.inception_weights, lenet_epochs=args.lenet_epochs)
     print(json.dumps(notes, indent=1))
@@ -115,11 +126,17 @@ def _figure1(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, pointing at --help."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpbench", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="gpbench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gpbench {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
 
     penalties = verbs.add_parser("penalties", help="print the penalty kinds, their formulas and defaults")
     penalties.set_defaults(run=_penalties)
@@ -145,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "downloaded when a network is there)")
     evaluate.add_argument("--no-curves", action="store_true", help="score only the final checkpoint")
     evaluate.add_argument("--lenet-epochs", type=int, help="epochs for the LeNet (default: >= 60k sample passes, >= 2)")
+    evaluate.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     evaluate.set_defaults(run=_eval)
 
     data = verbs.add_parser("data", help="locate or download a dataset and verify its files")
@@ -160,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--samples", type=int, nargs="+", help="sample counts to prepare statistics for")
     prepare.add_argument("--inception-weights", metavar="FILE")
     prepare.add_argument("--lenet-epochs", type=int)
+    prepare.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     prepare.add_argument("--out", help="write the protocol notes as JSON")
     prepare.set_defaults(run=_prepare_metrics)
 
@@ -192,13 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gpbench: %(message)s")
     try:
         return args.run(args)
-    except (ConfigError, DataError) as error:
-        print(f"gpbench {args.verb}: error: {error}", file=sys.stderr)
+    except GpbenchError as error:
+        print(f"gpbench {args.verb}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except OSError as error:           # a full or read-only disk, a missing folder: name the file
+        where = f"{error.filename}: " if error.filename else ""
+        resume = " (the run resumes from its last checkpoint when the same command runs again)" \
+            if args.verb == "train" else ""
+        print(f"gpbench {args.verb}: error: {where}{_one_line(error.strerror or error)}{resume}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gpbench {args.verb}: interrupted", file=sys.stderr)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
-
-import yaml
 
 from gpbench.data import DATASETS, get_dataset
 from gpbench.errors import ConfigError
@@ -24,7 +23,9 @@ from gpbench.models import ARCHITECTURES
 from gpbench.optim import OPTIMIZERS
 from gpbench.penalties import build_penalty
 from gpbench.penalties.schedules import is_number
-from gpbench.training_schedule import LR_DECAYS
+from gpbench.rundir import METRICS_FIELDS
+from gpbench.training_schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
+from gpbench.yamlio import parse_yaml, read_yaml
 
 MAX_SNAPSHOTS = 20
 
@@ -103,9 +104,15 @@ DEFAULTS = {
     "compile": False,                  # torch.compile the generator (and a critic without penalty)
     "preset_source": None,
 }
-_POSITIVE_INTS = ("iterations", "batch_size", "generator_batch_size", "dim", "depth", "n_critic",
-                  "checkpoint_every", "log_every", "sample_every", "snapshot_every")
-_OPTIONAL_POSITIVE_INTS = ("threads",)     # null = leave torch's default
+# Whole-number keys and their allowed range (the upper bounds keep every size and count far from overflow).
+_INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_batch_size": (1, 65_536),
+               "dim": (1, 8192), "depth": (1, 256), "n_critic": (1, 10_000), "checkpoint_every": (1, 10**9),
+               "log_every": (1, 10**9), "sample_every": (1, 10**9), "snapshot_every": (1, 10**9),
+               "threads": (1, 1024), "seed": (0, 2**31 - 1)}
+_OPTIONAL_INTS = ("threads",)     # null = leave torch's default
+# Keys that change speed or what is logged, not the results: they may differ when a run resumes.
+RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every")
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
             "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16")}
 _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize", "compile")
@@ -167,31 +174,57 @@ def _check_arch_fits_dataset(arch, dataset):
         raise ConfigError(f"arch: {arch!r} does not fit dataset {dataset!r}; allowed: {', '.join(info.archs)}")
 
 
+def identity(config: dict) -> dict:
+    """What makes a run's results: its config without the keys that only change speed or logging."""
+    return {key: value for key, value in config.items() if key not in RUNTIME_KEYS}
+
+
+def _check_whole_number(key: str, value, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{key}: expected a whole number from {low:,} to {high:,}, got {value!r}")
+
+
+def _check_penalty(config: dict) -> None:
+    """The penalty builds, its schedules stay finite over the whole run, and no scheduled value would be
+    logged under the name of a field metrics.jsonl already has."""
+    penalty = build_penalty(config["penalty"])
+    last_step = config["iterations"] * max(config["n_critic"], ARJOVSKY_WARMUP_STEPS if config["critic_warmup"] else 0)
+    for key, schedule in penalty.schedules().items():
+        for step in (0, last_step):
+            try:
+                value = schedule(step)
+            except (OverflowError, ZeroDivisionError):
+                value = math.inf
+            if not math.isfinite(value):
+                raise ConfigError(f"penalty {key}: {schedule} is not finite at critic step {step:,} of this run")
+        if schedule.metric in METRICS_FIELDS:
+            raise ConfigError(f"penalty {key}: metric={schedule.metric} would overwrite the {schedule.metric!r} field "
+                              f"of metrics.jsonl; choose another name (taken: {', '.join(METRICS_FIELDS)})")
+
+
 def _validate(config: dict) -> None:
-    for key in _POSITIVE_INTS + _OPTIONAL_POSITIVE_INTS:
-        value = config[key]
-        if value is None and key in _OPTIONAL_POSITIVE_INTS:
+    for key, (low, high) in _INT_RANGES.items():
+        if config[key] is None and key in _OPTIONAL_INTS:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{key}: expected a whole number >= 1, got {value!r}")
-    if not isinstance(config["seed"], int) or isinstance(config["seed"], bool) or config["seed"] < 0:
-        raise ConfigError(f"seed: expected a whole number >= 0, got {config['seed']!r}")
+        _check_whole_number(key, config[key], low, high)
     for key in ("optimizer", "lr_decay", "game", "clip_placement", "amp"):
         _check_choice(key, config[key])
     for key in _BOOLS:
         if not isinstance(config[key], bool):
             raise ConfigError(f"{key}: expected true or false, got {config[key]!r}")
     check_game_options(config["game"], config["real_label"], config["flip_probability"], config["halve_d_loss"])
-    if not is_number(config["lr"]) or not config["lr"] > 0 or not math.isfinite(config["lr"]):
-        raise ConfigError(f"lr: expected a number > 0, got {config['lr']!r}")
+    if not is_number(config["lr"]) or not math.isfinite(config["lr"]) or not config["lr"] > 0:
+        raise ConfigError(f"lr: expected a finite number > 0, got {config['lr']!r}")
     betas = config["betas"]
     if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"betas: expected two numbers in [0, 1), got {betas!r}")
     if config["clip"] is not None:
         check_clipping(config["clip"], config["clip_placement"])
-    if not isinstance(config["data_root"], str) or not isinstance(config["device"], str):
-        raise ConfigError("data_root and device must be strings")
-    build_penalty(config["penalty"])
+    if not isinstance(config["data_root"], str) or not config["data_root"]:
+        raise ConfigError(f"data_root: expected a folder name, got {config['data_root']!r}")
+    if not isinstance(config["device"], str) or not _DEVICE.match(config["device"]):
+        raise ConfigError(f"device: {config['device']!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+    _check_penalty(config)
 
 
 def parse_overrides(overrides: list[str]) -> dict:
@@ -199,23 +232,15 @@ def parse_overrides(overrides: list[str]) -> dict:
     parsed = {}
     for item in overrides:
         key, separator, value = item.partition("=")
-        if not separator or not key:
+        if not separator or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set iterations=200")
-        parsed[key.strip()] = yaml.safe_load(value)
+        parsed[key.strip()] = parse_yaml(value, f"--set {item!r}")
     return parsed
 
 
 def load_run_config(path: str | Path, overrides: dict | None = None) -> dict:
     """Read a YAML run config, apply ``overrides`` (e.g. from ``--set``) and resolve it."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"cannot read run config {path}: {error.strerror}") from None
-    try:
-        user = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    user = read_yaml(path, "run config")
     if user is not None and not isinstance(user, dict):
-        raise ConfigError(f"{path} must hold a mapping of keys to values, got {type(user).__name__}")
+        raise ConfigError(f"run config {path} must hold a mapping of keys to values, got {type(user).__name__}")
     return resolve({**(user or {}), **(overrides or {})})

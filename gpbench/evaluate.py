@@ -16,16 +16,29 @@ import torch
 from gpbench import samples as sample_pictures
 from gpbench.config import model_options
 from gpbench.data import Dataset, get_dataset, toy
-from gpbench.errors import ConfigError, DataError
+from gpbench.errors import ConfigError, RunDirError
 from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, feature_statistics,
                              fid_from_stats, inception_score, kid_from_features)
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor, build_extractor
 from gpbench.metrics.reference import reference_statistics_cached, reference_statistics_path
-from gpbench.metrics.toy import earth_movers_distance, mode_coverage, sliced_wasserstein
+from gpbench.metrics.toy import EMD_MAX_SAMPLES, earth_movers_distance, mode_coverage, sliced_wasserstein
 from gpbench.models import build
-from gpbench.rundir import RunDir, load_torch
+from gpbench.rundir import RunDir
 
 EVAL_SEED = 2020                  # noise for generated samples and the choice of real samples
+MAX_SAMPLES = {"toy": 1_000_000, "image": 100_000}   # generated samples one evaluation holds in memory
+MAX_LENET_EPOCHS = 1000
+
+
+def check_sample_count(option: str, count: int | None, dataset: Dataset, metrics: list[str]) -> None:
+    """A sample count every requested metric can use: FID needs 2 (a covariance), IS one per split."""
+    if count is None:
+        return
+    low = IS_SPLITS if any(METRICS[m].features and m in ("is", "is_lenet") for m in metrics) else 2
+    high = MAX_SAMPLES["toy" if dataset.is_toy else "image"]
+    if isinstance(count, bool) or not isinstance(count, int) or not low <= count <= high:
+        raise ConfigError(f"{option}: expected a whole number from {low:,} to {high:,} for {', '.join(metrics)} "
+                          f"on {dataset.name}, got {count!r}")
 
 
 def _generator_from(config: dict, state: dict) -> torch.nn.Module:
@@ -40,6 +53,11 @@ def generate(generator: torch.nn.Module, count: int, batch_size: int, seed: int 
     statistics, as in training)."""
     noise = torch.randn(count, generator.noise_dim, generator=torch.Generator().manual_seed(seed))
     return torch.cat([generator(chunk) for chunk in noise.split(batch_size)]).numpy()
+
+
+def check_lenet_epochs(epochs: int | None) -> None:
+    if epochs is not None and (isinstance(epochs, bool) or not 1 <= epochs <= MAX_LENET_EPOCHS):
+        raise ConfigError(f"--lenet-epochs: expected a whole number from 1 to {MAX_LENET_EPOCHS}, got {epochs!r}")
 
 
 class Evaluator:
@@ -118,7 +136,7 @@ class Evaluator:
         if "modes" in self.metrics:
             results.update(mode_coverage(generated, self.dataset.name))
         if "emd" in self.metrics:
-            results["emd"] = earth_movers_distance(generated, real)
+            results["emd"] = earth_movers_distance(generated, real, seed=EVAL_SEED)
         if "swd" in self.metrics:
             results["swd"] = sliced_wasserstein(generated, real, seed=EVAL_SEED)
         return results
@@ -128,6 +146,8 @@ class Evaluator:
         if self.dataset.is_toy:
             protocol["real"] = f"{count} fresh samples of {self.dataset.name} (seed {EVAL_SEED})"
             protocol["high_quality"] = "within 3 std of the nearest mode (VEEGAN/PacGAN)"
+            if "emd" in self.metrics and count > EMD_MAX_SAMPLES:
+                protocol["emd"] = f"exact, on a seeded subset of {EMD_MAX_SAMPLES:,} of the {count:,} samples of each set"
         else:
             pixels, _, source = self.real_images()
             protocol["real"] = f"{min(count, len(pixels)):,} images of {source} (seed {EVAL_SEED})"
@@ -144,17 +164,27 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
                  metrics: list[str] | None = None, cache_dir: str | Path | None = None,
                  inception_weights: str | None = None, curves: bool = True, progress: bool = True,
                  lenet_epochs: int | None = None) -> dict:
-    """Evaluate a run directory; returns the eval.json payload."""
+    """Evaluate a run directory; returns the eval.json payload. A run that diverged before its first
+    checkpoint is recorded as such, with no metrics."""
     run = RunDir(run_dir)
-    config = run.read_config()
-    if config is None or not run.has_checkpoint():
-        raise DataError(f"{run_dir} is not a finished or started gpbench run (no config.yaml and checkpoint.pt); "
-                        "run `gpbench train CONFIG --out DIR` first")
+    config = run.read_config() if run.path.is_dir() else None
+    if config is None:
+        raise RunDirError(f"{run_dir} is not a gpbench run (no config.yaml); run `gpbench train CONFIG --out DIR` "
+                          "first")
     dataset = get_dataset(config["dataset"])
     metrics = metrics or list(dataset.default_metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ConfigError(f"--metrics: unknown metric {unknown[0]!r}; allowed: {', '.join(METRICS)}")
+    check_sample_count("--samples", samples, dataset, metrics)
+    check_sample_count("--curve-samples", curve_samples, dataset, metrics)
+    check_lenet_epochs(lenet_epochs)
+    status = run.read_status()
+    if not run.has_checkpoint():
+        if status.get("status") != "diverged":
+            raise RunDirError(f"{run_dir} has no checkpoint yet (status: {status.get('status', 'none')}); train it "
+                              "first")
+        return _record_without_checkpoint(run, config, status)
     samples = samples or dataset.eval_samples
     curve_samples = curve_samples or dataset.curve_samples
     cache_dir = Path(cache_dir) if cache_dir else Path(config["data_root"]) / "cache"
@@ -162,11 +192,13 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     batch = config["generator_batch_size"]
 
     if curves:
-        done = {(line["iteration"], line["samples"], tuple(line["metrics_requested"]))
+        done = {(line.get("iteration"), line.get("samples"), tuple(line.get("metrics_requested", ())))
                 for line in run.read_eval_curve()}
-        for snapshot in run.snapshots():
-            state = load_torch(snapshot)
-            if (state["iteration"], curve_samples, tuple(metrics)) in done:
+        for iteration, snapshot in run.snapshots():
+            if (iteration, curve_samples, tuple(metrics)) in done:
+                continue
+            state = run.load_snapshot(snapshot)
+            if state is None:
                 continue
             generated = generate(_generator_from(config, state), curve_samples, batch)
             run.append_eval_curve({"iteration": state["iteration"], "elapsed_seconds": state.get("elapsed_seconds"),
@@ -175,12 +207,23 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
 
     state = run.load_checkpoint()
     generated = generate(_generator_from(config, state), samples, batch)
-    status = run.read_status()
-    result = {"run": str(run_dir), "method": config["method"], "dataset": config["dataset"],
-              "seed": config["seed"], "iteration": state["iteration"],
-              "elapsed_seconds": state.get("elapsed_seconds"), "status": status.get("status"),
-              "status_iteration": status.get("iteration"), "data": status.get("data"),
-              "metrics": evaluator.score(generated), "protocol": evaluator.protocol(samples)}
+    result = {**_run_facts(run, config, status), "iteration": state["iteration"],
+              "elapsed_seconds": state.get("elapsed_seconds"), "metrics": evaluator.score(generated),
+              "protocol": evaluator.protocol(samples)}
+    run.write_eval(result)
+    return result
+
+
+def _run_facts(run: RunDir, config: dict, status: dict) -> dict:
+    return {"run": str(run.path), "method": config["method"], "dataset": config["dataset"], "seed": config["seed"],
+            "status": status.get("status"), "status_iteration": status.get("iteration"), "data": status.get("data")}
+
+
+def _record_without_checkpoint(run: RunDir, config: dict, status: dict) -> dict:
+    """eval.json of a run that diverged before its first checkpoint: nothing to score, said so."""
+    result = {**_run_facts(run, config, status), "iteration": 0, "elapsed_seconds": None, "metrics": {},
+              "protocol": {"note": f"diverged at iteration {status.get('iteration')} before the first checkpoint: "
+                                   "no generator to evaluate"}}
     run.write_eval(result)
     return result
 
@@ -205,6 +248,9 @@ def prepare_metrics(dataset: str, data_root: str, cache_dir: str | Path | None =
     if info.is_toy:
         return {"dataset": dataset, "note": "toy data: nothing to prepare"}
     metrics = metrics or list(info.default_metrics)
+    for count in samples or []:
+        check_sample_count("--samples", count, info, metrics)
+    check_lenet_epochs(lenet_epochs)
     evaluator = Evaluator(info, data_root, Path(cache_dir) if cache_dir else Path(data_root) / "cache", metrics,
                           inception_weights, progress, lenet_epochs)
     for count in samples or [info.eval_samples, info.curve_samples]:

@@ -10,11 +10,10 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from gpbench.config import resolve
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
+from gpbench.yamlio import read_yaml
 
 
 @dataclass(frozen=True)
@@ -35,23 +34,44 @@ class Run:
         return f"{self.dataset}/{self.label}/seed{self.seed}"
 
 
+def _merge(base: dict, update: dict) -> dict:
+    """Snakemake's config merge: nested mappings are merged key by key, everything else replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def load_suite(paths: list[str | Path], overrides: dict | None = None) -> dict:
+    """The suite config as Snakemake merges ``--configfile`` files and ``--config`` values, each file read
+    strictly (duplicate keys refused, ``1e-4`` a number)."""
+    suite: dict = {}
+    for path in paths:
+        content = read_yaml(path, "suite config")
+        if not isinstance(content, dict):
+            raise ConfigError(f"suite config {path} must hold a mapping of keys to values")
+        suite = _merge(suite, content)
+    return _merge(suite, dict(overrides or {}))
+
+
 def load_variants(suite: dict, base: Path = Path(".")) -> dict[str, dict]:
     """The flex sweep's penalty variants: ``flex.variants`` inline, or the file ``flex.variants_file``."""
     flex = suite.get("flex") or {}
     if "variants" in flex:
         return flex["variants"]
     path = base / flex.get("variants_file", "configs/flex.yaml")
-    try:
-        return yaml.safe_load(path.read_text())["variants"]
-    except (OSError, KeyError, TypeError) as error:
-        raise ConfigError(f"flex.variants_file: cannot read variants from {path} ({error})") from None
+    content = read_yaml(path, "flex.variants_file")
+    if not isinstance(content, dict) or not isinstance(content.get("variants"), dict):
+        raise ConfigError(f"flex.variants_file: {path} must hold a mapping 'variants: {{name: penalty}}'")
+    return content["variants"]
 
 
 def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     """Every run of the suite, its config resolved (so a bad override fails before any job runs)."""
     runs: list[Run] = []
     seeds = suite["seeds"]
-    common = {"data_root": suite.get("data_root", "data"), "threads": suite.get("threads", 1)}
+    common = {"data_root": suite.get("data_root", "data")}
     for group in suite.get("replication", []):
         for dataset in group["datasets"]:
             for method in group["methods"]:

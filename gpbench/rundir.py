@@ -5,30 +5,52 @@
         config.yaml       the resolved run config, every default filled in
         metrics.jsonl     one JSON line per logged iteration
         status.json       running | completed | diverged | failed, with the iteration
-        checkpoint.pt     models, optimizers, RNG and data-stream state
+        checkpoint.pt     models, optimizers, RNG and data-stream state, the run's identity and a checksum
+        checkpoint.prev.pt  the checkpoint before it, kept until the new one is written and verified
+        .lock             held by the one trainer of this directory
         snapshots/generator_NNNNNN.pt   generator weights kept for metric curves
         samples/iter_NNNNNN.png         sample pictures
         eval.json         final metrics with their protocol (`gpbench eval`)
         eval.jsonl        metrics of every snapshot (`gpbench eval`)
         train.log, eval.log, train.benchmark.tsv   what the pipeline's jobs printed and timed
 
-Every write is atomic (a temporary file renamed over the target); every helper takes the path first.
+Every write is atomic (a temporary file renamed over the target, removed if the write fails); every helper
+takes the path first. A partial last line of a JSON-lines file (what a full disk or a kill leaves) is dropped
+with a warning; a checkpoint that fails to load or fails its checksum falls back to the previous one.
 """
 
 from __future__ import annotations
 
+import datetime
+import fcntl
+import hashlib
+import io
 import json
+import logging
 import os
+import shutil
+import socket
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
+from gpbench.errors import RunDirError
+from gpbench.yamlio import parse_yaml
+
+log = logging.getLogger(__name__)
+
+# The fields of every metrics.jsonl line (scheduled penalty values are logged beside them under their own names).
+METRICS_FIELDS = ("iteration", "seconds", "d_loss", "g_loss", "wasserstein_estimate", "penalty", "gradient_norm",
+                  "samples_per_s")
 PIPELINE_CONFIG = "run.yaml"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 STATUS = "status.json"
 CHECKPOINT = "checkpoint.pt"
+PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
+LOCK = ".lock"
 SNAPSHOTS = "snapshots"
 SAMPLES = "samples"
 EVAL = "eval.json"
@@ -38,16 +60,23 @@ EVAL_LOG = "eval.log"
 TRAIN_BENCHMARK = "train.benchmark.tsv"
 
 
-def _replace_atomically(path: Path, write) -> None:
-    """``write(temporary_path)``, then rename it over ``path``: a killed process never leaves half a file."""
+def replace_atomically(path: Path, write) -> None:
+    """``write(temporary_path)``, then rename it over ``path``: a killed process never leaves half a file, and a
+    failed write (a full or read-only disk) leaves no temporary file behind."""
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    write(temporary)
-    os.replace(temporary, path)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)           # say which file could not be written
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    _replace_atomically(path, lambda temporary: temporary.write_text(text))
+    replace_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
@@ -55,15 +84,33 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def torch_save_atomic(path: Path, payload: dict) -> None:
-    _replace_atomically(path, lambda temporary: torch.save(payload, temporary))
+    replace_atomically(path, lambda temporary: torch.save(payload, temporary))
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """Every record of a JSON-lines file; [] when the file does not exist."""
+    """Every record of a JSON-lines file; [] when the file does not exist. A partial last line is dropped with a
+    warning; a damaged line before it is a RunDirError naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError:
+            if all(not rest.strip() for rest in lines[number:]):
+                log.warning("%s: dropped a partial last line (line %d), as a full disk or a kill leaves it",
+                            path, number)
+                break
+            raise RunDirError(f"{path} is damaged at line {number} (not a JSON record); delete that line "
+                              "or the file") from None
+        records.append(record)
+    return records
 
 
 def append_jsonl(path: Path, record: dict) -> None:
@@ -73,6 +120,66 @@ def append_jsonl(path: Path, record: dict) -> None:
 
 def load_torch(path: Path, map_location=None) -> dict:
     return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def _digest(hasher, value) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        hasher.update(f"tensor {tensor.dtype} {tuple(tensor.shape)}".encode())
+        hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, np.ndarray):
+        hasher.update(f"array {value.dtype} {value.shape}".encode())
+        hasher.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            hasher.update(f"key {key!r}".encode())
+            _digest(hasher, item)
+    elif isinstance(value, (list, tuple)):
+        hasher.update(f"{type(value).__name__} {len(value)}".encode())
+        for item in value:
+            _digest(hasher, item)
+    else:
+        hasher.update(repr(value).encode())
+
+
+def state_digest(state: dict) -> str:
+    """sha256 over every tensor, array and value of a checkpoint's state (what a flipped byte changes)."""
+    hasher = hashlib.sha256()
+    _digest(hasher, state)
+    return hasher.hexdigest()
+
+
+class RunLock:
+    """The exclusive lock of a run directory (fcntl.flock on ``.lock``), released by :meth:`release` or by the
+    death of its process: a stale lock of a dead process is simply taken over."""
+
+    def __init__(self, path: Path):
+        self.handle = open(path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise RunDirError(f"{path.parent} is being trained by {holder}; wait for it to finish, or stop it and "
+                              "run the same command again") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        self.handle.write(f"process {os.getpid()} on {socket.gethostname()} (since {started})\n")
+        self.handle.flush()
+
+    def release(self) -> None:
+        if not self.handle.closed:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 class RunDir:
@@ -92,16 +199,31 @@ class RunDir:
 
     # --- config and status --------------------------------------------------------------------------
 
+    def is_run(self) -> bool:
+        return self.file(CONFIG).is_file()
+
     def read_config(self) -> dict | None:
         path = self.file(CONFIG)
-        return yaml.safe_load(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        config = parse_yaml(path.read_text(errors="replace"), str(path))
+        if not isinstance(config, dict):
+            raise RunDirError(f"{path} is damaged (not a mapping of keys to values); delete the run directory "
+                              "and train again")
+        return config
 
     def write_config(self, config: dict) -> None:
         write_text_atomic(self.file(CONFIG), yaml.safe_dump(config, sort_keys=False))
 
     def read_status(self) -> dict:
         path = self.file(STATUS)
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            log.warning("%s is damaged; the next `gpbench train` of this run rewrites it", path)
+            return {"status": "unknown"}
 
     def write_status(self, status: str, iteration: int, **extra) -> None:
         write_json_atomic(self.file(STATUS), {"status": status, "iteration": iteration, **extra})
@@ -123,14 +245,55 @@ class RunDir:
 
     # --- checkpoints and snapshots ------------------------------------------------------------------
 
+    def lock(self) -> RunLock:
+        """Take this directory's trainer lock (RunDirError, in one line, when another process holds it)."""
+        return RunLock(self.file(LOCK))
+
     def has_checkpoint(self) -> bool:
-        return self.file(CHECKPOINT).is_file()
+        return self.file(CHECKPOINT).is_file() or self.file(PREVIOUS_CHECKPOINT).is_file()
 
     def save_checkpoint(self, state: dict) -> None:
-        torch_save_atomic(self.file(CHECKPOINT), state)
+        """Write the state with its checksum, read it back to verify it, keep the last checkpoint as
+        checkpoint.prev.pt, then put the new one in place: checkpoint.pt is never missing or half-written."""
+        buffer = io.BytesIO()
+        torch.save({**state, "checksum": state_digest(state)}, buffer)
+        data = buffer.getvalue()
+        current, previous = self.file(CHECKPOINT), self.file(PREVIOUS_CHECKPOINT)
+
+        def write_verified(temporary: Path) -> None:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if temporary.read_bytes() != data:
+                raise OSError(f"{temporary} does not read back what was written")
+            if current.is_file():
+                replace_atomically(previous, lambda copy: _link_or_copy(current, copy))
+
+        replace_atomically(current, write_verified)
 
     def load_checkpoint(self, map_location=None) -> dict:
-        return load_torch(self.file(CHECKPOINT), map_location)
+        """The newest checkpoint that loads and passes its checksum (warning when it falls back to the
+        previous one); a RunDirError saying the run must restart when neither does."""
+        problems = []
+        for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+            path = self.file(name)
+            if not path.is_file():
+                continue
+            try:
+                state = load_torch(path, map_location)
+                checksum = state.pop("checksum", None)
+                if checksum is not None and checksum != state_digest(state):
+                    raise ValueError("checksum mismatch")
+            except Exception as error:       # a damaged file fails in pickle, zip or torch code alike
+                problems.append(f"{name}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+                continue
+            if problems:
+                log.warning("%s cannot be used (%s); resuming from %s at iteration %s", self.file(CHECKPOINT),
+                            problems[0], name, state.get("iteration"))
+            return state
+        raise RunDirError(f"{self.path}: no usable checkpoint ({'; '.join(problems) or 'none written'}); the run "
+                          f"must restart: delete {self.path} and run the same command")
 
     def snapshot_path(self, iteration: int) -> Path:
         return self.file(SNAPSHOTS) / f"generator_{iteration:06d}.pt"
@@ -140,8 +303,18 @@ class RunDir:
         path.parent.mkdir(exist_ok=True)
         torch_save_atomic(path, payload)
 
-    def snapshots(self) -> list[Path]:
-        return sorted(self.file(SNAPSHOTS).glob("generator_*.pt"))
+    def snapshots(self) -> list[tuple[int, Path]]:
+        """(iteration, path) of every generator snapshot, in order."""
+        return [(int(path.stem.removeprefix("generator_")), path)
+                for path in sorted(self.file(SNAPSHOTS).glob("generator_[0-9]*.pt"))]
+
+    def load_snapshot(self, path: Path) -> dict | None:
+        """A snapshot's payload; None, with a warning, when the file is damaged (its curve point is skipped)."""
+        try:
+            return load_torch(path)
+        except Exception as error:           # a damaged file fails in pickle, zip or torch code alike
+            log.warning("%s is damaged (%s: %s); its point on the curves is skipped", path, type(error).__name__, error)
+            return None
 
     def sample_path(self, iteration: int) -> Path:
         return self.file(SAMPLES) / f"iter_{iteration:06d}.png"
@@ -153,7 +326,12 @@ class RunDir:
 
     def read_eval(self) -> dict | None:
         path = self.file(EVAL)
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            raise RunDirError(f"{path} is damaged; run `gpbench eval {self.path}` again") from None
 
     def write_eval(self, result: dict) -> None:
         write_json_atomic(self.file(EVAL), result)

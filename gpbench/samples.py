@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gpbench.rundir import replace_atomically  # noqa: E402
+
 
 def to_uint8(images: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Map model outputs in ``value_range`` to uint8 pixels, rounding to nearest."""
@@ -33,7 +35,8 @@ def image_grid(pixels: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 def save_image_grid(path: Path, images: np.ndarray, value_range: tuple[float, float]) -> None:
     grid = image_grid(to_uint8(images, value_range))
-    plt.imsave(path, grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255)
+    replace_atomically(path, lambda temporary: plt.imsave(temporary, grid, cmap="gray" if grid.ndim == 2 else None,
+                                                          vmin=0, vmax=255, format="png"))
 
 
 def save_scatter(path: Path, real: np.ndarray, fake: np.ndarray, title: str) -> None:
@@ -46,5 +49,7 @@ def save_scatter(path: Path, real: np.ndarray, fake: np.ndarray, title: str) -> 
     axes.set_title(title, fontsize=9)
     axes.legend(loc="upper right", fontsize=7)
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        replace_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
+    finally:
+        plt.close(figure)

@@ -4,8 +4,8 @@ Each generator iteration: one generator step (skipped at iteration 0), then ``n_
 fresh real batches, the generator run without autograd (unless the penalty needs G's graph). The loop only
 schedules: the losses and the penalty live in :class:`gpbench.losses.GanLoss`, the run's files in
 :class:`gpbench.rundir.RunDir`, the learning rate and critic steps per iteration in
-:class:`gpbench.training_schedule.TrainingSchedule`. Re-running on a run directory resumes bitwise-identically
-on CPU.
+:class:`gpbench.training_schedule.TrainingSchedule`. One trainer holds a run directory at a time (a lock);
+re-running on it resumes bitwise-identically on CPU.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import torch
 from tqdm import tqdm
 
 from gpbench import samples
-from gpbench.config import load_run_config, model_options, parse_overrides
+from gpbench.config import identity, load_run_config, model_options, parse_overrides
 from gpbench.data import get_dataset, make_stream, toy
-from gpbench.errors import ConfigError
+from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
 from gpbench.optim import build_optimizer
@@ -32,6 +32,7 @@ from gpbench.training_schedule import TrainingSchedule
 
 SAMPLE_COUNT = 64
 TOY_SAMPLE_COUNT = 1000
+PLOT_NOISE_SEED_OFFSET = 12345          # the fixed noise of the sample pictures, off the training RNG stream
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -41,13 +42,45 @@ def _finite_or_none(value: float) -> float | None:
 def _resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device: {name!r} is not a torch device; use auto, cpu or cuda[:N]") from None
+    device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {name!r} asked for, but this machine has no CUDA GPU; use auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device: {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
     return device
+
+
+def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
+    """The run held in ``where`` must be the one ``config`` describes (keys that only change speed aside)."""
+    if previous is None:
+        return
+    before, now = identity(previous), identity(config)
+    differing = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
+    if differing:
+        key = differing[0]
+        raise ConfigError(f"{where} holds a run with another config ({key}: {before.get(key)!r} there, "
+                          f"{now.get(key)!r} now); choose another --out or delete that directory")
+
+
+def _rng_state(device: torch.device) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state["cuda"] is not None:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _all_finite(modules, optimizers) -> bool:
+    """Parameters and optimizer state free of inf and NaN (one host sync; checked at checkpoints only)."""
+    tensors = [p for module in modules for p in module.parameters()]
+    tensors += [value for optimizer in optimizers for state in optimizer.state.values() for value in state.values()
+                if torch.is_tensor(value) and value.is_floating_point()]
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 class Trainer:
@@ -58,15 +91,27 @@ class Trainer:
         self.run_dir = RunDir(out)
         self.out = self.run_dir.path
         self.progress = progress
+        if self.out.exists() and not self.out.is_dir():
+            raise RunDirError(f"--out {self.out} is a file, not a run directory")
         self.device = _resolve_device(config["device"])
         if config["threads"]:
             torch.set_num_threads(config["threads"])
-        self._check_run_directory()
+        _check_same_run(str(self.out), self.run_dir.read_config(), config)
         self.dataset = get_dataset(config["dataset"])
         self.stream, self.data_source = make_stream(config["dataset"], config["batch_size"], config["seed"],
                                                     config["data_root"], config["dequantize"])
-        self.run_dir.create()                           # missing data failed above, before DIR was touched
+        self.run_dir.create()                           # bad configs and missing data failed above
+        self.lock = self.run_dir.lock()
+        try:
+            self._build()
+            if self.run_dir.has_checkpoint():
+                self._load_checkpoint()
+        except BaseException:
+            self.lock.release()
+            raise
 
+    def _build(self) -> None:
+        config = self.config
         random.seed(config["seed"])
         np.random.seed(config["seed"])
         torch.manual_seed(config["seed"])
@@ -87,7 +132,7 @@ class Trainer:
         self.critic_forward = (torch.compile(self.critic) if config["compile"] and not penalty.needs_double_backward
                                else self.critic)
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
-        noise = torch.Generator().manual_seed(config["seed"] + 12345)   # off the training RNG stream
+        noise = torch.Generator().manual_seed(config["seed"] + PLOT_NOISE_SEED_OFFSET)
         count = TOY_SAMPLE_COUNT if self.dataset.is_toy else SAMPLE_COUNT
         self.real_for_plots = toy.sample(config["dataset"], count, config["seed"] + 1) if self.dataset.is_toy else None
         self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)
@@ -97,23 +142,9 @@ class Trainer:
         self.elapsed_before = 0.0
         self.last_gradient_norm: torch.Tensor | None = None
         self.last_real: torch.Tensor | None = None
-        if self.run_dir.has_checkpoint():
-            self._load_checkpoint()
-
-    # --- run directory ------------------------------------------------------------------------------
-
-    def _check_run_directory(self) -> None:
-        previous = self.run_dir.read_config()
-        if previous is not None:
-            differing = sorted(key for key in set(previous) | set(self.config)
-                               if previous.get(key) != self.config.get(key))
-            if differing:
-                key = differing[0]
-                raise ConfigError(f"{self.out} holds a run with another config ({key}: {previous.get(key)!r} there, "
-                                  f"{self.config.get(key)!r} now); choose another --out or delete that directory")
 
     def _write_status(self, status: str, **extra) -> None:
-        self.run_dir.write_status(status, **{"iteration": self.iteration, **extra})
+        self.run_dir.write_status(status, **{"iteration": self.iteration, "data": self.data_source, **extra})
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -125,13 +156,13 @@ class Trainer:
             "iteration": self.iteration,
             "critic_step": self.critic_step,
             "elapsed_seconds": self._elapsed(),
+            "config": identity(self.config),
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "g_optimizer": self.g_optimizer.state_dict(),
             "d_optimizer": self.d_optimizer.state_dict(),
             "stream": self.stream.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
+            "rng": _rng_state(self.device),
         })
 
     def _save_snapshot(self) -> None:
@@ -142,6 +173,7 @@ class Trainer:
 
     def _load_checkpoint(self) -> None:
         state = self.run_dir.load_checkpoint(map_location=self.device)
+        _check_same_run(f"{self.out / CHECKPOINT}", state.get("config"), self.config)
         self.iteration, self.critic_step = state["iteration"], state["critic_step"]
         self.elapsed_before = state["elapsed_seconds"]
         self.generator.load_state_dict(state["generator"])
@@ -149,11 +181,7 @@ class Trainer:
         self.g_optimizer.load_state_dict(state["g_optimizer"])
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.stream.load_state_dict(state["stream"])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
-        random.setstate(state["rng"]["python"])
-        if state["rng"]["cuda"] is not None:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        _restore_rng(state["rng"])
         self.run_dir.truncate_metrics(self.iteration)
 
     # --- steps --------------------------------------------------------------------------------------
@@ -249,16 +277,29 @@ class Trainer:
         self.run_dir.append_metrics(line)
         return line
 
+    def _diverged(self, iteration: int, reason: str) -> str:
+        kept = (f"{CHECKPOINT} holds the last good state" if self.run_dir.has_checkpoint()
+                else "no checkpoint was written before it; `gpbench eval` records the run as diverged")
+        self._write_status("diverged", iteration=iteration, message=f"{reason} at iteration {iteration}; {kept}")
+        print(f"gpbench train: diverged at iteration {iteration} ({reason}); {kept}")
+        return "diverged"
+
     # --- the loop -----------------------------------------------------------------------------------
 
     def run(self) -> str:
+        try:
+            return self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> str:
         config = self.config
         self.run_dir.write_config(config)
         total = config["iterations"]
         if self.iteration >= total:
             self._write_status("completed")
             return "completed"
-        self._write_status("running", data=self.data_source)
+        self._write_status("running")
         start = self.started = time.perf_counter()
         last_log_time, samples_seen = start, 0
         bar = tqdm(total=total, initial=self.iteration, disable=not self.progress, dynamic_ncols=True,
@@ -273,14 +314,8 @@ class Trainer:
                 writing_now = any((iteration + 1) % config[key] == 0 for key in
                                   ("sample_every", "snapshot_every", "checkpoint_every")) or iteration + 1 == total
                 if (logging_now or writing_now) and int(self.first_nonfinite) >= 0:   # the only host syncs
-                    diverged_at = int(self.first_nonfinite)
                     self._log(values, elapsed, samples_seen, time.perf_counter() - last_log_time)
-                    self._write_status("diverged", data=self.data_source, iteration=diverged_at,
-                                       message=f"non-finite loss at iteration {diverged_at}; "
-                                               f"{CHECKPOINT} holds the last good state")
-                    print(f"gpbench train: diverged at iteration {diverged_at} (non-finite loss); "
-                          f"last good checkpoint kept in {self.out / CHECKPOINT}")
-                    return "diverged"
+                    return self._diverged(int(self.first_nonfinite), "non-finite loss")
                 if logging_now:
                     now = time.perf_counter()
                     line = self._log(values, elapsed, samples_seen, now - last_log_time)
@@ -289,21 +324,32 @@ class Trainer:
                                     g_loss="-" if line["g_loss"] is None else f"{line['g_loss']:.4g}")
                 self.iteration += 1
                 bar.update(1)
+                checkpoint_now = self.iteration % config["checkpoint_every"] == 0 or self.iteration == total
+                if checkpoint_now and not _all_finite((self.generator, self.critic),
+                                                      (self.g_optimizer, self.d_optimizer)):
+                    return self._diverged(iteration, "non-finite parameters or optimizer state")
                 if self.iteration % config["sample_every"] == 0 or self.iteration == total:
                     self.save_samples()
                 if self.iteration % config["snapshot_every"] == 0 or self.iteration == total:
                     self._save_snapshot()
-                if self.iteration % config["checkpoint_every"] == 0 or self.iteration == total:
+                if checkpoint_now:
                     self._save_checkpoint()
-                    self._write_status("running", data=self.data_source)
+                    self._write_status("running")
         except BaseException as error:
             if not isinstance(error, KeyboardInterrupt):
-                self._write_status("failed", data=self.data_source, message=f"{type(error).__name__}: {error}")
+                self._record_failure(error)
             raise
         finally:
             bar.close()
-        self._write_status("completed", data=self.data_source)
+        self._write_status("completed")
         return "completed"
+
+    def _record_failure(self, error: BaseException) -> None:
+        """status.json says "failed" and why, where it can still be written (not on a full disk)."""
+        try:
+            self._write_status("failed", message=f"{type(error).__name__}: {error}")
+        except OSError:
+            pass
 
 
 def train_from_file(config_path: str, out: str, overrides: list[str] | None = None, progress: bool = True) -> int:

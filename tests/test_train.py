@@ -66,13 +66,6 @@ def tiny(tmp_path, **overrides):
     return resolve(config)
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("method, warmup, critic_steps", [
     ("wgan-gp", False, 6 * 5), ("wgan-clip", False, 6 * 5), ("ns-gan", False, 6 * 1), ("mm-gan", False, 6),
     ("wgan-clip", True, 6 * 100)])

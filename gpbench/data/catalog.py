@@ -104,4 +104,6 @@ def make_stream(dataset: str, batch_size: int, seed: int, data_root: str = "data
     if info.is_toy:
         return toy.stream(dataset, batch_size, seed), info.source(data_root)
     pixels, _, source = info.load(data_root, "train")
+    if batch_size > len(pixels):
+        raise ConfigError(f"batch_size: {batch_size} is larger than the {len(pixels):,} training images of {source}")
     return EpochStream(pixels, batch_size, seed, transform=info.to_model_range(dequantize)), source

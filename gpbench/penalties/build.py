@@ -14,6 +14,7 @@ from gpbench.penalties.schedules import is_number, non_negative_schedule
 REGISTRY: dict[str, type[Penalty]] = {cls.kind: cls for cls in (
     WganGP, WganLP, ZeroGP, R1, R2, Dragan, FlexPenalty, NoPenalty)}
 
+MAX_EVERY = 1_000_000
 COMMON_KEYS = ("kind", "lambda", "every", "loss", "fraction")
 HYPERGAN_HOOK_CLASS = "hypergan.train_hooks.gradient_penalty_train_hook.gradientpenaltytrainhook"
 HYPERGAN_KEYS = ("class", "lambda", "flex", "components", "target", "loss", "wrt", "every", "fraction")
@@ -53,8 +54,8 @@ def build_penalty(config: dict | None) -> Penalty:
     cls = REGISTRY[one_of(config["kind"], tuple(REGISTRY), "kind")]
     _reject_unknown(config, COMMON_KEYS + cls.options, f"for penalty kind {cls.kind!r}")
     every = config.get("every", 1)
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ConfigError(f"every: expected a whole number >= 1, got {every!r}")
+    if not isinstance(every, int) or isinstance(every, bool) or not 1 <= every <= MAX_EVERY:
+        raise ConfigError(f"every: expected a whole number from 1 to {MAX_EVERY:,}, got {every!r}")
     fraction = config.get("fraction", 1.0)
     if not is_number(fraction) or not 0.0 < fraction <= 1.0:
         raise ConfigError(f"fraction: expected a number in (0, 1], got {fraction!r}")

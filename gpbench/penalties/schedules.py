@@ -50,7 +50,10 @@ class Anneal:
     metric: str | None = None
 
     def __call__(self, step: int) -> float:
-        return self.base ** (step / self.period)
+        try:
+            return self.base ** (step / self.period)
+        except OverflowError:
+            return math.inf
 
     def extremes(self) -> tuple[float, float]:
         return min(self.base, 1.0), max(self.base, 1.0)
@@ -64,14 +67,21 @@ def is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _parse_float(text: str, key: str, source: str) -> float:
+def _finite_float(value, what: str) -> float:
+    """``value`` as a finite float; ``what`` names it in the one-line error."""
     try:
-        value = float(text)
+        number = float(value)
     except ValueError:
-        raise ConfigError(f"{key}: {text!r} in schedule {source!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{key}: {text!r} in schedule {source!r} is not finite")
-    return value
+        raise ConfigError(f"{what} is not a number") from None
+    except OverflowError:
+        raise ConfigError(f"{what} is too large") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{what} is not finite")
+    return number
+
+
+def _parse_float(text: str, key: str, source: str) -> float:
+    return _finite_float(text, f"{key}: {text!r} in schedule {source!r}")
 
 
 def _parse_count(text: str, key: str, source: str) -> int:
@@ -126,9 +136,8 @@ _PARSERS = {"decay": _decay, "anneal": _anneal}
 def parse_schedule(value, key: str) -> Schedule:
     """A number or a schedule string -> a callable ``step -> float``."""
     if is_number(value):
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: {value!r} is not finite")
-        return Constant(float(value))
+        shown = repr(value) if len(repr(value)) < 40 else f"a number of {len(str(value))} digits"
+        return Constant(_finite_float(value, f"{key}: {shown}"))
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected a number or a schedule string like 'decay(range=10:0 steps=1000)', "
                           f"got {value!r}")

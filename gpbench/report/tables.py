@@ -104,7 +104,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
 # --- rendering ------------------------------------------------------------------------------------------
 
 def to_markdown(blocks: list[Block], title: str, caption: str) -> str:
-    lines = [f"# {title}", "", caption, ""]
+    lines = [f"# {title}", ""] + ([caption, ""] if caption else [])
     for block in blocks:
         widths = [max(len(str(cell)) for cell in column) for column in zip(block.header, *block.rows)]
         lines += [f"## {block.title}", "",
@@ -127,7 +127,7 @@ def to_latex(blocks: list[Block], caption: str) -> str:
     parts = []
     for block in blocks:
         parts += [r"\begin{table}[t]", r"\centering", r"\small",
-                  rf"\caption{{{_latex(block.title)}: {_latex(caption)}}}",
+                  rf"\caption{{{_latex(block.title)}{': ' + _latex(caption) if caption else ''}}}",
                   r"\begin{tabular}{" + "l" * len(block.header) + "}", r"\toprule",
                   " & ".join(_latex(h) for h in block.header) + r" \\", r"\midrule"]
         parts += [" & ".join(_latex(c) for c in row) + r" \\" for row in block.rows]

@@ -1,0 +1,405 @@
+"""Fault injection: every class of bad input or damaged run file a user can cause ends in one line naming the
+file, key or option, exit 2, nothing written or lost; damaged runs resume; diverged runs flow on."""
+
+import contextlib
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from gpbench.cli import main
+from gpbench.config import resolve
+from gpbench.errors import ConfigError, RunDirError
+from gpbench.rundir import CHECKPOINT, PREVIOUS_CHECKPOINT, RunDir
+from gpbench.train import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+SHORT = ["--set", "iterations=20", "--set", "dim=8", "--set", "batch_size=16", "--set", "threads=1",
+         "--set", "checkpoint_every=5", "--set", "log_every=1"]
+
+
+def run_config(tmp_path, text="method: wgan-gp\ndataset: 25gaussians\n", name="run.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def one_line_error(capsys, verb="train") -> str:
+    """The one error line on stderr (progress bars aside), and no traceback."""
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr, stderr
+    errors = [line for line in stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1, stderr
+    assert errors[0].startswith(f"gpbench {verb}: error:"), errors[0]
+    return errors[0]
+
+
+def fails_cleanly(capsys, argv, named, verb="train"):
+    """Exit 2 with one line that names ``named``."""
+    assert main(argv) == 2
+    error = one_line_error(capsys, verb)
+    assert named in error, error
+    return error
+
+
+def train(tmp_path, out, *extra):
+    assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT, *extra]) == 0
+    return RunDir(out)
+
+
+def interrupted(tmp_path, out, stop_at: int, monkeypatch) -> RunDir:
+    """A run stopped by Ctrl-C at iteration ``stop_at`` (its last checkpoint is at 5, 10, ...)."""
+    original = Trainer.train_iteration
+
+    def interrupting(self, iteration):
+        if iteration == stop_at:
+            raise KeyboardInterrupt
+        return original(self, iteration)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "train_iteration", interrupting)
+        assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 130
+    return RunDir(out)
+
+
+def final_generator(run: RunDir) -> dict:
+    return run.load_checkpoint()["generator"]
+
+
+def assert_same_weights(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+# --- class 1: damaged run files ------------------------------------------------------------------------
+
+def test_a_cut_last_line_of_metrics_jsonl_is_dropped_and_the_run_resumes(tmp_path, capsys, monkeypatch):
+    reference = train(tmp_path, tmp_path / "reference")
+    run = interrupted(tmp_path, tmp_path / "cut", 12, monkeypatch)
+    with open(run.file("metrics.jsonl"), "r+") as handle:        # what a full disk leaves: half a line
+        handle.truncate(os.path.getsize(run.file("metrics.jsonl")) - 30)
+    assert main(["train", run_config(tmp_path), "--out", str(run.path), *SHORT]) == 0
+    assert run.read_status()["status"] == "completed"
+    assert [line["iteration"] for line in run.read_metrics()] == list(range(20))
+    assert_same_weights(final_generator(reference), final_generator(run))
+
+
+def test_a_damaged_line_inside_a_jsonl_file_is_named(tmp_path):
+    run = train(tmp_path, tmp_path / "run")
+    lines = run.file("metrics.jsonl").read_text().splitlines()
+    lines[3] = lines[3][:10]
+    run.file("metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RunDirError, match=r"metrics.jsonl is damaged at line 4"):
+        run.read_metrics()
+
+
+def test_a_checkpoint_with_flipped_bytes_falls_back_to_the_previous_one(tmp_path, capsys, caplog, monkeypatch):
+    reference = train(tmp_path, tmp_path / "reference")
+    run = interrupted(tmp_path, tmp_path / "flipped", 12, monkeypatch)
+    data = bytearray(run.file(CHECKPOINT).read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+    run.file(CHECKPOINT).write_bytes(bytes(data))
+    assert main(["train", run_config(tmp_path), "--out", str(run.path), *SHORT]) == 0
+    assert "resuming from checkpoint.prev.pt at iteration 5" in caplog.text
+    assert_same_weights(final_generator(reference), final_generator(run))
+
+
+def test_no_usable_checkpoint_says_the_run_must_restart(tmp_path, capsys, monkeypatch):
+    run = interrupted(tmp_path, tmp_path / "run", 12, monkeypatch)
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        run.file(name).write_bytes(b"garbage")
+    error = fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(run.path), *SHORT], "must restart")
+    assert str(run.path) in error
+
+
+def test_damaged_config_and_eval_files_are_one_line_errors(tmp_path, capsys):
+    run = train(tmp_path, tmp_path / "run")
+    assert main(["eval", str(run.path), "--samples", "100", "--curve-samples", "100"]) == 0
+    run.file("eval.json").write_text('{"metrics": ')
+    assert main(["table", "replication", str(run.path), "--out", str(tmp_path / "table")]) == 2
+    assert "eval.json is damaged" in one_line_error(capsys, "table")
+    with open(run.file("eval.jsonl"), "a") as handle:                       # a cut last line: dropped
+        handle.write('{"iter')
+    assert main(["eval", str(run.path), "--samples", "100", "--curve-samples", "100"]) == 0
+    capsys.readouterr()
+    run.file("config.yaml").write_text("method: [wgan-gp\n")
+    fails_cleanly(capsys, ["eval", str(run.path)], "config.yaml is not valid YAML at line 2", verb="eval")
+
+
+# --- class 2: divergence flows through the pipeline ------------------------------------------------------
+
+def test_divergence_before_the_first_checkpoint_is_evaluated_and_tabled(tmp_path, capsys):
+    out = tmp_path / "diverged"
+    assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT, "--set", "lr=1.0e+30"]) == 0
+    printed = capsys.readouterr().out
+    assert "diverged at iteration 0" in printed and "no checkpoint was written" in printed
+    assert RunDir(out).read_status()["status"] == "diverged" and not RunDir(out).has_checkpoint()
+    assert main(["eval", str(out)]) == 0
+    assert RunDir(out).read_eval()["status"] == "diverged"
+    assert main(["table", "replication", str(out), "--out", str(tmp_path / "table")]) == 0
+    assert "diverged seed 0 at 0" in (tmp_path / "table.md").read_text()
+
+
+def test_an_exploding_ns_gan_is_caught_by_the_finiteness_check(tmp_path, capsys):
+    out = tmp_path / "ns"
+    assert main(["train", run_config(tmp_path, "method: ns-gan\ndataset: 8gaussians\n"), "--out", str(out), *SHORT,
+                 "--set", "lr=1.0e+6"]) == 0
+    status = RunDir(out).read_status()
+    assert status["status"] == "diverged" and "non-finite parameters or optimizer state" in status["message"]
+
+
+# --- classes 3, 6, 8 (pipeline): no caption, quoted shell values, threads not part of a run's identity ----
+
+def test_a_suite_without_caption_and_with_shell_characters_runs_safely(tmp_path):
+    suite = {"suite": "probe", "seeds": [0], "data_root": "data dir; touch PWNED_DATA", "threads": 1,
+             "replication": [{"datasets": ["8gaussians"], "methods": ["wgan-gp"],
+                              "overrides": {"dim": 8, "batch_size": 16, "iterations": 2, "checkpoint_every": 1}}],
+             "eval": {"samples": {"8gaussians": 100}, "curve_samples": {"8gaussians": 100},
+                      "inception_weights": "w.pth; touch PWNED"}}
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
+               "--configfile", str(tmp_path / "suite.yaml")]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not list(tmp_path.glob("PWNED*"))
+    table = (tmp_path / "results/probe/tables/replication.md").read_text().splitlines()
+    assert table[0] == "# Replication: Gulrajani et al. 2017" and table[1] == "" and table[2] == "## 8gaussians"
+    suite["threads"] = 2                                  # speed only: nothing is retrained
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    again = subprocess.run([*command, "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_threads_may_change_when_a_run_resumes(tmp_path):
+    settings = dict(method="wgan-gp", dataset="8gaussians", dim=8, batch_size=16, iterations=4, checkpoint_every=2,
+                    threads=1, data_root=str(tmp_path / "data"))
+    Trainer(resolve({**settings, "iterations": 2}), tmp_path / "run", progress=False).run()
+    with pytest.raises(ConfigError, match="iterations"):     # the identity does include what changes results
+        Trainer(resolve(settings), tmp_path / "run", progress=False)
+    config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    config.update(threads=2, log_every=7)
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(config))
+    assert Trainer(resolve({**settings, "iterations": 2, "threads": 2}), tmp_path / "run", progress=False).run() \
+        == "completed"
+
+
+# --- class 5: one trainer per run directory --------------------------------------------------------------
+
+def test_a_second_trainer_on_the_same_directory_is_refused_in_one_line(tmp_path, capsys):
+    config = resolve(dict(method="wgan-gp", dataset="8gaussians", dim=8, batch_size=16, iterations=2, threads=1,
+                          data_root=str(tmp_path / "data")))
+    first = Trainer(config, tmp_path / "run", progress=False)
+    path = run_config(tmp_path, yaml.safe_dump({k: config[k] for k in ("method", "dataset", "dim", "batch_size",
+                                                                       "iterations", "threads", "data_root")}))
+    error = fails_cleanly(capsys, ["train", path, "--out", str(tmp_path / "run")], "is being trained by process")
+    assert str(os.getpid()) in error
+    assert first.run() == "completed"                       # the holder was not disturbed
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".lock").write_text(f"process {dead.stdout.strip()} on this host (since yesterday)\n")
+    config = resolve(dict(method="wgan-gp", dataset="8gaussians", dim=8, batch_size=16, iterations=2, threads=1,
+                          data_root=str(tmp_path / "data")))
+    assert Trainer(config, tmp_path / "run", progress=False).run() == "completed"
+
+
+# --- class 7: silent wrong results are refused or fixed --------------------------------------------------
+
+@pytest.mark.parametrize("text, named", [
+    ("method: wgan-gp\ndataset: 8gaussians\npenalty: {kind: wgan-gp, lambda: 'decay(range=1:0 steps=5 metric=iteration)'}\n",
+     "metric=iteration would overwrite"),
+    ("method: wgan-clip\ndataset: 8gaussians\nclip: .nan\n", "clip: expected a finite number"),
+    ("method: wgan-clip\ndataset: 8gaussians\nclip: .inf\n", "clip: expected a finite number"),
+    ("method: wgan-gp\ndataset: 8gaussians\nlr: 1e-4\nlr: 2e-4\n", "duplicate key 'lr'"),
+])
+def test_silent_wrong_configs_are_refused(tmp_path, capsys, text, named):
+    out = tmp_path / "run"
+    fails_cleanly(capsys, ["train", run_config(tmp_path, text), "--out", str(out)], named)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("options, named", [
+    (["--samples", "0"], "--samples: expected a whole number from 2"),
+    (["--samples", "-5"], "--samples"),
+    (["--curve-samples", "1"], "--curve-samples"),
+    (["--lenet-epochs", "-1"], "--lenet-epochs"),
+    (["--metrics", "fid"], "does not apply to 25gaussians"),
+    (["--samples", "abc"], "invalid int value"),
+])
+def test_bad_eval_options_are_refused(tmp_path, capsys, options, named):
+    run = train(tmp_path, tmp_path / "run")
+    capsys.readouterr()
+    before = sorted(p.name for p in run.path.iterdir())
+    if "abc" in options:                                   # argparse itself, in one line
+        with pytest.raises(SystemExit) as caught:
+            main(["eval", str(run.path), *options])
+        assert caught.value.code == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and named in error, error
+    else:
+        fails_cleanly(capsys, ["eval", str(run.path), *options], named, verb="eval")
+    assert sorted(p.name for p in run.path.iterdir()) == before
+
+
+def test_a_deleted_config_yaml_does_not_let_another_config_resume_the_checkpoint(tmp_path, capsys, monkeypatch):
+    run = interrupted(tmp_path, tmp_path / "run", 12, monkeypatch)
+    run.file("config.yaml").unlink()
+    fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(run.path), *SHORT, "--set", "seed=3"],
+                  "checkpoint.pt holds a run with another config (seed: 0 there, 3 now)")
+
+
+def test_rerunning_a_completed_run_keeps_its_data_note(tmp_path, monkeypatch):
+    from gpbench.data import images
+
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
+    config = resolve(dict(method="wgan-gp", dataset="mnist", dim=4, batch_size=8, iterations=1, threads=1,
+                          data_root=str(tmp_path / "data")))
+    Trainer(config, tmp_path / "run", progress=False).run()
+    Trainer(config, tmp_path / "run", progress=False).run()
+    assert "SUBSET" in RunDir(tmp_path / "run").read_status()["data"]
+
+
+# --- class 8: what used to be a traceback ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, named", [
+    (b"method: wgan-gp\ndataset: 8gaussians\nseed: \xff\n", "is not UTF-8"),
+    (b"method: wgan-gp\ndataset: 8gaussians\ndevice: tpu\n", "device: 'tpu' is not allowed"),
+    (b"method: wgan-gp\ndataset: 8gaussians\ndevice: cuda:3\n", "device: 'cuda:3'"),
+    (b"method: wgan-gp\ndataset: 8gaussians\nseed: 99999999999\n", "seed: expected a whole number from 0"),
+    (b"method: wgan-gp\ndataset: 8gaussians\npenalty: {kind: wgan-gp, lambda: 1e400}\n", "lambda: inf is not finite"),
+    (b"method: wgan-gp\ndataset: 8gaussians\npenalty: {kind: wgan-gp, every: 100000000000000000000}\n", "every"),
+    (b"method: wgan-gp\ndataset: 8gaussians\npenalty: {kind: wgan-gp, lambda: 'anneal(1e300 T=1)'}\n",
+     "is not finite at critic step"),
+    (b"method: wgan-gp\ndataset: mnist\nbatch_size: 60000\n", "batch_size: 60000 is larger than"),
+    (b"method: wgan-gp\ndataset: 8gaussians\niterations: [\n", "is not valid YAML at line"),
+    (b"- just\n- a list\n", "must hold a mapping"),
+])
+def test_former_tracebacks_are_one_line_errors(tmp_path, capsys, monkeypatch, text, named):
+    from gpbench.data import images
+
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.yaml").write_bytes(text)
+    fails_cleanly(capsys, ["train", "bad.yaml", "--out", "run"], named)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["train", "CONFIG", "--out", "OUT", "--set", "iterations=[1"], "--set 'iterations=[1'"),
+    (["train", "CONFIG", "--out", "OUT", "--set", "=3"], "expected KEY=VALUE"),
+    (["figure1", "run", "--set", "width={", "--out", "OUT", "--plots", "OUT"], "--set 'width={'"),
+    (["train", "CONFIG", "--out", "FILE"], "is a file, not a run directory"),
+    (["eval", "FILE"], "is not a gpbench run"),
+    (["eval", "OUT"], "is not a gpbench run"),
+])
+def test_bad_command_lines_are_one_line_errors(tmp_path, capsys, argv, named):
+    (tmp_path / "file").write_text("not a run")
+    replace = {"CONFIG": run_config(tmp_path), "OUT": str(tmp_path / "out"), "FILE": str(tmp_path / "file")}
+    fails_cleanly(capsys, [replace.get(word, word) for word in argv], named, verb=argv[0])
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_that_is_a_fifo_is_refused_without_hanging(tmp_path):
+    os.mkfifo(tmp_path / "fifo.yaml")
+    result = subprocess.run([sys.executable, "-m", "gpbench.cli", "train", str(tmp_path / "fifo.yaml"), "--out",
+                             str(tmp_path / "run")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "is not a regular file" in result.stderr
+
+
+def test_a_deflate_error_in_an_idx_file_is_named(tmp_path):
+    from gpbench.data import images
+    from gpbench.errors import DataError
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    good = gzip.compress(bytes([0, 0, 8, 1]) + (4).to_bytes(4, "big") + bytes(4))
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (folder / f"{stem}.gz").write_bytes(good[:12] + b"\xff" * 8 + good[20:])
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz cannot be read"):
+        images.load_idx_dataset("mnist", tmp_path, "train", download=False)
+
+
+def test_the_generator_batch_may_be_smaller_than_the_batch_with_a_penalty_on_both_losses(tmp_path):
+    config = resolve(dict(method="wgan-gp", dataset="8gaussians", dim=8, batch_size=32, generator_batch_size=8,
+                          iterations=3, threads=1, data_root=str(tmp_path / "data"),
+                          penalty={"kind": "wgan-gp", "lambda": 0.1, "loss": "both"}))
+    assert Trainer(config, tmp_path / "run", progress=False).run() == "completed"
+
+
+def test_toy_eval_with_many_samples_bounds_the_exact_emd(tmp_path):
+    run = train(tmp_path, tmp_path / "run")
+    result = main(["eval", str(run.path), "--samples", "6000", "--no-curves"])
+    assert result == 0
+    protocol = run.read_eval()["protocol"]
+    assert "subset of 2,500 of the 6,000 samples" in protocol["emd"]
+
+
+# --- class 9: YAML 1.1's '1e-4' ----------------------------------------------------------------------------
+
+def test_scientific_notation_without_a_dot_is_a_number(tmp_path):
+    config = yaml.safe_load(Path(run_config(tmp_path, "method: wgan-gp\ndataset: 8gaussians\nlr: 1e-4\n")).read_text())
+    assert config["lr"] == "1e-4"                            # what plain PyYAML does
+    out = tmp_path / "run"
+    assert main(["train", run_config(tmp_path, "method: wgan-gp\ndataset: 8gaussians\nlr: 1e-4\n"), "--out", str(out),
+                 *SHORT]) == 0
+    assert RunDir(out).read_config()["lr"] == 1e-4
+
+
+# --- full and read-only disks (a small tmpfs; needs root) -------------------------------------------------
+
+@contextlib.contextmanager
+def small_tmpfs(path: Path, size: str):
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_fails_in_one_line_leaves_no_tmp_files_and_resumes_bitwise(tmp_path, capsys, monkeypatch):
+    reference = train(tmp_path, tmp_path / "reference")
+    with small_tmpfs(tmp_path / "disk", "8m") as disk:
+        filler = disk / "filler"
+        out = disk / "run"
+        interrupted(tmp_path, out, 7, monkeypatch)              # a checkpoint exists: something to lose
+        capsys.readouterr()
+        free = shutil.disk_usage(disk).free
+        filler.write_bytes(b"\0" * max(free - 300_000, 0))      # less than a checkpoint (900 KB) left
+        assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 2
+        error = one_line_error(capsys)
+        assert "No space left on device" in error and "resumes" in error and str(out) in error
+        assert not [p for p in out.rglob("*.tmp")]
+        assert RunDir(out).load_checkpoint()["iteration"] >= 5   # the last checkpoint is intact
+        filler.unlink()
+        assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 0
+        assert_same_weights(final_generator(reference), final_generator(RunDir(out)))
+
+
+def test_a_read_only_disk_fails_in_one_line_and_resumes_once_writable(tmp_path, capsys, monkeypatch):
+    reference = train(tmp_path, tmp_path / "reference")
+    with small_tmpfs(tmp_path / "disk", "8m") as disk:
+        out = disk / "run"
+        interrupted(tmp_path, out, 12, monkeypatch)
+        capsys.readouterr()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 2
+        assert "Read-only file system" in one_line_error(capsys)
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+        assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 0
+        assert_same_weights(final_generator(reference), final_generator(RunDir(out)))
+        assert json.loads((out / "status.json").read_text())["status"] == "completed"
