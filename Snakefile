@@ -11,7 +11,7 @@ from snakemake.utils import validate
 
 from gpbench import rundir
 from gpbench.data import DATASETS
-from gpbench.pipeline import image_datasets, load_suite, needs_gpu, plan
+from gpbench.pipeline import GROUPS as RUN_GROUPS, image_datasets, load_suite, needs_gpu, plan
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
@@ -28,7 +28,7 @@ DATA_ROOT = config.get("data_root", "data")
 THREADS = config.get("threads", 1)
 EVAL = config.get("eval", {})
 CAPTION = config.get("caption", "")
-GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in ("replication", "flex")}
+GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in RUN_GROUPS}
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
 RUN_DIR = f"{RUN_ROOT}/{{run}}"
 
@@ -75,8 +75,14 @@ def plot_outputs(group, prefix):
     return expand(f"{RESULTS}/plots/{prefix}{{kind}}_{{dataset}}.png", kind=["figure3", "curves"], dataset=datasets)
 
 
-def figure1_outputs():
-    return [f"{RESULTS}/tables/figure1.md", f"{RESULTS}/tables/figure1.csv"] if "figure1" in config else []
+def claims_outputs():
+    if "figure1" not in config and not GROUPS["figure4"]:
+        return []
+    return [f"{RESULTS}/tables/claims.md", f"{RESULTS}/tables/claims.csv"]
+
+
+def figure4_outputs():
+    return [f"{RESULTS}/plots/figure4_overfitting.png"] if GROUPS["figure4"] else []
 
 
 def toy_gan_runs():
@@ -91,7 +97,8 @@ rule all:
         table_outputs("flex"),
         plot_outputs("replication", ""),
         plot_outputs("flex", "flex_"),
-        figure1_outputs(),
+        claims_outputs(),
+        figure4_outputs(),
 
 
 rule run_config:
@@ -219,17 +226,34 @@ rule figure1:
         "gpbench figure1 run {params.settings} --out {params.out:q} --plots {params.plots:q} > {log:q} 2>&1"
 
 
-rule figure1_table:
+rule figure4:
     input:
-        results=rules.figure1.output.results,
-        evals=evals(toy_gan_runs()),
+        expand(rules.train.output.status, run=GROUPS["figure4"]),
     output:
-        f"{RESULTS}/tables/figure1.md",
-        f"{RESULTS}/tables/figure1.csv",
+        f"{RESULTS}/plots/figure4_overfitting.png",
     log:
-        f"{RESULTS}/logs/figure1-table.log",
+        f"{RESULTS}/logs/figure4.log",
     params:
-        out=f"{RESULTS}/tables/figure1",
-        caption=options(("--caption", CAPTION)),
+        runs=[f"{RUN_ROOT}/{path}" for path in GROUPS["figure4"]],
     shell:
-        "gpbench figure1 table {input.results:q} {input.evals:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
+        "gpbench figure4 {params.runs:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule claims:
+    input:
+        figure1=rules.figure1.output.results if "figure1" in config else [],
+        evals=evals(toy_gan_runs()) if "figure1" in config else [],
+        figure4=expand(rules.train.output.status, run=GROUPS["figure4"]),
+    output:
+        f"{RESULTS}/tables/claims.md",
+        f"{RESULTS}/tables/claims.csv",
+    log:
+        f"{RESULTS}/logs/claims.log",
+    params:
+        out=f"{RESULTS}/tables/claims",
+        caption=options(("--caption", CAPTION)),
+        figure1=lambda wildcards, input: options(("--figure1", input.figure1)),
+        figure4=[f"{RUN_ROOT}/{path}" for path in GROUPS["figure4"]],
+    shell:
+        "gpbench claims {params.figure1} --gan-evals {input.evals:q} --figure4 {params.figure4:q} "
+        "--out {params.out:q} {params.caption} > {log:q} 2>&1"

@@ -113,16 +113,28 @@ def _plot(args: argparse.Namespace) -> int:
 
 def _figure1(args: argparse.Namespace) -> int:
     from gpbench import figure1
+    from gpbench.config import parse_overrides
 
-    if args.action == "run":
-        from gpbench.config import parse_overrides
+    settings = figure1.settings_from(parse_overrides(args.set))
+    figure1.run_experiments(settings, Path(args.out), Path(args.plots))
+    print(f"wrote {args.out}/figure1.json and {args.plots}/figure1_*.png")
+    return 0
 
-        settings = figure1.settings_from(parse_overrides(args.set))
-        figure1.run_experiments(settings, Path(args.out), Path(args.plots))
-        print(f"wrote {args.out}/figure1.json and {args.plots}/figure1_*.png")
-    else:
-        path = figure1.write_claims_table(args.results, args.evals, args.out, args.caption)
-        print(path.read_text())
+
+def _figure4(args: argparse.Namespace) -> int:
+    from gpbench.figure4 import plot_figure4
+    from gpbench.report.results import RunResult
+
+    path = plot_figure4([RunResult.read(run) for run in args.runs], Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def _claims(args: argparse.Namespace) -> int:
+    from gpbench.report.claims import write_claims_table
+
+    path = write_claims_table(args.out, args.caption, args.figure1, args.gan_evals, args.figure4)
+    print(path.read_text())
     return 0
 
 
@@ -197,17 +209,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     figure = verbs.add_parser("figure1", help="Gulrajani et al. Figure 1: fixed-generator critic experiments")
     actions = figure.add_subparsers(dest="action", required=True)
-    experiments = actions.add_parser("run", help="train the critics, write figure1.json and figure1_*.png")
+    experiments = actions.add_parser("run", help="train the critics, write figure1.json and figure1_*.png "
+                                     "(`gpbench claims` states the claims)")
     experiments.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                              help="critic_steps, width, deep_steps, deep_width, average_last, batch_size, seed")
     experiments.add_argument("--out", required=True, help="directory for figure1.json")
     experiments.add_argument("--plots", required=True, help="directory for figure1_*.png")
-    claims = actions.add_parser("table", help="the claims table (md, csv) from figure1.json and toy GAN evals")
-    claims.add_argument("results", help="figure1.json")
-    claims.add_argument("evals", nargs="*", help="eval.json of wgan-gp / wgan-clip runs on 8gaussians, 25gaussians")
+    figure.set_defaults(run=_figure1)
+
+    overfitting = verbs.add_parser("figure4", help="Gulrajani et al. Figure 4b: training vs held-out critic curves")
+    overfitting.add_argument("runs", nargs="+", help="run directories trained with train_subset (dev cost logged)")
+    overfitting.add_argument("--out", required=True, help="the plot, e.g. results/quick/plots/figure4_overfitting.png")
+    overfitting.set_defaults(run=_figure4)
+
+    claims = verbs.add_parser("claims", help="the claims table (md, csv): Figures 1 and 4 and the toy GANs")
+    claims.add_argument("--figure1", help="figure1.json of `gpbench figure1 run`")
+    claims.add_argument("--gan-evals", nargs="*", default=[],
+                        help="eval.json of wgan-gp / wgan-clip runs on 8gaussians, 25gaussians")
+    claims.add_argument("--figure4", nargs="*", default=[], help="the Figure 4 run directories")
     claims.add_argument("--out", required=True, help="output path without extension")
     claims.add_argument("--caption", default="")
-    figure.set_defaults(run=_figure1)
+    claims.set_defaults(run=_claims)
     return parser
 
 

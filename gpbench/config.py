@@ -29,14 +29,15 @@ from gpbench.yamlio import parse_yaml, read_yaml
 
 MAX_SNAPSHOTS = 20
 
-# Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs).
+# Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs; the image
+# scripts compute the dev critic cost on the whole 10k dev split / test set every 100 iterations).
 _SCRIPT = {
     "toy": {"batch_size": 256, "iterations": 100_000, "dim": 512, "depth": 3},         # gan_toy.py
     "deep-mlp": {"batch_size": 256, "iterations": 100_000, "dim": 512, "depth": 12},   # paper Fig. 1b (no code)
-    "mnist": {"batch_size": 50, "iterations": 200_000, "dim": 64},                     # gan_mnist.py
-    "cifar10": {"batch_size": 64, "iterations": 200_000, "dim": 128},                  # gan_cifar.py
+    "mnist": {"batch_size": 50, "iterations": 200_000, "dim": 64, "dev_samples": 10_000},     # gan_mnist.py
+    "cifar10": {"batch_size": 64, "iterations": 200_000, "dim": 128, "dev_samples": 10_000},  # gan_cifar.py
     "cifar10-resnet": {"batch_size": 64, "generator_batch_size": 128, "iterations": 100_000, "dim": 128,
-                       "lr_decay": "linear", "dequantize": True},                      # gan_cifar_resnet.py
+                       "lr_decay": "linear", "dequantize": True, "dev_samples": 10_000},     # gan_cifar_resnet.py
 }
 # The scripts' three modes. `wgan` = weight clipping, `dcgan` = NS-GAN with the halved critic loss.
 _MODE = {
@@ -98,6 +99,9 @@ DEFAULTS = {
     "critic_warmup": False,            # Arjovsky's 100 critic steps for the first 25 and every 500th G iteration
     "generator_batchnorm": None, "critic_batchnorm": None, "dequantize": False,
     "checkpoint_every": 1000, "log_every": 100, "sample_every": None,
+    "dev_every": 100,                  # the dev critic cost (held-out real data) every N generator iterations
+    "dev_samples": 1000,               # held-out samples it uses (the image presets: the whole 10k split)
+    "train_subset": None,              # train on a fixed random subset of N images (Gulrajani Fig. 4b)
     "snapshot_every": None,            # generator snapshots for metric curves; default: at most 20 per run
     "data_root": "data", "device": "auto", "threads": None,
     "amp": "none",                     # "bf16": autocast forward passes; penalty norms stay in float32
@@ -108,10 +112,12 @@ DEFAULTS = {
 _INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_batch_size": (1, 65_536),
                "dim": (1, 8192), "depth": (1, 256), "n_critic": (1, 10_000), "checkpoint_every": (1, 10**9),
                "log_every": (1, 10**9), "sample_every": (1, 10**9), "snapshot_every": (1, 10**9),
-               "threads": (1, 1024), "seed": (0, 2**31 - 1)}
-_OPTIONAL_INTS = ("threads",)     # null = leave torch's default
+               "threads": (1, 1024), "seed": (0, 2**31 - 1), "dev_every": (1, 10**9),
+               "dev_samples": (1, 1_000_000), "train_subset": (2, 10**8)}
+_OPTIONAL_INTS = ("threads", "train_subset")     # null = leave torch's default / the whole training split
 # Keys that change speed or what is logged, not the results: they may differ when a run resumes.
-RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every")
+RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
+                "dev_samples")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
             "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16")}
@@ -224,6 +230,8 @@ def _validate(config: dict) -> None:
         raise ConfigError(f"data_root: expected a folder name, got {config['data_root']!r}")
     if not isinstance(config["device"], str) or not _DEVICE.match(config["device"]):
         raise ConfigError(f"device: {config['device']!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+    if config["train_subset"] is not None and get_dataset(config["dataset"]).is_toy:
+        raise ConfigError(f"train_subset: applies to image datasets; {config['dataset']} draws its samples fresh")
     _check_penalty(config)
 
 

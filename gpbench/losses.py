@@ -134,7 +134,7 @@ class GanLoss:
     def critic_needs_generator_graph(self) -> bool:
         return self.penalty.needs_generator_graph
 
-    def _discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    def discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         return discriminator_loss(self.game, real_scores.float(), fake_scores.float(), real_target=self.real_label,
                                   flip_probability=self.flip_probability, halve=self.halve_d_loss)
 
@@ -145,7 +145,7 @@ class GanLoss:
             real, fake = self.penalty.prepare(real, fake, step)
         with self.autocast():
             real_scores, fake_scores = critic(real), critic(fake)
-            d_loss = self._discriminator_loss(real_scores, fake_scores)
+            d_loss = self.discriminator_loss(real_scores, fake_scores)
             term = (self.penalty.evaluate(critic, real, fake, generator, step=step, real_scores=real_scores,
                                           fake_scores=fake_scores) if penalised else PenaltyTerm(d_loss.new_zeros(())))
         statistics = {"d_loss": d_loss.detach(), "penalty": term.value.detach(),

@@ -16,9 +16,14 @@ from gpbench.errors import ConfigError
 from gpbench.yamlio import read_yaml
 
 
+FIGURE4_SUBSET = 1000                       # "a random 1000-digit subset of MNIST" (Gulrajani et al. Fig. 4b)
+FIGURE4_METHODS = ("wgan-gp", "wgan-clip")
+GROUPS = ("replication", "flex", "figure4")
+
+
 @dataclass(frozen=True)
 class Run:
-    group: str                   # "replication" or "flex"
+    group: str                   # "replication", "flex" or "figure4"
     dataset: str
     method: str
     variant: str | None
@@ -91,6 +96,14 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
                           **overrides, "penalty": copy.deepcopy(penalty)}
                 for seed in flex.get("seeds", seeds):
                     runs.append(Run("flex", dataset, config["method"], name, seed, {**config, "seed": seed}))
+    figure4 = suite.get("figure4")
+    if figure4:
+        dataset, subset = figure4.get("dataset", "mnist"), figure4.get("train_subset", FIGURE4_SUBSET)
+        for method in figure4.get("methods", list(FIGURE4_METHODS)):
+            config = {**common, "method": method, "dataset": dataset, "train_subset": subset,
+                      **copy.deepcopy(figure4.get("overrides", {}))}
+            for seed in figure4.get("seeds", seeds):
+                runs.append(Run("figure4", dataset, method, f"subset{subset}", seed, {**config, "seed": seed}))
     paths = [run.path for run in runs]
     duplicated = sorted({path for path in paths if paths.count(path) > 1})
     if duplicated:

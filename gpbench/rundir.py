@@ -3,7 +3,7 @@
     runs/<suite>/<dataset>/<method>[-<variant>]/seed<k>/
         run.yaml          the run config the pipeline wrote (input of `gpbench train`)
         config.yaml       the resolved run config, every default filled in
-        metrics.jsonl     one JSON line per logged iteration
+        metrics.jsonl     one JSON line per logged iteration (with the dev critic cost every dev_every iterations)
         status.json       running | completed | diverged | failed, with the iteration
         checkpoint.pt     models, optimizers, RNG and data-stream state, the run's identity and a checksum
         checkpoint.prev.pt  the checkpoint before it, kept until the new one is written and verified
@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 # The fields of every metrics.jsonl line (scheduled penalty values are logged beside them under their own names).
 METRICS_FIELDS = ("iteration", "seconds", "d_loss", "g_loss", "wasserstein_estimate", "penalty", "gradient_norm",
-                  "samples_per_s")
+                  "samples_per_s", "dev_d_loss", "dev_wasserstein_estimate", "dev_train_wasserstein_estimate",
+                  "dev_gap_standard_error")
 PIPELINE_CONFIG = "run.yaml"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"

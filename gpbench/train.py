@@ -10,6 +10,7 @@ re-running on it resumes bitwise-identically on CPU.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from gpbench import samples
 from gpbench.config import identity, load_run_config, model_options, parse_overrides
-from gpbench.data import get_dataset, make_stream, toy
+from gpbench.data import dev_data, get_dataset, make_stream, toy
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
@@ -30,9 +31,12 @@ from gpbench.penalties import build_penalty
 from gpbench.rundir import CHECKPOINT, RunDir
 from gpbench.training_schedule import TrainingSchedule
 
+log = logging.getLogger(__name__)
+
 SAMPLE_COUNT = 64
 TOY_SAMPLE_COUNT = 1000
 PLOT_NOISE_SEED_OFFSET = 12345          # the fixed noise of the sample pictures, off the training RNG stream
+DEV_NOISE_SEED_OFFSET = 54321           # the generator noise of the dev critic cost, likewise
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -98,8 +102,11 @@ class Trainer:
             torch.set_num_threads(config["threads"])
         _check_same_run(str(self.out), self.run_dir.read_config(), config)
         self.dataset = get_dataset(config["dataset"])
-        self.stream, self.data_source = make_stream(config["dataset"], config["batch_size"], config["seed"],
-                                                    config["data_root"], config["dequantize"])
+        data = (config["dataset"], config["seed"], config["data_root"], config["dequantize"], config["train_subset"])
+        self.stream, self.data_source = make_stream(config["dataset"], config["batch_size"], *data[1:])
+        self.dev = dev_data(config["dataset"], config["dev_samples"], *data[1:])
+        if self.dev is None:
+            log.warning("%s has no held-out split to speak of: the dev critic cost is not logged", config["dataset"])
         self.run_dir.create()                           # bad configs and missing data failed above
         self.lock = self.run_dir.lock()
         try:
@@ -277,6 +284,33 @@ class Trainer:
         self.run_dir.append_metrics(line)
         return line
 
+    @torch.no_grad()
+    def dev_statistics(self) -> dict:
+        """The dev critic cost (Gulrajani's "dev disc cost", penalty left out): the critic's loss and Wasserstein
+        estimate on held-out real data, the estimate on a fixed training sample of the same size against the
+        same generated samples, and the standard error of their difference (mean D(training) - mean
+        D(held-out), the overfitting gap of Fig. 4b). It runs on forked RNG streams, so training continues
+        exactly as without it."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.config["seed"] + DEV_NOISE_SEED_OFFSET + self.iteration)
+            batch = self.config["batch_size"]
+
+            def scores(samples: torch.Tensor) -> torch.Tensor:
+                return torch.cat([self.critic_forward(chunk) for chunk in samples.split(batch)]).float()
+
+            count = len(self.dev.held_out)
+            fake = torch.cat([self.generator_forward(self._noise(len(chunk)))
+                              for chunk in torch.arange(count).split(batch)])
+            fake_scores = scores(fake)
+            held_out = scores(torch.from_numpy(self.dev.held_out).to(self.device))
+            training = scores(torch.from_numpy(self.dev.training).to(self.device))
+            gap_variance = held_out.var() / len(held_out) + training.var() / len(training)
+            return {"dev_d_loss": self.loss.discriminator_loss(held_out, fake_scores),
+                    "dev_wasserstein_estimate": held_out.mean() - fake_scores.mean(),
+                    "dev_train_wasserstein_estimate": training.mean() - fake_scores.mean(),
+                    "dev_gap_standard_error": gap_variance.sqrt()}
+
     def _diverged(self, iteration: int, reason: str) -> str:
         kept = (f"{CHECKPOINT} holds the last good state" if self.run_dir.has_checkpoint()
                 else "no checkpoint was written before it; `gpbench eval` records the run as diverged")
@@ -310,13 +344,16 @@ class Trainer:
                 values, samples_drawn = self.train_iteration(iteration)
                 samples_seen += samples_drawn
                 elapsed = self.elapsed_before + time.perf_counter() - start
-                logging_now = iteration % config["log_every"] == 0 or iteration == total - 1
+                dev_now = iteration % config["dev_every"] == 0 or iteration == total - 1
+                logging_now = dev_now or iteration % config["log_every"] == 0
                 writing_now = any((iteration + 1) % config[key] == 0 for key in
                                   ("sample_every", "snapshot_every", "checkpoint_every")) or iteration + 1 == total
                 if (logging_now or writing_now) and int(self.first_nonfinite) >= 0:   # the only host syncs
                     self._log(values, elapsed, samples_seen, time.perf_counter() - last_log_time)
                     return self._diverged(int(self.first_nonfinite), "non-finite loss")
                 if logging_now:
+                    if dev_now and self.dev is not None:
+                        values.update(self.dev_statistics())
                     now = time.perf_counter()
                     line = self._log(values, elapsed, samples_seen, now - last_log_time)
                     last_log_time, samples_seen = now, 0

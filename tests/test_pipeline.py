@@ -49,7 +49,9 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     assert result.returncode == 0, result.stderr[-2000:]
     counts = job_counts(result.stdout)
     runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
-    assert counts["train"] == counts["eval"] == len(runs) == 105
+    figure4 = [run for run in runs if run.group == "figure4"]
+    assert {(run.method, run.config["train_subset"]) for run in figure4} == {("wgan-gp", 1000), ("wgan-clip", 1000)}
+    assert counts["train"] == len(runs) == 105 + len(figure4) and counts["eval"] == 105
     for run in runs[:: 7]:
         assert f"runs/paper/{run.path}/status.json" in result.stdout
     assert counts["table"] == 2
@@ -60,7 +62,7 @@ def test_slurm_profile_parses():
     result = subprocess.run([*SNAKEMAKE, "-n", "--profile", "profiles/slurm", "--configfile", "configs/tiny.yaml"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert job_counts(result.stdout)["train"] == 5
+    assert job_counts(result.stdout)["train"] == 7          # 5 runs of the tables, 2 of Figure 4
 
 
 def test_a_typo_in_the_suite_config_stops_before_any_job(tmp_path):
@@ -123,8 +125,10 @@ def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
     assert "flex1-params" in flex and "wgan-lp" in flex and "s / 1k it" in flex
     plots = tmp_path / "results" / "tiny" / "plots"
     for name in ("figure3_8gaussians.png", "curves_mnist.png", "flex_figure3_8gaussians.png",
-                 "samples/mnist_wgan-gp_seed0.png"):
+                 "samples/mnist_wgan-gp_seed0.png", "figure4_overfitting.png", "figure1_gradient_norms.png"):
         assert (plots / name).stat().st_size > 1000, name
+    claims = (tables / "claims.md").read_text()
+    assert "gradients explode" in claims and "wgan-gp-subset64 on 64 mnist images" in claims
 
     again = subprocess.run([*command, "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert "Nothing to be done" in again.stdout + again.stderr

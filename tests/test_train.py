@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -235,3 +236,72 @@ def test_r1_training_reuses_the_critic_forward_pass(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer.critic, "forward", lambda x: calls.append(1) or original_forward(x))
     trainer.critic_step_once()
     assert len(calls) == 2                      # real and fake scores; R1 differentiates the real ones
+
+
+def constant_critic(trainer, value):
+    """D(x) = value for every x: the toy critic's output layer with zero weights."""
+    with torch.no_grad():
+        last = [m for m in trainer.critic.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+        last.bias.fill_(value)
+
+
+@pytest.mark.parametrize("method", ["wgan-gp", "ns-gan"])
+def test_the_dev_cost_of_a_constant_critic_is_exactly_the_training_one(tmp_path, method):
+    config = tiny(tmp_path, method=method, dataset="8gaussians")
+    trainer = Trainer({**config, "dev_samples": config["batch_size"]}, tmp_path / "run", progress=False)
+    constant_critic(trainer, 0.7)
+    real = trainer._real_batch()
+    fake = trainer.generator(trainer._noise(real.shape[0]))
+    _, training = trainer.loss.critic_loss(trainer.critic, trainer.generator, real, fake, step=1)
+    dev = trainer.dev_statistics()
+    assert dev["dev_d_loss"].item() == training["d_loss"].item()
+    assert dev["dev_wasserstein_estimate"].item() == training["wasserstein_estimate"].item() == 0.0
+    assert dev["dev_train_wasserstein_estimate"].item() == 0.0
+    assert dev["dev_gap_standard_error"].item() == pytest.approx(0.0, abs=1e-6)     # float32 rounding of var()
+
+
+def test_dev_logging_leaves_training_bitwise_and_resumes_bitwise(tmp_path, monkeypatch):
+    settings = dict(dataset="8gaussians", iterations=12, checkpoint_every=4, log_every=100, dev_samples=64)
+    without = Trainer(tiny(tmp_path, dev_every=10**6, **settings), tmp_path / "without", progress=False)
+    without.run()
+    reference = Trainer(tiny(tmp_path, dev_every=3, **settings), tmp_path / "reference", progress=False)
+    reference.run()
+    for name, tensor in without.generator.state_dict().items():    # the dev cost does not touch training
+        assert torch.equal(tensor, reference.generator.state_dict()[name]), name
+
+    original = Trainer.train_iteration
+
+    def interrupted(self, iteration):
+        if iteration == 6:
+            raise KeyboardInterrupt
+        return original(self, iteration)
+
+    monkeypatch.setattr(Trainer, "train_iteration", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(tiny(tmp_path, dev_every=3, **settings), tmp_path / "resumed", progress=False).run()
+    monkeypatch.setattr(Trainer, "train_iteration", original)
+    resumed = Trainer(tiny(tmp_path, dev_every=3, **settings), tmp_path / "resumed", progress=False)
+    assert resumed.iteration == 4 and resumed.run() == "completed"
+    for name, tensor in reference.generator.state_dict().items():
+        assert torch.equal(tensor, resumed.generator.state_dict()[name]), name
+    dev_lines = [[{k: v for k, v in line.items() if k.startswith("dev_")} for line in trainer.run_dir.read_metrics()
+                  if "dev_d_loss" in line] for trainer in (reference, resumed)]
+    assert [len(lines) for lines in dev_lines] == [5, 5] and dev_lines[0] == dev_lines[1]   # 0, 3, 6, 9, 11
+
+
+def test_train_subset_draws_a_fixed_subset_and_says_so(tmp_path, monkeypatch):
+    from gpbench.data import images, make_stream
+
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
+    root = str(tmp_path / "data")
+    first, source = make_stream("mnist", 10, 0, root, train_subset=100)
+    again, _ = make_stream("mnist", 10, 0, root, train_subset=100)
+    assert len(first.data) == 100 and np.array_equal(first.data, again.data)
+    assert "fixed random subset of 100 images (seed 0)" in source
+    assert not np.array_equal(first.data, make_stream("mnist", 10, 1, root, train_subset=100)[0].data)
+    with pytest.raises(ConfigError, match="train_subset"):
+        resolve({"method": "wgan-gp", "dataset": "8gaussians", "train_subset": 100})
+    config = tiny(tmp_path, dataset="mnist", dim=4, batch_size=10, iterations=2, train_subset=100)
+    Trainer(config, tmp_path / "run", progress=False).run()
+    assert "subset of 100" in json.loads((tmp_path / "run" / "status.json").read_text())["data"]

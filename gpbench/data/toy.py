@@ -76,6 +76,14 @@ def sample(name: str, n: int, seed: int) -> np.ndarray:
     return _sampler(name)(n, np.random.RandomState(seed))
 
 
+def training_sample(name: str, count: int, seed: int, rng: np.random.RandomState) -> np.ndarray:
+    """``count`` points like the ones training sees: of 25gaussians' fixed 100k set, else fresh draws."""
+    if name == "25gaussians":
+        points = sample(name, TWENTY_FIVE_SIZE, seed)
+        return points[rng.choice(len(points), count, replace=False)]
+    return _sampler(name)(count, rng)
+
+
 def stream(name: str, batch_size: int, seed: int) -> Stream:
     """The training stream as gan_toy.py draws it: 25gaussians from a fixed 100k set, the others fresh."""
     if name == "25gaussians":

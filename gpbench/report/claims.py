@@ -1,0 +1,43 @@
+"""The claims table: each claim of Gulrajani et al. Figures 1 and 4 (and the toy GANs) with the measured number
+and whether it reproduced; a claim that did not reproduce stays in the table as NO."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from gpbench.figure1 import claims as figure1_claims
+from gpbench.figure4 import figure4_claims
+from gpbench.report.results import RunResult
+from gpbench.report.tables import Block, to_markdown
+from gpbench.rundir import write_text_atomic
+
+COLUMNS = ["claim", "measured", "reproduced"]
+
+
+def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str | None = None,
+                       gan_evals: list[str] = (), figure4_runs: list[str] = ()) -> Path:
+    """claims.md and claims.csv from figure1.json, the toy GANs' eval.json and the Figure 4 run directories."""
+    rows = []
+    notes = []
+    if figure1_results:
+        results = json.loads(Path(figure1_results).read_text())
+        rows += figure1_claims(results, [json.loads(Path(path).read_text()) for path in gan_evals])
+        notes.append("Figure 1 settings: " + ", ".join(f"{k}={v}" for k, v in results["settings"].items())
+                     + ". Plots: figure1_value_surfaces.png, figure1_gradient_norms.png, figure1_weights.png.")
+    if figure4_runs:
+        rows += figure4_claims([RunResult.read(path) for path in figure4_runs])
+        notes.append("Figure 4 plot: figure4_overfitting.png.")
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    block = Block("Claims", COLUMNS, [[row[column] for column in COLUMNS] for row in rows])
+    text = " ".join(filter(None, [caption.rstrip().rstrip(".") + "." if caption.strip() else "", *notes]))
+    markdown = out_stem.with_suffix(".md")
+    write_text_atomic(markdown, to_markdown([block], "Gulrajani et al. 2017, Figures 1 and 4: claims and what this "
+                                                     "replication measured", text))
+    with open(out_stem.with_suffix(".csv"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return markdown
