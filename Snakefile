@@ -66,6 +66,10 @@ def evals(paths):
     return expand(rules.eval.output.result, run=paths)
 
 
+def diagnoses(paths):
+    return expand(rules.diagnose.output.report, run=paths)
+
+
 def table_outputs(group):
     return expand(f"{RESULTS}/tables/{group}.{{ext}}", ext=["md", "csv", "tex"]) if GROUPS[group] else []
 
@@ -99,6 +103,7 @@ rule all:
         plot_outputs("flex", "flex_"),
         claims_outputs(),
         figure4_outputs(),
+        f"{RESULTS}/tables/health.md" if RUNS else [],
 
 
 rule run_config:
@@ -178,9 +183,40 @@ rule eval:
         "gpbench eval {params.run_dir:q} {params.options} --threads {threads} > {log:q} 2>&1"
 
 
+rule diagnose:
+    input:
+        lambda wildcards: rules.eval.output.result if RUNS[wildcards.run].group != "figure4"
+        else rules.train.output.status,
+    output:
+        report=f"{RUN_DIR}/{rundir.DIAGNOSIS}",
+        plot=f"{RUN_DIR}/{rundir.DIAGNOSIS_PLOT}",
+    log:
+        f"{RUN_DIR}/diagnose.log",
+    params:
+        run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
+    shell:
+        "gpbench diagnose {params.run_dir:q} --write > {log:q} 2>&1"
+
+
+rule health:
+    input:
+        diagnoses(list(RUNS)),
+    output:
+        expand(f"{RESULTS}/tables/health.{{ext}}", ext=["md", "csv", "tex"]),
+    log:
+        f"{RESULTS}/logs/table-health.log",
+    params:
+        runs=[f"{RUN_ROOT}/{path}" for path in RUNS],
+        out=f"{RESULTS}/tables/health",
+        caption=options(("--caption", CAPTION)),
+    shell:
+        "gpbench table health {params.runs:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
+
+
 rule table:
     input:
-        lambda wildcards: evals(GROUPS[wildcards.group]),
+        evals=lambda wildcards: evals(GROUPS[wildcards.group]),
+        diagnoses=lambda wildcards: diagnoses(GROUPS[wildcards.group]),
     output:
         expand(f"{RESULTS}/tables/{{{{group}}}}.{{ext}}", ext=["md", "csv", "tex"]),
     log:
@@ -191,7 +227,7 @@ rule table:
         out=lambda wildcards: f"{RESULTS}/tables/{wildcards.group}",
         caption=options(("--caption", CAPTION)),
     shell:
-        "gpbench table {wildcards.group} {input:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
+        "gpbench table {wildcards.group} {input.evals:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
 
 
 rule plots:

@@ -145,6 +145,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from gpbench.diagnose import as_json, diagnose, format_report
+    from gpbench.report.health import write_diagnosis
+
+    reports = []
+    for run in args.runs:
+        checks = diagnose(run)
+        reports.append(as_json(run, checks))
+        if args.write:
+            write_diagnosis(run, reports[-1])
+        if not args.json:
+            print(format_report(run, checks))
+    if args.json:
+        print(json.dumps(reports if len(reports) > 1 else reports[0], indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gpbench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gpbench {__version__}")
@@ -195,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(run=_prepare_metrics)
 
     table = verbs.add_parser("table", help="write results tables (md, csv, tex) from evaluated runs")
-    table.add_argument("kind", choices=["replication", "flex"])
+    table.add_argument("kind", choices=["replication", "flex", "health"])
     table.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
     table.add_argument("--out", required=True, help="output path without extension")
     table.add_argument("--caption", default="", help="protocol and reductions, printed with the tables")
@@ -216,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--out", required=True, help="directory for figure1.json")
     experiments.add_argument("--plots", required=True, help="directory for figure1_*.png")
     figure.set_defaults(run=_figure1)
+
+    diagnose = verbs.add_parser("diagnose", help="why is my WGAN-GP loss increasing? checks of a run's own logs")
+    diagnose.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories written by gpbench train")
+    diagnose.add_argument("--json", action="store_true", help="print the checks as JSON")
+    diagnose.add_argument("--write", action="store_true",
+                          help="also write diagnosis.json and the health plot diagnosis.png into each run directory")
+    diagnose.set_defaults(run=_diagnose)
 
     overfitting = verbs.add_parser("figure4", help="Gulrajani et al. Figure 4b: training vs held-out critic curves")
     overfitting.add_argument("runs", nargs="+", help="run directories trained with train_subset (dev cost logged)")

@@ -28,6 +28,7 @@ from gpbench.training_schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
 from gpbench.yamlio import parse_yaml, read_yaml
 
 MAX_SNAPSHOTS = 20
+TOYS_DRAWN_FRESH = ("8gaussians", "swissroll")      # no fixed training set to take a train_subset of
 
 # Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs; the image
 # scripts compute the dev critic cost on the whole 10k dev split / test set every 100 iterations).
@@ -93,6 +94,7 @@ DEFAULTS = {
     "method": None, "dataset": None, "arch": None, "seed": 0,
     "iterations": None, "batch_size": None, "generator_batch_size": None, "dim": None, "depth": None,
     "game": None, "optimizer": None, "lr": None, "betas": [0.9, 0.999], "lr_decay": "none",
+    "critic_lr": None, "generator_lr": None,   # two time scales; null = lr
     "n_critic": None, "penalty": {"kind": "none"},
     "clip": None, "clip_placement": "after",
     "halve_d_loss": False, "real_label": 1.0, "flip_probability": 0.0,
@@ -160,6 +162,9 @@ def resolve(user: dict) -> dict:
         resolved["generator_batch_size"] = resolved["batch_size"]
     if resolved["depth"] is None:
         resolved["depth"] = 3
+    for key in ("critic_lr", "generator_lr"):
+        if resolved[key] is None:
+            resolved[key] = resolved["lr"]
     if resolved["sample_every"] is None:
         resolved["sample_every"] = resolved["checkpoint_every"]
     if resolved["snapshot_every"] is None and isinstance(resolved["iterations"], int):
@@ -219,8 +224,9 @@ def _validate(config: dict) -> None:
         if not isinstance(config[key], bool):
             raise ConfigError(f"{key}: expected true or false, got {config[key]!r}")
     check_game_options(config["game"], config["real_label"], config["flip_probability"], config["halve_d_loss"])
-    if not is_number(config["lr"]) or not math.isfinite(config["lr"]) or not config["lr"] > 0:
-        raise ConfigError(f"lr: expected a finite number > 0, got {config['lr']!r}")
+    for key in ("lr", "critic_lr", "generator_lr"):
+        if not is_number(config[key]) or not math.isfinite(config[key]) or not config[key] > 0:
+            raise ConfigError(f"{key}: expected a finite number > 0, got {config[key]!r}")
     betas = config["betas"]
     if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(is_number(b) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"betas: expected two numbers in [0, 1), got {betas!r}")
@@ -230,8 +236,9 @@ def _validate(config: dict) -> None:
         raise ConfigError(f"data_root: expected a folder name, got {config['data_root']!r}")
     if not isinstance(config["device"], str) or not _DEVICE.match(config["device"]):
         raise ConfigError(f"device: {config['device']!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
-    if config["train_subset"] is not None and get_dataset(config["dataset"]).is_toy:
-        raise ConfigError(f"train_subset: applies to image datasets; {config['dataset']} draws its samples fresh")
+    if config["train_subset"] is not None and config["dataset"] in TOYS_DRAWN_FRESH:
+        raise ConfigError(f"train_subset: {config['dataset']} draws its samples fresh; it applies to image datasets "
+                          "and 25gaussians")
     _check_penalty(config)
 
 

@@ -167,10 +167,7 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     """Evaluate a run directory; returns the eval.json payload. A run that diverged before its first
     checkpoint is recorded as such, with no metrics."""
     run = RunDir(run_dir)
-    config = run.read_config() if run.path.is_dir() else None
-    if config is None:
-        raise RunDirError(f"{run_dir} is not a gpbench run (no config.yaml); run `gpbench train CONFIG --out DIR` "
-                          "first")
+    config = run.require_config()
     dataset = get_dataset(config["dataset"])
     metrics = metrics or list(dataset.default_metrics)
     unknown = [m for m in metrics if m not in METRICS]

@@ -23,15 +23,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from gpbench.config import FIGURE1_DEFAULTS, model_options, preset  # noqa: E402
-from gpbench.data import TOY_DATASETS, toy  # noqa: E402
+from gpbench.data import TOY_DATASETS, make_stream, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
 from gpbench.losses import WeightClipping, discriminator_loss  # noqa: E402
 from gpbench.models import build  # noqa: E402
+from gpbench.models.signal import LayerOutputs, layer_gradients  # noqa: E402
 from gpbench.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
+from gpbench.progress import progress_bar  # noqa: E402
 from gpbench.rundir import write_text_atomic  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
@@ -69,19 +70,6 @@ def _critic_setup(arch: str, method: str, width: int, clip: float | None = None)
     return critic, optimizer, penalty, clipping
 
 
-def layer_gradients(loss: torch.Tensor, outputs: list[torch.Tensor], weights: list[torch.Tensor]
-                    ) -> tuple[list[float], list[float]]:
-    """Per layer, the norm of d loss / d (that layer's output) and of d loss / d (its weight matrix).
-
-    ``outputs`` holds each linear layer's pre-activation output of every forward pass that ``loss`` used, in
-    pass order (all layers of the first pass, then of the second); a layer's output norm spans all passes."""
-    gradients = torch.autograd.grad(loss, outputs + weights, retain_graph=True)
-    layers = len(weights)
-    output_norms = [float(sum(g.square().sum() for g in gradients[k:len(outputs):layers]).sqrt())
-                    for k in range(layers)]
-    return output_norms, [float(g.norm()) for g in gradients[len(outputs):]]
-
-
 def train_fixed_generator_critic(dataset: str, method: str, steps: int, width: int, batch_size: int, seed: int,
                                  arch: str = "toy", clip: float | None = None, record_last: int = 0,
                                  progress: bool = False) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
@@ -91,32 +79,30 @@ def train_fixed_generator_critic(dataset: str, method: str, steps: int, width: i
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     critic, optimizer, penalty, clipping = _critic_setup(arch, method, width, clip)
-    stream = toy.stream(dataset, batch_size, seed)
-    layers = [m for m in critic.modules() if isinstance(m, torch.nn.Linear)]
-    captured: list[torch.Tensor] = []
-    hooks = [layer.register_forward_hook(lambda module, inputs, output: captured.append(output)) for layer in layers]
+    stream, _ = make_stream(dataset, batch_size, seed)
+    captured = LayerOutputs(critic)
+    weights = [layer.weight for layer in captured.layers]
     recorded = {"output": [], "weight": []}
-    for step in tqdm(range(steps), desc=f"{dataset} {method}" + (f" c={clip}" if clip else ""), disable=not progress,
-                     leave=False):
-        real = torch.from_numpy(stream.next())
-        fake = real + torch.from_numpy(rng.randn(*real.shape).astype(np.float32))
-        if clipping:
-            clipping.before_step(critic)
-        captured.clear()
-        loss = discriminator_loss("wgan", critic(real), critic(fake))
-        outputs = list(captured)
-        total = loss + penalty(critic, real, fake, step=step) if penalty.on_critic_loss else loss
-        optimizer.zero_grad(set_to_none=True)
-        if step >= steps - record_last:
-            output_norms, weight_norms = layer_gradients(loss, outputs, [layer.weight for layer in layers])
-            recorded["output"].append(output_norms)
-            recorded["weight"].append(weight_norms)
-        total.backward()
-        optimizer.step()
-        if clipping:
-            clipping.after_step(critic)
-    for hook in hooks:
-        hook.remove()
+    with captured:
+        for step in progress_bar(range(steps), desc=f"{dataset} {method}" + (f" c={clip}" if clip else ""),
+                                 disable=not progress, leave=False):
+            real = torch.from_numpy(stream.next())
+            fake = real + torch.from_numpy(rng.randn(*real.shape).astype(np.float32))
+            if clipping:
+                clipping.before_step(critic)
+            captured.clear()
+            loss = discriminator_loss("wgan", critic(real), critic(fake))
+            outputs = list(captured.outputs)
+            total = loss + penalty(critic, real, fake, step=step) if penalty.on_critic_loss else loss
+            optimizer.zero_grad(set_to_none=True)
+            if step >= steps - record_last:
+                output_norms, weight_norms = layer_gradients(loss, outputs, weights)
+                recorded["output"].append(output_norms)
+                recorded["weight"].append(weight_norms)
+            total.backward()
+            optimizer.step()
+            if clipping:
+                clipping.after_step(critic)
     return critic, {key: np.array(values) for key, values in recorded.items()}
 
 

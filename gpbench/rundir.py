@@ -12,6 +12,7 @@
         samples/iter_NNNNNN.png         sample pictures
         eval.json         final metrics with their protocol (`gpbench eval`)
         eval.jsonl        metrics of every snapshot (`gpbench eval`)
+        diagnosis.json, diagnosis.png   the checks of `gpbench diagnose --write` and the health plot
         train.log, eval.log, train.benchmark.tsv   what the pipeline's jobs printed and timed
 
 Every write is atomic (a temporary file renamed over the target, removed if the write fails); every helper
@@ -56,6 +57,8 @@ SNAPSHOTS = "snapshots"
 SAMPLES = "samples"
 EVAL = "eval.json"
 EVAL_CURVE = "eval.jsonl"
+DIAGNOSIS = "diagnosis.json"
+DIAGNOSIS_PLOT = "diagnosis.png"
 TRAIN_LOG = "train.log"
 EVAL_LOG = "eval.log"
 TRAIN_BENCHMARK = "train.benchmark.tsv"
@@ -213,6 +216,14 @@ class RunDir:
                               "and train again")
         return config
 
+    def require_config(self) -> dict:
+        """The run's config; a RunDirError in one line when the directory is not a run."""
+        config = self.read_config() if self.path.is_dir() else None
+        if config is None:
+            raise RunDirError(f"{self.path} is not a gpbench run (no {CONFIG}); run `gpbench train CONFIG --out DIR` "
+                              "first")
+        return config
+
     def write_config(self, config: dict) -> None:
         write_text_atomic(self.file(CONFIG), yaml.safe_dump(config, sort_keys=False))
 
@@ -336,6 +347,13 @@ class RunDir:
 
     def write_eval(self, result: dict) -> None:
         write_json_atomic(self.file(EVAL), result)
+
+    def read_diagnosis(self) -> dict | None:
+        path = self.file(DIAGNOSIS)
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def write_diagnosis(self, report: dict) -> None:
+        write_json_atomic(self.file(DIAGNOSIS), report)
 
     def read_eval_curve(self) -> list[dict]:
         return read_jsonl(self.file(EVAL_CURVE))

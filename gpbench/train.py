@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from gpbench import samples
 from gpbench.config import identity, load_run_config, model_options, parse_overrides
@@ -28,6 +27,7 @@ from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
 from gpbench.optim import build_optimizer
 from gpbench.penalties import build_penalty
+from gpbench.progress import progress_bar
 from gpbench.rundir import CHECKPOINT, RunDir
 from gpbench.training_schedule import TrainingSchedule
 
@@ -126,8 +126,8 @@ class Trainer:
         self.generator, self.critic = generator.to(self.device), critic.to(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.g_optimizer = build_optimizer(config["optimizer"], self.generator, config["lr"], config["betas"])
-        self.d_optimizer = build_optimizer(config["optimizer"], self.critic, config["lr"], config["betas"])
+        self.g_optimizer = build_optimizer(config["optimizer"], self.generator, config["generator_lr"], config["betas"])
+        self.d_optimizer = build_optimizer(config["optimizer"], self.critic, config["critic_lr"], config["betas"])
         self.schedule = TrainingSchedule.from_config(config)
         penalty = build_penalty(config["penalty"])
         self.loss = GanLoss(config["game"], penalty, real_label=config["real_label"],
@@ -200,10 +200,10 @@ class Trainer:
         return torch.from_numpy(self.stream.next()).to(self.device, non_blocking=True)
 
     def _set_learning_rate(self, iteration: int) -> None:
-        learning_rate = self.schedule.learning_rate(iteration)
-        for optimizer in (self.g_optimizer, self.d_optimizer):
+        factor = self.schedule.lr_factor(iteration)
+        for optimizer, key in ((self.g_optimizer, "generator_lr"), (self.d_optimizer, "critic_lr")):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate
+                group["lr"] = self.config[key] * factor
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config["amp"] == "bf16")
@@ -305,7 +305,9 @@ class Trainer:
             fake_scores = scores(fake)
             held_out = scores(torch.from_numpy(self.dev.held_out).to(self.device))
             training = scores(torch.from_numpy(self.dev.training).to(self.device))
-            gap_variance = held_out.var() / len(held_out) + training.var() / len(training)
+            gap_variance = held_out.var() / len(held_out)          # the mean over all training data is exact
+            if not self.dev.training_complete:
+                gap_variance = gap_variance + training.var() / len(training)
             return {"dev_d_loss": self.loss.discriminator_loss(held_out, fake_scores),
                     "dev_wasserstein_estimate": held_out.mean() - fake_scores.mean(),
                     "dev_train_wasserstein_estimate": training.mean() - fake_scores.mean(),
@@ -336,7 +338,7 @@ class Trainer:
         self._write_status("running")
         start = self.started = time.perf_counter()
         last_log_time, samples_seen = start, 0
-        bar = tqdm(total=total, initial=self.iteration, disable=not self.progress, dynamic_ncols=True,
+        bar = progress_bar(total=total, initial=self.iteration, disable=not self.progress,
                    desc=f"{config['method']} {config['dataset']} seed {config['seed']}", unit="it")
         try:
             while self.iteration < total:
@@ -358,7 +360,7 @@ class Trainer:
                     line = self._log(values, elapsed, samples_seen, now - last_log_time)
                     last_log_time, samples_seen = now, 0
                     bar.set_postfix(d_loss=f"{line['d_loss']:.4g}", w=f"{line['wasserstein_estimate']:.4g}",
-                                    g_loss="-" if line["g_loss"] is None else f"{line['g_loss']:.4g}")
+                                    g_loss="-" if line["g_loss"] is None else f"{line['g_loss']:.4g}", refresh=False)
                 self.iteration += 1
                 bar.update(1)
                 checkpoint_now = self.iteration % config["checkpoint_every"] == 0 or self.iteration == total

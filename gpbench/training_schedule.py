@@ -14,19 +14,18 @@ ARJOVSKY_WARMUP_ITERATIONS, ARJOVSKY_WARMUP_EVERY, ARJOVSKY_WARMUP_STEPS = 25, 5
 class TrainingSchedule:
     iterations: int
     n_critic: int
-    lr: float
     lr_decay: str = "none"
     critic_warmup: bool = False
 
     @classmethod
     def from_config(cls, config: dict) -> "TrainingSchedule":
-        return cls(config["iterations"], config["n_critic"], config["lr"], config["lr_decay"], config["critic_warmup"])
+        return cls(config["iterations"], config["n_critic"], config["lr_decay"], config["critic_warmup"])
 
     def critic_steps(self, iteration: int) -> int:
         if self.critic_warmup and (iteration < ARJOVSKY_WARMUP_ITERATIONS or iteration % ARJOVSKY_WARMUP_EVERY == 0):
             return ARJOVSKY_WARMUP_STEPS
         return self.n_critic
 
-    def learning_rate(self, iteration: int) -> float:
-        factor = max(0.0, 1.0 - iteration / self.iterations) if self.lr_decay == "linear" else 1.0
-        return self.lr * factor
+    def lr_factor(self, iteration: int) -> float:
+        """What the base learning rates are multiplied by at ``iteration``."""
+        return max(0.0, 1.0 - iteration / self.iterations) if self.lr_decay == "linear" else 1.0

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from gpbench import ConfigError
-from gpbench.figure1 import claims, gradient_trend, layer_gradients, run_experiments, settings_from
+from gpbench.figure1 import claims, gradient_trend, run_experiments, settings_from
 from gpbench.losses import discriminator_loss
+from gpbench.models.signal import layer_gradients
 from gpbench.report.claims import write_claims_table
 
 TINY = {"critic_steps": 20, "width": 16, "deep_steps": 10, "deep_width": 16, "average_last": 3, "batch_size": 32}

@@ -298,7 +298,7 @@ def test_train_subset_draws_a_fixed_subset_and_says_so(tmp_path, monkeypatch):
     first, source = make_stream("mnist", 10, 0, root, train_subset=100)
     again, _ = make_stream("mnist", 10, 0, root, train_subset=100)
     assert len(first.data) == 100 and np.array_equal(first.data, again.data)
-    assert "fixed random subset of 100 images (seed 0)" in source
+    assert "fixed random subset of 100 examples (seed 0)" in source
     assert not np.array_equal(first.data, make_stream("mnist", 10, 1, root, train_subset=100)[0].data)
     with pytest.raises(ConfigError, match="train_subset"):
         resolve({"method": "wgan-gp", "dataset": "8gaussians", "train_subset": 100})

@@ -98,39 +98,51 @@ DEV_SEED_OFFSET = 104_729          # the held-out sample of the dev critic cost,
 MIN_DEV_SAMPLES = 2                # a mean and a standard error need two
 
 
-def training_images(info: Dataset, data_root: str, seed: int, train_subset: int | None = None
-                    ) -> tuple[np.ndarray, str]:
-    """The training split's uint8 images, or a fixed random subset of ``train_subset`` of them, and a sentence
-    saying which they are."""
-    pixels, _, source = info.load(data_root, "train")
+def training_set(info: Dataset, data_root: str, seed: int, train_subset: int | None = None
+                 ) -> tuple[np.ndarray | None, str]:
+    """The fixed training set (uint8 images, or 25gaussians' 100k points), or a fixed random subset of
+    ``train_subset`` of it, and a sentence saying which it is; None for toys drawn fresh every batch."""
+    if info.is_toy:
+        examples, source = toy.training_set(info.name, seed), info.source(data_root)
+        if examples is None:
+            if train_subset is not None:
+                raise ConfigError(f"train_subset: {info.name} draws its samples fresh; it applies to image "
+                                  "datasets and 25gaussians")
+            return None, source
+    else:
+        examples, _, source = info.load(data_root, "train")
     if train_subset is None:
-        return pixels, source
-    if train_subset > len(pixels):
-        raise ConfigError(f"train_subset: {train_subset:,} is more than the {len(pixels):,} training images of "
+        return examples, source
+    if train_subset > len(examples):
+        raise ConfigError(f"train_subset: {train_subset:,} is more than the {len(examples):,} training examples of "
                           f"{source}")
-    rows = np.sort(np.random.RandomState(seed + SUBSET_SEED_OFFSET).choice(len(pixels), train_subset, replace=False))
-    return pixels[rows], f"a fixed random subset of {train_subset:,} images (seed {seed}) of {source}"
+    rows = np.sort(np.random.RandomState(seed + SUBSET_SEED_OFFSET).choice(len(examples), train_subset, replace=False))
+    return examples[rows], f"a fixed random subset of {train_subset:,} examples (seed {seed}) of {source}"
 
 
 def make_stream(dataset: str, batch_size: int, seed: int, data_root: str = "data", dequantize: bool = False,
                 train_subset: int | None = None) -> tuple[Stream, str]:
     """(stream of real training batches in the model's range, a sentence saying which data it is)."""
     info = get_dataset(dataset)
-    if info.is_toy:
-        return toy.stream(dataset, batch_size, seed), info.source(data_root)
-    pixels, source = training_images(info, data_root, seed, train_subset)
-    if batch_size > len(pixels):
-        raise ConfigError(f"batch_size: {batch_size} is larger than the {len(pixels):,} training images of {source}")
-    return EpochStream(pixels, batch_size, seed, transform=info.to_model_range(dequantize)), source
+    examples, source = training_set(info, data_root, seed, train_subset)
+    if examples is None:
+        return toy.fresh_stream(dataset, batch_size, seed), source
+    if batch_size > len(examples):
+        raise ConfigError(f"batch_size: {batch_size} is larger than the {len(examples):,} training examples of {source}")
+    if info.is_toy:               # gan_toy.py cycles its fixed 25gaussians set in one shuffled order
+        return EpochStream(examples, batch_size, seed + 1, reshuffle=False), source
+    return EpochStream(examples, batch_size, seed, transform=info.to_model_range(dequantize)), source
 
 
 @dataclass(frozen=True)
 class DevData:
-    """Real samples for the dev critic cost, in the model's range: ``held_out`` the critic never trains on,
-    ``training`` a fixed sample of what it trains on (same size), and what ``held_out`` is."""
+    """Real samples for the dev critic cost, in the model's range: ``held_out`` the critic never trains on and
+    ``training`` what it trains on (all of it when ``training_complete``, else a fixed sample), and a sentence
+    saying what ``held_out`` is."""
 
     held_out: np.ndarray
     training: np.ndarray
+    training_complete: bool
     source: str
 
 
@@ -138,20 +150,22 @@ def dev_data(dataset: str, count: int, seed: int, data_root: str = "data", dequa
              train_subset: int | None = None) -> DevData | None:
     """Held-out and training samples of at most ``count`` each, drawn apart from the training RNG streams:
     MNIST's dev split (the offline subset: its held-out digits), CIFAR-10's test set, fresh toy samples.
-    None when the held-out split has fewer than MIN_DEV_SAMPLES images."""
+    None when the held-out split has fewer than MIN_DEV_SAMPLES examples."""
     info = get_dataset(dataset)
     rng = np.random.RandomState(seed + DEV_SEED_OFFSET)
+    transform = (lambda rows, _: rows) if info.is_toy else info.to_model_range(dequantize)
+    examples, _ = training_set(info, data_root, seed, train_subset)
     if info.is_toy:
-        held_out = toy.sample(dataset, count, seed + DEV_SEED_OFFSET)
-        return DevData(held_out, toy.training_sample(dataset, count, seed, rng), f"{count:,} fresh samples")
-    held_out, _, source = info.load(data_root, info.held_out_split)
-    training, _ = training_images(info, data_root, seed, train_subset)
-    count = min(count, len(held_out), len(training))
-    if count < MIN_DEV_SAMPLES:
+        held_out, source = toy.sample(dataset, count, seed + DEV_SEED_OFFSET), f"{count:,} fresh samples"
+    else:
+        held_out, _, split = info.load(data_root, info.held_out_split)
+        held_out, source = held_out[np.sort(rng.choice(len(held_out), min(count, len(held_out)), replace=False))], split
+    if len(held_out) < MIN_DEV_SAMPLES:
         return None
-    transform = info.to_model_range(dequantize)
-
-    def sample(pixels):
-        return transform(pixels[np.sort(rng.choice(len(pixels), count, replace=False))], rng)
-
-    return DevData(sample(held_out), sample(training), f"{count:,} images of {source}")
+    if examples is None:
+        training, complete = toy.sample(dataset, count, seed + DEV_SEED_OFFSET + 1), False
+    else:
+        complete = len(examples) <= count
+        training = examples if complete else examples[np.sort(rng.choice(len(examples), count, replace=False))]
+    return DevData(transform(held_out, rng), transform(training, rng), complete,
+                   f"{len(held_out):,} examples of {source}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpbench.data.streams import EpochStream, SamplerStream, Stream
+from gpbench.data.streams import SamplerStream, Stream
 from gpbench.errors import ConfigError
 
 EIGHT_SCALE, TWENTY_FIVE_SCALE, SWISSROLL_SCALE = 1.414, 2.828, 7.5
@@ -76,16 +76,11 @@ def sample(name: str, n: int, seed: int) -> np.ndarray:
     return _sampler(name)(n, np.random.RandomState(seed))
 
 
-def training_sample(name: str, count: int, seed: int, rng: np.random.RandomState) -> np.ndarray:
-    """``count`` points like the ones training sees: of 25gaussians' fixed 100k set, else fresh draws."""
-    if name == "25gaussians":
-        points = sample(name, TWENTY_FIVE_SIZE, seed)
-        return points[rng.choice(len(points), count, replace=False)]
-    return _sampler(name)(count, rng)
+def training_set(name: str, seed: int) -> np.ndarray | None:
+    """25gaussians' fixed 100k training points (gan_toy.py draws them once); None for datasets drawn fresh."""
+    return sample(name, TWENTY_FIVE_SIZE, seed) if name == "25gaussians" else None
 
 
-def stream(name: str, batch_size: int, seed: int) -> Stream:
-    """The training stream as gan_toy.py draws it: 25gaussians from a fixed 100k set, the others fresh."""
-    if name == "25gaussians":
-        return EpochStream(sample(name, TWENTY_FIVE_SIZE, seed), batch_size, seed + 1, reshuffle=False)
+def fresh_stream(name: str, batch_size: int, seed: int) -> Stream:
+    """A fresh batch every time, as gan_toy.py draws 8gaussians and swissroll."""
     return SamplerStream(_sampler(name), batch_size, seed)

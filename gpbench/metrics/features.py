@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from gpbench.errors import DataError
+from gpbench.progress import progress_bar
 
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_NAME = "inception-v3-compat"
@@ -52,7 +52,7 @@ class FeatureExtractor:
     @torch.no_grad()
     def __call__(self, images: np.ndarray, progress: bool = False) -> dict[str, np.ndarray]:
         pools, logits = [], []
-        for start in tqdm(range(0, len(images), self.batch_size), desc=self.label, unit="batch",
+        for start in progress_bar(range(0, len(images), self.batch_size), desc=self.label, unit="batch",
                           total=math.ceil(len(images) / self.batch_size), disable=not progress, leave=False):
             pool, logit = self.features(images[start:start + self.batch_size])
             pools.append(pool.double().cpu().numpy())

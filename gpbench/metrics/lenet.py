@@ -14,9 +14,9 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor
+from gpbench.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def train_lenet(images: np.ndarray, labels: np.ndarray, epochs: int, seed: int =
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     batches_per_epoch = math.ceil(len(images) / batch_size)
-    with tqdm(total=epochs * batches_per_epoch, desc=f"LeNet training ({epochs} epochs)", unit="batch",
+    with progress_bar(total=epochs * batches_per_epoch, desc=f"LeNet training ({epochs} epochs)", unit="batch",
               disable=not progress, leave=False) as bar:
         for _ in range(epochs):
             order = torch.randperm(len(images), generator=generator).numpy()

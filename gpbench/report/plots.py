@@ -48,8 +48,8 @@ def _by_dataset(results: list[RunResult]):
         yield dataset, [(key, runs) for key, runs in groups.items() if key[0] == dataset]
 
 
-def _save(figure, path: Path, title: str) -> Path:
-    figure.suptitle(title, fontsize=10)
+def save_figure(figure, path: Path, title: str, fontsize: int = 10) -> Path:
+    figure.suptitle(title, fontsize=fontsize)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -70,7 +70,7 @@ def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
         axes.set_ylabel(f"{RESULT_LABELS[metric]} ({direction})")
         axes.grid(alpha=0.3)
     by_iteration.legend(fontsize=7)
-    return _save(figure, out_dir / f"{prefix}figure3_{dataset}.png",
+    return save_figure(figure, out_dir / f"{prefix}figure3_{dataset}.png",
                  f"{dataset}: {RESULT_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
 
 
@@ -82,7 +82,7 @@ def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Pa
         panel.set_xlabel("generator iterations")
         panel.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    return _save(figure, out_dir / f"{prefix}curves_{dataset}.png",
+    return save_figure(figure, out_dir / f"{prefix}curves_{dataset}.png",
                  f"{dataset}: training curves (mean over seeds, band = min-max)")
 
 

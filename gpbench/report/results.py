@@ -29,8 +29,17 @@ class RunResult:
         if path.name == EVAL:
             path = path.parent
         run = RunDir(path)
-        return cls(path=path, config=run.read_config(), status=run.read_status(), log=run.read_metrics(),
+        return cls(path=path, config=run.require_config(), status=run.read_status(), log=run.read_metrics(),
                    final=run.read_eval(), curve=run.read_eval_curve())
+
+    def series(self, key: str, source: str = "log") -> tuple[np.ndarray, np.ndarray]:
+        """(iterations, values) of ``key`` where it is a finite number, from metrics.jsonl ("log") or eval.jsonl
+        ("curve")."""
+        rows = self.log if source == "log" else self.curve
+        pairs = [(row["iteration"], row[key]) for row in rows
+                 if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])]
+        iterations, values = zip(*pairs) if pairs else ((), ())
+        return np.asarray(iterations, dtype=float), np.asarray(values, dtype=float)
 
     @property
     def dataset(self) -> str:

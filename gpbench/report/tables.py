@@ -9,6 +9,8 @@ from pathlib import Path
 
 from gpbench.config import REPORTED
 from gpbench.metrics import RESULT_LABELS
+from gpbench.rundir import RunDir
+from gpbench.report.health import health_cell
 from gpbench.report.results import RunResult, group_runs, summarise, table_metrics
 
 
@@ -47,7 +49,8 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         method = runs[0].config["method"]
         reported = {m: REPORTED[(arch, method, m)] for m in metrics if (arch, method, m) in REPORTED}
         block = blocks.setdefault(dataset, Block(dataset, ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
-                                                           "paper / public", "Δ", "iterations", "stability"], []))
+                                                           "paper / public", "Δ", "iterations", "stability",
+                                                           "health"], []))
         cells = [label, f"{len(_usable(runs))}/{len(runs)}"]
         paper_cells, delta_cells = [], []
         for metric in metrics:
@@ -63,8 +66,11 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                             "seeds_used": summary[2] if summary else 0, "seeds": len(runs),
                             "paper": value, "paper_std": std, "paper_source": source, "delta": delta,
                             "iterations": runs[0].config["iterations"], "stability": _stability(runs)})
+        health = health_cell(runs)
         cells += ["; ".join(paper_cells) or "—", "; ".join(delta_cells) or "—",
-                  f"{runs[0].config['iterations']:,}", _stability(runs)]
+                  f"{runs[0].config['iterations']:,}", _stability(runs), health]
+        for record in records[-len(metrics):]:
+            record["health"] = health
         block.rows.append(cells)
     return list(blocks.values()), records
 
@@ -77,7 +83,8 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         metrics = table_metrics(dataset)
         block = blocks.setdefault(dataset, Block(dataset, ["setting", "penalty", "seeds",
                                                            *[RESULT_LABELS[m] for m in metrics],
-                                                           "final W estimate", "diverged", "s / 1k it"], []))
+                                                           "final W estimate", "diverged", "s / 1k it", "health"],
+                                                     []))
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
         cost = summarise([r.seconds_per_1k_iterations() for r in runs])
@@ -94,10 +101,29 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
             cells.append(_format(summary, 4 if metric != "modes" else 3))
             record[f"{metric}_mean"] = summary[0] if summary else None
             record[f"{metric}_std"] = summary[1] if summary else None
+        record["health"] = health_cell(runs)
         cells += [_format(wasserstein), _stability(runs).removeprefix("diverged ").replace("none diverged", "0"),
-                  f"{cost[0]:.1f}" if cost else "—"]
+                  f"{cost[0]:.1f}" if cost else "—", record["health"]]
         block.rows.append(cells)
         records.append(record)
+    return list(blocks.values()), records
+
+
+def health(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
+    """One row per run: its worst verdict from `gpbench diagnose`, which check, and the evidence."""
+    blocks: dict[str, Block] = {}
+    records = []
+    for (dataset, label), runs in group_runs(results).items():
+        block = blocks.setdefault(dataset, Block(dataset, ["run", "verdict", "check", "evidence"], []))
+        for run in runs:
+            report = RunDir(run.path).read_diagnosis() or {"verdict": "—", "worst_check": None, "checks": []}
+            flagged = [check for check in report["checks"] if check["verdict"] == report["verdict"]]
+            check = flagged[0] if report["worst_check"] and flagged else None
+            record = {"dataset": dataset, "run": f"{label}/seed{run.config['seed']}", "verdict": report["verdict"],
+                      "check": check["name"] if check else "", "evidence": check["evidence"] if check else "",
+                      "advice": check["advice"] if check else ""}
+            records.append(record)
+            block.rows.append([record["run"], record["verdict"], record["check"] or "—", record["evidence"] or "—"])
     return list(blocks.values()), records
 
 
@@ -135,11 +161,15 @@ def to_latex(blocks: list[Block], caption: str) -> str:
     return "\n".join(parts)
 
 
+TABLES = {"replication": replication, "flex": flex, "health": health}
+
+
 def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: str) -> list[Path]:
-    """Write ``out_stem``.md/.csv/.tex for ``kind`` in {"replication", "flex"}; returns the paths."""
+    """Write ``out_stem``.md/.csv/.tex for ``kind`` in TABLES; returns the paths."""
     results = [RunResult.read(path) for path in run_dirs]
-    blocks, records = (replication if kind == "replication" else flex)(results)
-    title = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)"}[kind]
+    blocks, records = TABLES[kind](results)
+    title = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)",
+             "health": "Run health (gpbench diagnose)"}[kind]
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex")]

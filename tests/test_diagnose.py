@@ -1,0 +1,90 @@
+"""`gpbench diagnose` on short real runs made to fail in each way: the matching check warns or fails, the
+others stay quiet; a healthy preset run is healthy; bad run directories are one-line errors."""
+
+import json
+
+import pytest
+
+from gpbench.cli import main
+from gpbench.diagnose import diagnose
+from gpbench.rundir import RunDir
+
+# 8gaussians at DIM 32, batch 64, 600 generator iterations: 5-10 s each on one thread.
+TOY = {"dataset": "8gaussians", "dim": 32, "batch_size": 64, "iterations": 600, "log_every": 10, "dev_every": 50,
+       "dev_samples": 500, "threads": 1, "checkpoint_every": 300}
+FAILURES = {
+    "preset": ({"method": "wgan-gp"}, None),
+    "clip-preset": ({"method": "wgan-clip"}, None),
+    "lambda-tiny": ({"method": "wgan-gp", "penalty": {"kind": "wgan-gp", "lambda": 1.0e-6}}, "penalty grip"),
+    "lambda-huge": ({"method": "wgan-gp", "penalty": {"kind": "wgan-gp", "lambda": 1.0e+4}}, "penalty grip"),
+    "critic-lr-100x": ({"method": "wgan-gp", "critic_lr": 1.0e-4, "generator_lr": 1.0e-6}, "configuration"),
+    "exploding-lr": ({"method": "wgan-gp", "lr": 1.0e+3, "iterations": 300}, "divergence"),
+    "clip-too-tight": ({"method": "wgan-clip", "clip": 0.001, "iterations": 300}, "weight clipping"),
+    # the critic memorises a fixed 64-point subset of 25gaussians (Gulrajani Fig. 4b on a toy)
+    "tiny-train-subset": ({"method": "wgan-gp", "dataset": "25gaussians", "dim": 64, "iterations": 800,
+                           "dev_every": 40, "dev_samples": 2000, "train_subset": 64}, "rising estimate"),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("diagnose")
+    import yaml
+
+    paths = {}
+    for name, (settings, _) in FAILURES.items():
+        config = root / f"{name}.yaml"
+        config.write_text(yaml.safe_dump({**TOY, **settings}))
+        assert main(["train", str(config), "--out", str(root / name)]) == 0
+        paths[name] = root / name
+    return paths
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_the_matching_check_flags_the_run_and_the_others_stay_quiet(runs, name):
+    expected = FAILURES[name][1]
+    verdicts = {check.name: check.verdict for check in diagnose(runs[name])}
+    flagged = {check for check, verdict in verdicts.items() if verdict != "ok"}
+    assert flagged == ({expected} if expected else set()), verdicts
+
+
+def test_the_evidence_is_in_numbers(runs):
+    checks = {check.name: check for check in diagnose(runs["lambda-tiny"])}
+    grip = checks["penalty grip"]
+    assert "escapes the Lipschitz constraint" in grip.evidence and grip.numbers["gradient_norm"] > 2
+    assert "vs target 1" in grip.evidence and "iterations 450-599" in grip.evidence
+    huge = {check.name: check for check in diagnose(runs["lambda-huge"])}["penalty grip"]
+    assert "dominates" in huge.evidence and huge.numbers["penalty_share"] > 0.5
+    diverged = {check.name: check for check in diagnose(runs["exploding-lr"])}["divergence"]
+    assert diverged.verdict == "fail" and "rising before it" in diverged.evidence
+    overfit = {check.name: check for check in diagnose(runs["tiny-train-subset"])}["rising estimate"]
+    assert "overfits the training set" in overfit.evidence and overfit.numbers["gap_end"] > 0
+
+
+def test_the_command_prints_checks_writes_the_health_plot_and_json(runs, capsys):
+    assert main(["diagnose", str(runs["lambda-tiny"]), str(runs["preset"])]) == 0
+    printed = capsys.readouterr().out
+    assert "lambda-tiny: WARN" in printed and "preset: OK" in printed and "advice: raise lambda" in printed
+    assert main(["diagnose", str(runs["clip-too-tight"]), "--json", "--write"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "warn" and report["worst_check"] == "weight clipping"
+    assert RunDir(runs["clip-too-tight"]).read_diagnosis() == report
+    assert (runs["clip-too-tight"] / "diagnosis.png").stat().st_size > 10_000
+
+
+def test_a_directory_that_is_not_a_run_is_one_line_and_non_zero(tmp_path, capsys):
+    assert main(["diagnose", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "is not a gpbench run" in error
+
+
+def test_a_truncated_metrics_log_is_one_line_and_non_zero(runs, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "cut"
+    shutil.copytree(runs["preset"], copy)
+    metrics = copy / "metrics.jsonl"
+    metrics.write_bytes(metrics.read_bytes()[:-25])
+    assert main(["diagnose", str(copy)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "metrics.jsonl is truncated" in error
