@@ -32,9 +32,13 @@ GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for 
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
 RUN_DIR = f"{RUN_ROOT}/{{run}}"
 
+report: "report/workflow.rst"
+
 wildcard_constraints:
     run=r"[^/]+/[^/]+/seed\d+",
     dataset="|".join(DATASETS),
+    label=r"[^/_]+(-[^/_]+)*",
+    seed=r"\d+",
 
 
 def options(*pairs):
@@ -70,8 +74,15 @@ def diagnoses(paths):
     return expand(rules.diagnose.output.report, run=paths)
 
 
+TABLE_FORMATS = ["md", "csv", "tex", "html"]
+
+
 def table_outputs(group):
-    return expand(f"{RESULTS}/tables/{group}.{{ext}}", ext=["md", "csv", "tex"]) if GROUPS[group] else []
+    return expand(f"{RESULTS}/tables/{group}.{{ext}}", ext=TABLE_FORMATS) if GROUPS[group] else []
+
+
+def sample_outputs():
+    return [f"{RESULTS}/plots/samples/{run.dataset}_{run.label}_seed{run.seed}.png" for run in RUNS.values()]
 
 
 def plot_outputs(group, prefix):
@@ -104,6 +115,7 @@ rule all:
         claims_outputs(),
         figure4_outputs(),
         f"{RESULTS}/tables/health.md" if RUNS else [],
+        sample_outputs(),
 
 
 rule run_config:
@@ -203,6 +215,7 @@ rule health:
         diagnoses(list(RUNS)),
     output:
         expand(f"{RESULTS}/tables/health.{{ext}}", ext=["md", "csv", "tex"]),
+        report(f"{RESULTS}/tables/health.html", caption="report/health.rst", category="8. Health"),
     log:
         f"{RESULTS}/logs/table-health.log",
     params:
@@ -219,6 +232,7 @@ rule table:
         diagnoses=lambda wildcards: diagnoses(GROUPS[wildcards.group]),
     output:
         expand(f"{RESULTS}/tables/{{{{group}}}}.{{ext}}", ext=["md", "csv", "tex"]),
+        report(f"{RESULTS}/tables/{{group}}.html", caption="report/table.rst", category="1. Tables"),
     log:
         f"{RESULTS}/logs/table-{{group}}.log",
     wildcard_constraints:
@@ -235,8 +249,10 @@ rule plots:
         lambda wildcards: evals([path for path in GROUPS["flex" if wildcards.prefix else "replication"]
                                  if RUNS[path].dataset == wildcards.dataset]),
     output:
-        f"{RESULTS}/plots/{{prefix}}figure3_{{dataset}}.png",
-        f"{RESULTS}/plots/{{prefix}}curves_{{dataset}}.png",
+        report(f"{RESULTS}/plots/{{prefix}}figure3_{{dataset}}.png", caption="report/figure3.rst", category="4. Figure 3",
+               subcategory="{prefix}{dataset}"),
+        report(f"{RESULTS}/plots/{{prefix}}curves_{{dataset}}.png", caption="report/curves.rst",
+               category="6. Training curves", subcategory="{prefix}{dataset}"),
     log:
         f"{RESULTS}/logs/plots-{{prefix}}{{dataset}}.log",
     wildcard_constraints:
@@ -247,10 +263,25 @@ rule plots:
         "gpbench plot {input:q} --out {params.out:q} --prefix '{wildcards.prefix}' > {log:q} 2>&1"
 
 
+rule sample_picture:
+    input:
+        lambda wildcards: expand(rules.train.output.status, run=f"{wildcards.dataset}/{wildcards.label}/seed{wildcards.seed}"),
+    output:
+        report(f"{RESULTS}/plots/samples/{{dataset}}_{{label}}_seed{{seed}}.png", caption="report/samples.rst",
+               category="7. Samples", subcategory="{dataset}"),
+    log:
+        f"{RESULTS}/logs/samples-{{dataset}}_{{label}}_seed{{seed}}.log",
+    params:
+        run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.dataset}/{wildcards.label}/seed{wildcards.seed}",
+    shell:
+        "gpbench samples {params.run_dir:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule figure1:
     output:
         results=f"{RUN_ROOT}/figure1/figure1.json",
-        plots=expand(f"{RESULTS}/plots/figure1_{{name}}.png", name=["value_surfaces", "gradient_norms", "weights"]),
+        plots=[report(f"{RESULTS}/plots/figure1_{name}.png", caption="report/figure1.rst", category="3. Figure 1")
+               for name in ("value_surfaces", "gradient_norms", "weights")],
     log:
         f"{RESULTS}/logs/figure1.log",
     threads: THREADS
@@ -266,7 +297,7 @@ rule figure4:
     input:
         expand(rules.train.output.status, run=GROUPS["figure4"]),
     output:
-        f"{RESULTS}/plots/figure4_overfitting.png",
+        report(f"{RESULTS}/plots/figure4_overfitting.png", caption="report/figure4.rst", category="5. Figure 4"),
     log:
         f"{RESULTS}/logs/figure4.log",
     params:
@@ -283,6 +314,7 @@ rule claims:
     output:
         f"{RESULTS}/tables/claims.md",
         f"{RESULTS}/tables/claims.csv",
+        report(f"{RESULTS}/tables/claims.html", caption="report/claims.rst", category="2. Claims (Figures 1 and 4)"),
     log:
         f"{RESULTS}/logs/claims.log",
     params:

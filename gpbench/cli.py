@@ -111,6 +111,13 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _samples(args: argparse.Namespace) -> int:
+    from gpbench.report.plots import last_sample_picture
+
+    print(f"wrote {last_sample_picture(args.run_dir, Path(args.out))}")
+    return 0
+
+
 def _figure1(args: argparse.Namespace) -> int:
     from gpbench import figure1
     from gpbench.config import parse_overrides
@@ -211,18 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--out", help="write the protocol notes as JSON")
     prepare.set_defaults(run=_prepare_metrics)
 
-    table = verbs.add_parser("table", help="write results tables (md, csv, tex) from evaluated runs")
+    table = verbs.add_parser("table", help="write results tables (md, csv, tex, html) from evaluated runs")
     table.add_argument("kind", choices=["replication", "flex", "health"])
     table.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
     table.add_argument("--out", required=True, help="output path without extension")
     table.add_argument("--caption", default="", help="protocol and reductions, printed with the tables")
     table.set_defaults(run=_table)
 
-    plot = verbs.add_parser("plot", help="Figure-3-style metric curves, training curves and sample pictures")
+    plot = verbs.add_parser("plot", help="Figure-3-style metric curves and training curves")
     plot.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
     plot.add_argument("--out", required=True, help="plots directory")
     plot.add_argument("--prefix", default="", help="prefix of the plot file names, e.g. flex_")
     plot.set_defaults(run=_plot)
+
+    samples = verbs.add_parser("samples", help="copy a run's last sample picture (for a suite's report)")
+    samples.add_argument("run_dir")
+    samples.add_argument("--out", required=True, help="the PNG to write")
+    samples.set_defaults(run=_samples)
 
     figure = verbs.add_parser("figure1", help="Gulrajani et al. Figure 1: fixed-generator critic experiments")
     actions = figure.add_subparsers(dest="action", required=True)

@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpbench.config import resolve
+from gpbench.config import preset, resolve
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
 from gpbench.yamlio import read_yaml
@@ -72,6 +72,18 @@ def load_variants(suite: dict, base: Path = Path(".")) -> dict[str, dict]:
     return content["variants"]
 
 
+def inherit_lambda(penalty: dict, config: dict) -> dict:
+    """A flex variant that does not set lambda takes the base method's preset lambda for the run's dataset
+    (toys 0.1, images 10 for wgan-gp), so that the sweep compares penalties at the strength the paper used."""
+    penalty = copy.deepcopy(penalty)
+    if isinstance(penalty, dict) and "lambda" not in penalty:
+        arch = config.get("arch") or get_dataset(config["dataset"]).default_arch
+        base = preset(arch, config["method"]).get("penalty")
+        if base and "lambda" in base:
+            penalty["lambda"] = base["lambda"]
+    return penalty
+
+
 def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     """Every run of the suite, its config resolved (so a bad override fails before any job runs)."""
     runs: list[Run] = []
@@ -92,8 +104,8 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
         for dataset in flex["datasets"]:
             overrides = copy.deepcopy((flex.get("overrides") or {}).get(dataset, {}))
             for name, penalty in variants.items():
-                config = {**common, "method": flex.get("base_method", "wgan-gp"), "dataset": dataset,
-                          **overrides, "penalty": copy.deepcopy(penalty)}
+                config = {**common, "method": flex.get("base_method", "wgan-gp"), "dataset": dataset, **overrides}
+                config["penalty"] = inherit_lambda(penalty, config)
                 for seed in flex.get("seeds", seeds):
                     runs.append(Run("flex", dataset, config["method"], name, seed, {**config, "seed": seed}))
     figure4 = suite.get("figure4")

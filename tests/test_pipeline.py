@@ -132,3 +132,12 @@ def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
 
     again = subprocess.run([*command, "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    report = tmp_path / "results" / "tiny" / "report.html"           # one page gathering every output
+    built = subprocess.run([*command, "--report", str(report)], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    page = report.read_text()
+    for name in ("replication.html", "claims.html", "figure4_overfitting.png", "mnist_wgan-gp_seed0.png",
+                 "health.html", "1. Tables", "7. Samples"):
+        assert name in page, name

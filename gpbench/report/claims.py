@@ -10,7 +10,7 @@ from pathlib import Path
 from gpbench.figure1 import claims as figure1_claims
 from gpbench.figure4 import figure4_claims
 from gpbench.report.results import RunResult
-from gpbench.report.tables import Block, to_markdown
+from gpbench.report.tables import Block, to_html, to_markdown
 from gpbench.rundir import write_text_atomic
 
 COLUMNS = ["claim", "measured", "reproduced"]
@@ -18,7 +18,7 @@ COLUMNS = ["claim", "measured", "reproduced"]
 
 def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str | None = None,
                        gan_evals: list[str] = (), figure4_runs: list[str] = ()) -> Path:
-    """claims.md and claims.csv from figure1.json, the toy GANs' eval.json and the Figure 4 run directories."""
+    """claims.md, claims.csv and claims.html from figure1.json, the toy GANs' eval.json and the Figure 4 run directories."""
     rows = []
     notes = []
     if figure1_results:
@@ -33,9 +33,10 @@ def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str 
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     block = Block("Claims", COLUMNS, [[row[column] for column in COLUMNS] for row in rows])
     text = " ".join(filter(None, [caption.rstrip().rstrip(".") + "." if caption.strip() else "", *notes]))
+    title = "Gulrajani et al. 2017, Figures 1 and 4: claims and what this replication measured"
     markdown = out_stem.with_suffix(".md")
-    write_text_atomic(markdown, to_markdown([block], "Gulrajani et al. 2017, Figures 1 and 4: claims and what this "
-                                                     "replication measured", text))
+    write_text_atomic(markdown, to_markdown([block], title, text))
+    write_text_atomic(out_stem.with_suffix(".html"), to_html([block], title, text))
     with open(out_stem.with_suffix(".csv"), "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()

@@ -13,32 +13,77 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
-from gpbench.rundir import RunDir  # noqa: E402
+from gpbench.errors import RunDirError  # noqa: E402
 from gpbench.report.results import RunResult, group_runs, table_metrics  # noqa: E402
+from gpbench.rundir import RunDir  # noqa: E402
 
 TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss w/o penalty)"),
                    ("d_loss", "critic loss (without penalty)"), ("gradient_norm", "mean gradient norm at penalty points"))
+# One colour per method in every panel of every figure; variants (the flex sweep, the ResNet) take the
+# palette's colours in sorted order.
+METHOD_COLORS = {"wgan-gp": "tab:blue", "wgan-clip": "tab:orange", "ns-gan": "tab:green", "mm-gan": "tab:red"}
+PALETTE = [color for color in plt.get_cmap("tab20").colors]
+GRID_POINTS = 100
+SEPARATE_SCALE = ("wasserstein_estimate", "d_loss")     # panels where clipped critics get their own axis
 
 
-def _mean_curve(runs: list[RunResult], rows, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, min and max over seeds at the x values all seeds share."""
-    per_run = [{row[x_key]: row[y_key] for row in rows(run) if row.get(y_key) is not None and row.get(x_key) is not None}
-               for run in runs]
-    shared = sorted(set.intersection(*(set(curve) for curve in per_run))) if per_run else []
-    values = np.array([[curve[x] for x in shared] for curve in per_run], dtype=float)
-    if not shared:
-        return np.array([]), np.array([]), np.array([])
-    return np.array(shared, dtype=float), values.mean(axis=0), np.stack([values.min(axis=0), values.max(axis=0)])
+def method_colors(labels) -> dict[str, object]:
+    """A colour for each label: the four methods always the same, every other label the next free one."""
+    labels = list(labels)
+    free = [color for color in PALETTE if color not in [matplotlib.colors.to_rgb(c) for c in METHOD_COLORS.values()]]
+    others = sorted(label for label in set(labels) if label not in METHOD_COLORS)
+    return {**{label: METHOD_COLORS[label] for label in labels if label in METHOD_COLORS},
+            **{label: free[index % len(free)] for index, label in enumerate(others)}}
 
 
-def _plot_lines(axes, groups, rows, x_key, y_key, scale_x=1.0):
+def _runs_curves(runs: list[RunResult], key: str, x_key: str, source: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each run's (x, y) of ``key`` (the high-quality fraction in percent), runs without it left out."""
+    scale = 100.0 if key == "high_quality" else 1.0
+    curves = [run.series(key, source, x_key) for run in runs]
+    return [(x, scale * y) for x, y in curves if len(x)]
+
+
+def mean_curve(curves: list[tuple[np.ndarray, np.ndarray]], common_grid: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Mean, min and max over seeds: at the x values every seed has (generator iterations), or, with
+    ``common_grid``, interpolated on a grid over the x range all seeds cover (wall-clock seconds differ)."""
+    if not curves:
+        return None
+    if common_grid:
+        low, high = max(x.min() for x, _ in curves), min(x.max() for x, _ in curves)
+        if len(curves) == 1:
+            grid = curves[0][0]
+        elif low >= high:
+            return None
+        else:
+            grid = np.linspace(low, high, GRID_POINTS)
+        values = np.array([np.interp(grid, x, y) for x, y in curves])
+    else:
+        shared = sorted(set.intersection(*(set(x.tolist()) for x, _ in curves)))
+        if not shared:
+            return None
+        grid = np.asarray(shared, dtype=float)
+        values = np.array([[dict(zip(x.tolist(), y))[point] for point in shared] for x, y in curves])
+    return grid, values.mean(axis=0), np.stack([values.min(axis=0), values.max(axis=0)])
+
+
+def _plot_lines(axes, groups, colors, key, x_key="iteration", source="log", common_grid=False, suffix="") -> int:
+    """One line (mean over seeds, band min-max) per method; returns how many were drawn."""
+    drawn = 0
     for (_, label), runs in groups:
-        x, mean, spread = _mean_curve(runs, rows, x_key, y_key)
-        if not len(x):
+        curve = mean_curve(_runs_curves(runs, key, x_key, source), common_grid)
+        if curve is None:
             continue
-        line, = axes.plot(x * scale_x, mean, label=f"{label} (n={len(runs)})")
+        x, mean, spread = curve
+        axes.plot(x, mean, color=colors[label], label=f"{label} (n={len(runs)}){suffix}")
         if len(runs) > 1:
-            axes.fill_between(x * scale_x, spread[0], spread[1], color=line.get_color(), alpha=0.15)
+            axes.fill_between(x, spread[0], spread[1], color=colors[label], alpha=0.15)
+        drawn += 1
+    return drawn
+
+
+def _empty(axes, text: str) -> None:
+    axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center", fontsize=8, color="gray")
 
 
 def _by_dataset(results: list[RunResult]):
@@ -59,52 +104,65 @@ def save_figure(figure, path: Path, title: str, fontsize: int = 10) -> Path:
 def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     """The dataset's first metric vs generator iterations (left) and vs wall-clock seconds (right)."""
     metric = table_metrics(dataset)[0] if table_metrics(dataset)[0] != "modes" else "high_quality"
+    colors = method_colors(label for (_, label), _ in groups)
     figure, (by_iteration, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
-    rows = lambda run: [{**line, metric: (100 * line[metric] if metric == "high_quality" else line[metric])}
-                        for line in run.curve if metric in line]
-    _plot_lines(by_iteration, groups, rows, "iteration", metric)
-    _plot_lines(by_time, groups, rows, "elapsed_seconds", metric)
+    drawn = _plot_lines(by_iteration, groups, colors, metric, source="curve")
+    _plot_lines(by_time, groups, colors, metric, x_key="elapsed_seconds", source="curve", common_grid=True)
     direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
-    for axes, xlabel in ((by_iteration, "generator iterations"), (by_time, "wall-clock seconds")):
+    for axes, xlabel in ((by_iteration, "generator iterations"), (by_time, "wall-clock seconds (mean over seeds)")):
         axes.set_xlabel(xlabel)
         axes.set_ylabel(f"{RESULT_LABELS[metric]} ({direction})")
         axes.grid(alpha=0.3)
-    by_iteration.legend(fontsize=7)
+    if drawn:
+        by_iteration.legend(fontsize=7)
+    else:
+        _empty(by_iteration, "no evaluation curve (gpbench eval)")
     return save_figure(figure, out_dir / f"{prefix}figure3_{dataset}.png",
-                 f"{dataset}: {RESULT_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
+                       f"{dataset}: {RESULT_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
 
 
 def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
+    """Wasserstein estimate, critic loss and gradient norm over generator iterations; clipped critics, whose
+    estimate and loss are orders of magnitude smaller, get their own (right) axis in those panels."""
+    colors = method_colors(label for (_, label), _ in groups)
+    clipped = [group for group in groups if group[1][0].config["clip"]]
+    unclipped = [group for group in groups if not group[1][0].config["clip"]]
     figure, axes = plt.subplots(1, len(TRAINING_CURVES), figsize=(13, 3.4), dpi=100)
     for panel, (key, title) in zip(axes, TRAINING_CURVES):
-        _plot_lines(panel, groups, lambda run: run.log, "iteration", key)
+        if key in SEPARATE_SCALE and clipped and unclipped:
+            _plot_lines(panel, unclipped, colors, key)
+            right = panel.twinx()
+            _plot_lines(right, clipped, colors, key, suffix=" (right axis)")
+            right.set_ylabel("clipped critics", fontsize=8)
+            lines = panel.get_lines() + right.get_lines()
+            panel.legend(lines, [line.get_label() for line in lines], fontsize=7)
+        elif _plot_lines(panel, groups, colors, key) == 0:
+            _empty(panel, "not logged by these runs" if key != "gradient_norm" else "no gradient penalty")
         panel.set_title(title, fontsize=9)
         panel.set_xlabel("generator iterations")
         panel.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    if not (clipped and unclipped):
+        axes[0].legend(fontsize=7)
     return save_figure(figure, out_dir / f"{prefix}curves_{dataset}.png",
-                 f"{dataset}: training curves (mean over seeds, band = min-max)")
+                       f"{dataset}: training curves (mean over seeds, band = min-max)")
 
 
-def sample_pictures(results: list[RunResult], out_dir: Path) -> list[Path]:
-    """Each run's last sample picture, copied as samples/<dataset>_<method>_seed<k>.png."""
-    written = []
-    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
-    for result in results:
-        pictures = RunDir(result.path).sample_pictures()
-        if pictures:
-            target = out_dir / "samples" / f"{result.dataset}_{result.label}_seed{result.config['seed']}.png"
-            shutil.copyfile(pictures[-1], target)
-            written.append(target)
-    return written
+def last_sample_picture(run_dir: str | Path, target: Path) -> Path:
+    """Copy a run's last sample picture to ``target``."""
+    pictures = RunDir(run_dir).sample_pictures()
+    if not pictures:
+        raise RunDirError(f"{run_dir} has no sample pictures yet (samples/iter_*.png); train it first")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(pictures[-1], target)
+    return target
 
 
 def write_plots(run_dirs: list[str], out_dir: str | Path, prefix: str = "") -> list[Path]:
-    """``<prefix>figure3_<dataset>.png``, ``<prefix>curves_<dataset>.png`` and ``samples/*.png``."""
+    """``<prefix>figure3_<dataset>.png`` and ``<prefix>curves_<dataset>.png`` for each dataset of the runs."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = [RunResult.read(path) for path in run_dirs]
     written = []
     for dataset, groups in _by_dataset(results):
         written += [figure3(dataset, groups, out_dir, prefix), training_curves(dataset, groups, out_dir, prefix)]
-    return written + sample_pictures(results, out_dir)
+    return written

@@ -32,12 +32,13 @@ class RunResult:
         return cls(path=path, config=run.require_config(), status=run.read_status(), log=run.read_metrics(),
                    final=run.read_eval(), curve=run.read_eval_curve())
 
-    def series(self, key: str, source: str = "log") -> tuple[np.ndarray, np.ndarray]:
-        """(iterations, values) of ``key`` where it is a finite number, from metrics.jsonl ("log") or eval.jsonl
-        ("curve")."""
+    def series(self, key: str, source: str = "log", x_key: str = "iteration") -> tuple[np.ndarray, np.ndarray]:
+        """(x, values) of ``key`` where both are finite numbers, from metrics.jsonl ("log") or eval.jsonl
+        ("curve"); x is the generator iteration or, e.g., "elapsed_seconds"."""
         rows = self.log if source == "log" else self.curve
-        pairs = [(row["iteration"], row[key]) for row in rows
-                 if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])]
+        pairs = [(row[x_key], row[key]) for row in rows
+                 if isinstance(row.get(key), (int, float)) and math.isfinite(row[key])
+                 and isinstance(row.get(x_key), (int, float))]
         iterations, values = zip(*pairs) if pairs else ((), ())
         return np.asarray(iterations, dtype=float), np.asarray(values, dtype=float)
 

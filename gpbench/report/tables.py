@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpbench.config import REPORTED
-from gpbench.metrics import RESULT_LABELS
+from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
+from gpbench.penalties import build_penalty
 from gpbench.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.results import RunResult, group_runs, summarise, table_metrics
@@ -16,11 +18,12 @@ from gpbench.report.results import RunResult, group_runs, summarise, table_metri
 
 @dataclass
 class Block:
-    """One table of a file: rows share their columns (one dataset per block)."""
+    """One table of a file: rows share their columns (one dataset per block); ``notes`` are lines under it."""
 
     title: str
     header: list[str]
     rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
 
 
 def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
@@ -72,7 +75,51 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         for record in records[-len(metrics):]:
             record["health"] = health
         block.rows.append(cells)
+    for dataset, block in blocks.items():
+        block.notes = separation_notes(group_runs([r for r in results if r.dataset == dataset]), dataset, records)
     return list(blocks.values()), records
+
+
+REFERENCE_METHOD = "wgan-gp"
+
+
+def separation(reference: tuple[float, float, int] | None, other: tuple[float, float, int] | None,
+               metric: str) -> tuple[str, float | None]:
+    """Whether ``reference`` beat ``other`` on ``metric`` by more than the seed spread (the sum of the two
+    sample standard deviations): "better", "worse" or "not separated", and the difference of the means."""
+    if reference is None or other is None:
+        return "not measured", None
+    difference = reference[0] - other[0]
+    gain = -difference if metric in LOWER_IS_BETTER else difference
+    if abs(difference) <= reference[1] + other[1]:
+        return "not separated", difference
+    return ("better" if gain > 0 else "worse"), difference
+
+
+def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[str]:
+    """A line per method compared with WGAN-GP: each metric's verdict with the numbers; also written into the
+    CSV records of WGAN-GP (``vs_<method>``)."""
+    by_label = {label: runs for (_, label), runs in groups.items()}
+    if REFERENCE_METHOD not in by_label:
+        return []
+    notes = []
+    for label, runs in by_label.items():
+        if label == REFERENCE_METHOD:
+            continue
+        parts = []
+        for metric in table_metrics(dataset):
+            mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[name])])
+                            for name in (REFERENCE_METHOD, label))
+            verdict, difference = separation(mine, theirs, metric)
+            spread = f"{mine[1] + theirs[1]:.3g}" if mine and theirs else "—"
+            parts.append(f"{RESULT_LABELS[metric]} {verdict}" + (f" ({difference:+.3g} vs spread {spread})"
+                                                                  if difference is not None else ""))
+            for record in records:
+                if record["dataset"] == dataset and record["method"] == REFERENCE_METHOD and record["metric"] == metric:
+                    record[f"vs_{label}"] = verdict
+        notes.append(f"WGAN-GP vs {label}, by more than the seed spread (sum of the two standard deviations)? "
+                     + "; ".join(parts) + ".")
+    return notes
 
 
 def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
@@ -81,21 +128,23 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     records = []
     for (dataset, label), runs in group_runs(results).items():
         metrics = table_metrics(dataset)
-        block = blocks.setdefault(dataset, Block(dataset, ["setting", "penalty", "seeds",
+        block = blocks.setdefault(dataset, Block(dataset, ["setting", "λ", "penalty (every resolved setting)", "seeds",
                                                            *[RESULT_LABELS[m] for m in metrics],
                                                            "final W estimate", "diverged", "s / 1k it", "health"],
                                                      []))
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
         cost = summarise([r.seconds_per_1k_iterations() for r in runs])
-        penalty = runs[0].config["penalty"]
-        description = ", ".join(f"{k}={v}" for k, v in penalty.items())
-        record = {"dataset": dataset, "setting": label, "penalty": description, "seeds": len(runs),
+        settings = build_penalty(runs[0].config["penalty"]).settings()
+        description = ", ".join(f"{k}={v}" for k, v in settings.items() if k != "lambda")
+        strength = settings.get("lambda", "—")
+        record = {"dataset": dataset, "setting": label, "lambda": strength, "penalty": description, "seeds": len(runs),
                   "diverged": sum(r.diverged for r in runs),
                   "wasserstein_mean": wasserstein[0] if wasserstein else None,
                   "wasserstein_std": wasserstein[1] if wasserstein else None,
                   "seconds_per_1k_iterations": cost[0] if cost else None}
-        cells = [label.removeprefix(f"{runs[0].config['method']}-"), description, f"{len(usable)}/{len(runs)}"]
+        cells = [label.removeprefix(f"{runs[0].config['method']}-"), f"{strength:g}" if isinstance(strength, float)
+                 else str(strength), description, f"{len(usable)}/{len(runs)}"]
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in usable])
             cells.append(_format(summary, 4 if metric != "modes" else 3))
@@ -138,6 +187,7 @@ def to_markdown(blocks: list[Block], title: str, caption: str) -> str:
                   "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
         lines += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |" for row in block.rows]
         lines.append("")
+        lines += [note for line in block.notes for note in (line, "")]
     return "\n".join(lines)
 
 
@@ -157,23 +207,42 @@ def to_latex(blocks: list[Block], caption: str) -> str:
                   r"\begin{tabular}{" + "l" * len(block.header) + "}", r"\toprule",
                   " & ".join(_latex(h) for h in block.header) + r" \\", r"\midrule"]
         parts += [" & ".join(_latex(c) for c in row) + r" \\" for row in block.rows]
-        parts += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+        parts += [r"\bottomrule", r"\end{tabular}"]
+        parts += [r"\par\smallskip\footnotesize " + _latex(note) for note in block.notes]
+        parts += [r"\end{table}", ""]
     return "\n".join(parts)
 
 
+def to_html(blocks: list[Block], title: str, caption: str) -> str:
+    """A self-contained HTML page of the tables (what the Snakemake report shows inline)."""
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
+             f"<title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"] + ([f"<p class='caption'>{html.escape(caption)}</p>"] if caption else [])
+    for block in blocks:
+        parts += [f"<h2>{html.escape(block.title)}</h2><table><thead><tr>"
+                  + "".join(f"<th>{html.escape(str(h))}</th>" for h in block.header) + "</tr></thead><tbody>"]
+        parts += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in block.rows]
+        parts += ["</tbody></table>"] + [f"<p class='note'>{html.escape(note)}</p>" for note in block.notes]
+    return "\n".join(parts + ["</body></html>"]) + "\n"
+
+
+HTML_STYLE = ("body{font-family:sans-serif;font-size:13px;margin:1em}table{border-collapse:collapse;margin:.5em 0}"
+              "th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}"
+              "th{background:#f2f2f2}.caption,.note{color:#333;max-width:70em}")
 TABLES = {"replication": replication, "flex": flex, "health": health}
 
 
 def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: str) -> list[Path]:
-    """Write ``out_stem``.md/.csv/.tex for ``kind`` in TABLES; returns the paths."""
+    """Write ``out_stem``.md/.csv/.tex/.html for ``kind`` in TABLES; returns the paths."""
     results = [RunResult.read(path) for path in run_dirs]
     blocks, records = TABLES[kind](results)
     title = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)",
              "health": "Run health (gpbench diagnose)"}[kind]
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex")]
+    paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex", ".html")]
     paths[0].write_text(to_markdown(blocks, title, caption))
+    paths[3].write_text(to_html(blocks, title, caption))
     with open(paths[1], "w", newline="") as handle:
         fieldnames = list(dict.fromkeys(key for record in records for key in record)) or ["dataset"]
         writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="")

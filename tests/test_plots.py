@@ -1,0 +1,83 @@
+"""Plots: every panel holds data, wall-clock panels too when seeds ran at different speeds; one colour per
+method in every panel; clipped critics on their own axis."""
+
+from pathlib import Path
+
+import matplotlib.colors
+import pytest
+
+from gpbench.report import plots
+from gpbench.report.results import RunResult
+
+
+def run(label, seed, seconds_per_iteration, clip=None):
+    """A run with a training log and an evaluation curve; its wall-clock depends on its speed."""
+    scale = 1e-5 if clip else 1.0
+    log = [{"iteration": i, "wasserstein_estimate": scale * (1.0 - i / 100), "d_loss": -scale * (1.0 - i / 100),
+            "gradient_norm": None if clip else 1.0 + seed / 10} for i in range(0, 100, 10)]
+    curve = [{"iteration": i, "elapsed_seconds": seconds_per_iteration * i, "modes": 8,
+              "high_quality": 0.1 + i / 1000 + seed / 100} for i in range(10, 101, 10)]
+    config = {"dataset": "8gaussians", "method": label, "seed": seed, "clip": clip}
+    return RunResult(Path(f"runs/t/8gaussians/{label}/seed{seed}"), config, {"status": "completed"}, log, None, curve)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    drawn = []
+    original = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda figure, *args, **kwargs: drawn.append(figure) or
+                        original(figure, *args, **kwargs))
+    return drawn
+
+
+def groups():
+    # the seeds of each method ran at different speeds: no wall-clock value is shared between seeds
+    runs = [run("wgan-gp", 0, 0.013), run("wgan-gp", 1, 0.021), run("wgan-clip", 0, 0.007, clip=0.01),
+            run("wgan-clip", 1, 0.011, clip=0.01)]
+    return list(plots.group_runs(runs).items())
+
+
+def lines_by_label(figure):
+    found = {}
+    for axes in figure.axes:
+        for line in axes.get_lines():
+            label = line.get_label().split(" (n=")[0]
+            found.setdefault(label, []).append(matplotlib.colors.to_rgb(line.get_color()))
+    return found
+
+
+def test_figure3_and_curves_hold_data_in_every_panel(tmp_path, figures):
+    plots.figure3("8gaussians", groups(), tmp_path)
+    plots.training_curves("8gaussians", groups(), tmp_path)
+    figure3, curves = figures
+    by_iteration, by_time = figure3.axes
+    assert len(by_iteration.get_lines()) == len(by_time.get_lines()) == 2
+    for line in by_time.get_lines():                          # the wall-clock panel is populated
+        assert len(line.get_xdata()) == plots.GRID_POINTS
+    for axes in curves.axes:
+        assert axes.get_lines(), axes.get_title()
+
+
+def test_a_method_has_one_colour_in_every_panel_of_every_figure(tmp_path, figures):
+    plots.figure3("8gaussians", groups(), tmp_path)
+    plots.training_curves("8gaussians", groups(), tmp_path)
+    for figure in figures:
+        for label, colors in lines_by_label(figure).items():
+            assert len(set(colors)) == 1, label
+            assert colors[0] == matplotlib.colors.to_rgb(plots.METHOD_COLORS[label])
+
+
+def test_the_clipped_critics_estimate_has_its_own_axis(tmp_path, figures):
+    plots.training_curves("8gaussians", groups(), tmp_path)
+    estimate_axes = [axes for axes in figures[0].axes if any("wgan-clip" in line.get_label() for line in axes.get_lines())]
+    clipped = next(axes for axes in estimate_axes if axes.get_ylabel() == "clipped critics")
+    low, high = clipped.get_ylim()
+    assert high - low < 1e-3                                # scaled to the clipped estimate, not to GP's
+
+
+def test_variant_colours_are_stable_and_distinct_from_the_methods():
+    colors = plots.method_colors(["wgan-gp", "wgan-gp-r1", "wgan-gp-wgan-lp", "wgan-clip"])
+    assert colors["wgan-gp"] == "tab:blue" and colors["wgan-clip"] == "tab:orange"
+    assert colors["wgan-gp-r1"] != colors["wgan-gp-wgan-lp"]
+    assert plots.method_colors(["wgan-gp-wgan-lp", "wgan-gp-r1"]) == {
+        key: value for key, value in colors.items() if key.startswith("wgan-gp-")}
