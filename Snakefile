@@ -5,13 +5,15 @@
 # from gpbench.data, a run's file names from gpbench.rundir; every paper number from the method presets.
 
 import shlex
+from pathlib import Path
 
 import yaml
 from snakemake.utils import validate
 
 from gpbench import rundir
 from gpbench.data import DATASETS
-from gpbench.pipeline import GROUPS as RUN_GROUPS, image_datasets, load_suite, needs_gpu, plan
+from gpbench.pipeline import (GROUPS as RUN_GROUPS, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
+                              load_costs, load_suite, plan)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
@@ -21,12 +23,29 @@ config.update(suite)
 validate(config, "configs/schema.yaml")
 
 SUITE = config["suite"]
-RUNS = {run.path: run for run in plan(config)}
+RUNS = {run.path: run for run in plan(config, base=Path(workflow.basedir))}
 RUN_ROOT = f"runs/{SUITE}"
 RESULTS = f"results/{SUITE}"
 DATA_ROOT = config.get("data_root", "data")
 THREADS = config.get("threads", 1)
 EVAL = config.get("eval", {})
+REHEARSAL = config.get("rehearsal")
+if REHEARSAL:              # synthetic CIFAR-10 and random Inception weights, written by the rehearsal_data rule
+    EVAL = {**EVAL, "inception_weights": f"{DATA_ROOT}/random-inception.pth"}
+RUNS_PER_GPU = config.get("runs_per_gpu", {})
+# Cluster resources of train and eval jobs (profiles/slurm): GPU type from the profile, time limits from the
+# suite's cost_file (`gpbench cost --json`) when it has one; no GPU request where the cluster has none.
+GPUS_AVAILABLE = cluster_has_gpus()
+COSTS = load_costs(config.get("cost_file"))
+
+
+def cluster(job, key):
+    return lambda wildcards: job_resources(RUNS[wildcards.run], job, GPUS_AVAILABLE, config.get("slurm_gpu_model") or "",
+                                           COSTS)[key]
+
+
+# Rules that only write small files run where Snakemake runs, never as cluster jobs.
+localrules: all, run_config, data, rehearsal_data, diagnose, health, table, plots, sample_picture, figure4, claims
 CAPTION = config.get("caption", "")
 GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in RUN_GROUPS}
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
@@ -46,8 +65,10 @@ def options(*pairs):
     return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in pairs if value)
 
 
-def metric_options():
-    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", EVAL.get("inception_weights")))
+def metric_options(dataset):
+    metrics = ",".join(EVAL.get("metrics", {}).get(dataset, []))
+    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", EVAL.get("inception_weights")),
+                   ("--metrics", metrics))
 
 
 def prepared_sample_counts(dataset):
@@ -59,7 +80,7 @@ def prepared_sample_counts(dataset):
 def eval_options(dataset):
     return " ".join([options(("--samples", EVAL.get("samples", {}).get(dataset)),
                              ("--curve-samples", EVAL.get("curve_samples", {}).get(dataset))),
-                     metric_options()])
+                     metric_options(dataset)])
 
 
 def dataset_of(wildcards):
@@ -128,7 +149,23 @@ rule run_config:
             yaml.safe_dump(params.config, handle, sort_keys=False)
 
 
+rule rehearsal_data:
+    output:
+        marker=f"{DATA_ROOT}/cifar-10-batches-py/SYNTHETIC",
+        inception=f"{DATA_ROOT}/random-inception.pth",
+    log:
+        f"{RESULTS}/logs/rehearsal-data.log",
+    params:
+        data_root=DATA_ROOT,
+        images=(REHEARSAL or {}).get("images_per_batch", 50),
+    shell:
+        "gpbench rehearsal-data --data-root {params.data_root:q} --inception {output.inception:q} "
+        "--images-per-batch {params.images} > {log:q} 2>&1"
+
+
 rule data:
+    input:
+        lambda wildcards: rules.rehearsal_data.output if REHEARSAL and wildcards.dataset == "cifar10" else [],
     output:
         note=f"{RESULTS}/data/{{dataset}}.json",
     log:
@@ -149,7 +186,7 @@ rule prepare_metrics:
     threads: THREADS
     params:
         data_root=DATA_ROOT,
-        options=lambda wildcards: metric_options(),
+        options=lambda wildcards: metric_options(wildcards.dataset),
         samples=lambda wildcards: prepared_sample_counts(wildcards.dataset),
     shell:
         "gpbench prepare-metrics {wildcards.dataset} --data-root {params.data_root:q} {params.samples} "
@@ -169,7 +206,11 @@ rule train:
         f"{RUN_DIR}/{rundir.TRAIN_BENCHMARK}"
     threads: THREADS
     resources:
-        gpu=lambda wildcards: int(needs_gpu(dataset_of(wildcards))),
+        gpu_slots=lambda wildcards: gpu_slots(dataset_of(wildcards), RUNS_PER_GPU),
+        gpu=cluster("train", "gpu"),
+        gpu_model=cluster("train", "gpu_model"),
+        mem_mb=cluster("train", "mem_mb"),
+        runtime=cluster("train", "runtime"),
     params:
         run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
     shell:
@@ -187,7 +228,11 @@ rule eval:
         f"{RUN_DIR}/{rundir.EVAL_LOG}",
     threads: THREADS
     resources:
-        gpu=lambda wildcards: int(needs_gpu(dataset_of(wildcards))),
+        gpu_slots=lambda wildcards: gpu_slots(dataset_of(wildcards), RUNS_PER_GPU),
+        gpu=cluster("eval", "gpu"),
+        gpu_model=cluster("eval", "gpu_model"),
+        mem_mb=cluster("eval", "mem_mb"),
+        runtime=cluster("eval", "runtime"),
     params:
         run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
         options=lambda wildcards: eval_options(dataset_of(wildcards)),

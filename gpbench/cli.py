@@ -88,7 +88,8 @@ def _prepare_metrics(args: argparse.Namespace) -> int:
     from gpbench.evaluate import prepare_metrics
 
     _set_threads(args.threads)
-    notes = prepare_metrics(args.dataset, args.data_root, args.cache, samples=args.samples,
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    notes = prepare_metrics(args.dataset, args.data_root, args.cache, samples=args.samples, metrics=metrics,
                             inception_weights=args.inception_weights, lenet_epochs=args.lenet_epochs)
     print(json.dumps(notes, indent=1))
     _write_note(args.out, notes)
@@ -108,6 +109,40 @@ def _plot(args: argparse.Namespace) -> int:
 
     paths = write_plots(args.runs, args.out, args.prefix)
     print(f"wrote {len(paths)} plots into {args.out}")
+    return 0
+
+
+def _rehearsal_data(args: argparse.Namespace) -> int:
+    from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
+
+    if not 10 <= args.images_per_batch <= 10_000:
+        raise ConfigError(f"--images-per-batch: expected a whole number from 10 to 10,000, got {args.images_per_batch}")
+    folder = write_synthetic_cifar10(args.data_root, args.images_per_batch, args.seed)
+    weights = write_random_inception(args.inception, args.seed)
+    print(f"wrote SYNTHETIC DATA into {folder}/ and RANDOM INCEPTION weights to {weights}")
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from gpbench.cost import suite_cost, to_markdown
+
+    if args.threads is not None:
+        _set_threads(args.threads)
+    if args.budget_seconds <= 0 or args.min_iterations < 1 or any(count < 1 for count in args.devices):
+        raise ConfigError("--budget-seconds must be > 0, --min-iterations and --devices >= 1")
+    command = "gpbench cost " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["cost"] else "gpbench cost"
+    costs = suite_cost(args.suite, args.budget_seconds, args.min_iterations, args.max_iterations, args.threads,
+                       progress=lambda line: print(line, file=sys.stderr))
+    table = to_markdown(costs, args.suite, args.devices, command)
+    print(table)
+    from gpbench.cost import to_json
+    from gpbench.rundir import write_json_atomic, write_text_atomic
+
+    for path, write in ((args.out, lambda p: write_text_atomic(p, table)),
+                        (args.json, lambda p: write_json_atomic(p, to_json(costs)))):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            write(Path(path))
     return 0
 
 
@@ -214,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--samples", type=int, nargs="+", help="sample counts to prepare statistics for")
     prepare.add_argument("--inception-weights", metavar="FILE")
     prepare.add_argument("--lenet-epochs", type=int)
+    prepare.add_argument("--metrics", help="comma-separated, as for gpbench eval (default by dataset)")
     prepare.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     prepare.add_argument("--out", help="write the protocol notes as JSON")
     prepare.set_defaults(run=_prepare_metrics)
@@ -230,6 +266,26 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", required=True, help="plots directory")
     plot.add_argument("--prefix", default="", help="prefix of the plot file names, e.g. flex_")
     plot.set_defaults(run=_plot)
+
+    rehearsal = verbs.add_parser("rehearsal-data", help="synthetic CIFAR-10 in the real format and random Inception "
+                                 "weights, to rehearse the GPU path on CPU (configs/rehearsal.yaml)")
+    rehearsal.add_argument("--data-root", required=True, help="cifar-10-batches-py/ is written here")
+    rehearsal.add_argument("--inception", required=True, metavar="FILE", help="where to save the random weights")
+    rehearsal.add_argument("--images-per-batch", type=int, default=50, help="images in each of the six batch files")
+    rehearsal.add_argument("--seed", type=int, default=0)
+    rehearsal.set_defaults(run=_rehearsal_data)
+
+    cost = verbs.add_parser("cost", help="predict a suite's device-hours and wall-clock by timing its settings here")
+    cost.add_argument("--suite", nargs="+", default=["configs/paper.yaml"], help="suite config file(s)")
+    cost.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8], help="device counts to schedule for")
+    cost.add_argument("--budget-seconds", type=float, default=20.0, help="timing per setting, after warm-up")
+    cost.add_argument("--min-iterations", type=int, default=2)
+    cost.add_argument("--max-iterations", type=int, default=300)
+    cost.add_argument("--threads", type=int, help="torch threads per run (default: the suite's)")
+    cost.add_argument("--out", help="also write the Markdown table here, e.g. results/bench/suite_cost.md")
+    cost.add_argument("--json", help="also write the measured times here; a suite's `cost_file` then sets its "
+                                     "cluster time limits")
+    cost.set_defaults(run=_cost)
 
     samples = verbs.add_parser("samples", help="copy a run's last sample picture (for a suite's report)")
     samples.add_argument("run_dir")

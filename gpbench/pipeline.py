@@ -7,6 +7,10 @@ module for the runs and their configs; it holds no paper numbers itself (those s
 from __future__ import annotations
 
 import copy
+import json
+import math
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,9 +132,69 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     return runs
 
 
-def needs_gpu(dataset: str) -> bool:
-    return get_dataset(dataset).wants_gpu
+GPU_SLOTS = 12            # one GPU in the `gpu_slots` resource: k runs that share a GPU ask 12 / k slots each
+DEFAULT_RUNS_PER_GPU = {"toy": 8, "mnist-like": 4, "cifar10": 1}   # a toy or MNIST critic uses a fraction of one
+
+
+def gpu_slots(dataset: str, runs_per_gpu: dict | None = None) -> int:
+    """The `gpu_slots` a run of ``dataset`` asks for: 0 when its dataset does not want a GPU."""
+    info = get_dataset(dataset)
+    if not info.wants_gpu:
+        return 0
+    return GPU_SLOTS // {**DEFAULT_RUNS_PER_GPU, **(runs_per_gpu or {})}[info.family]
 
 
 def image_datasets(runs: list[Run]) -> list[str]:
     return sorted({run.dataset for run in runs if not get_dataset(run.dataset).is_toy})
+
+
+# What a run asks a cluster for, per dataset family (memory in MB; the time limit comes from `gpbench cost` when the
+# suite names its JSON in `cost_file`, else from an assumed GPU time per generator iteration, generous on purpose).
+JOB_MEMORY_MB = {"toy": 4000, "mnist-like": 8000, "cifar10": 16000}
+ASSUMED_SECONDS_PER_ITERATION = {"toy": 0.02, "mnist-like": 0.05, "cifar10": 0.2}
+TIME_SAFETY_FACTOR, TIME_MARGIN_MINUTES = 1.5, 15
+
+
+def cluster_has_gpus() -> bool:
+    """False only where SLURM says its nodes have no GPU (sinfo reports no gpu GRES): image runs then ask for
+    none and train on CPU; anywhere else they ask for one."""
+    if shutil.which("sinfo") is None:
+        return True
+    try:
+        report = subprocess.run(["sinfo", "-h", "-o", "%G"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return report.returncode != 0 or "gpu" in report.stdout
+
+
+def load_costs(path: str | None) -> dict:
+    """The JSON `gpbench cost --json FILE` writes: run setting -> seconds per iteration and per dev evaluation."""
+    if not path or not Path(path).is_file():
+        return {}
+    return json.loads(Path(path).read_text())
+
+
+def run_minutes(config: dict, costs: dict) -> int:
+    """The time limit of a run: its projected time (measured or assumed), 1.5x, plus 15 minutes."""
+    from gpbench.cost import signature
+
+    resolved = resolve(config)
+    measured = costs.get(signature(resolved))
+    if measured:
+        seconds = resolved["iterations"] * measured["seconds_per_iteration"] + \
+            math.ceil(resolved["iterations"] / resolved["dev_every"]) * measured["dev_seconds"]
+    else:
+        seconds = resolved["iterations"] * ASSUMED_SECONDS_PER_ITERATION[get_dataset(resolved["dataset"]).family]
+    return math.ceil(TIME_SAFETY_FACTOR * seconds / 60) + TIME_MARGIN_MINUTES
+
+
+EVAL_MINUTES = {"toy": 30, "mnist-like": 60, "cifar10": 120}      # 50k Inception samples take minutes on a GPU
+
+
+def job_resources(run: Run, job: str, gpus_available: bool, gpu_model: str = "", costs: dict | None = None) -> dict:
+    """gpu, gpu_model, mem_mb and runtime (minutes) of a run's "train" or "eval" job; toys never ask for a GPU."""
+    info = get_dataset(run.dataset)
+    gpu = int(info.wants_gpu and gpus_available)
+    minutes = run_minutes(run.config, costs or {}) if job == "train" else EVAL_MINUTES[info.family]
+    return {"gpu": gpu, "gpu_model": gpu_model if gpu else "", "mem_mb": JOB_MEMORY_MB[info.family],
+            "runtime": minutes}

@@ -36,6 +36,7 @@ class Dataset:
     curve_samples: int                       # generated samples per snapshot on the curves
     wants_gpu: bool                          # image runs ask the pipeline for a GPU
     held_out_split: str | None = None        # real data the critic never trains on (None: toys draw fresh)
+    curve_metric: str = "emd"                # the metric Figure 3 plots during training (the paper: IS)
 
     @property
     def is_toy(self) -> bool:
@@ -46,7 +47,8 @@ class Dataset:
         if self.family == "mnist-like":
             return images.load_mnist_like(self.name, root, split)
         pixels, labels = images.load_cifar10(root, split)
-        return pixels, labels, f"cifar10 {split} split ({len(pixels):,} images)"
+        synthetic = f"{images.SYNTHETIC_SOURCE}: " if images.is_synthetic(root) else ""
+        return pixels, labels, f"{synthetic}cifar10 {split} split ({len(pixels):,} images)"
 
     def source(self, root: str) -> str:
         """A sentence saying which data a run would train on (loading, and downloading, image data)."""
@@ -67,12 +69,13 @@ class Dataset:
 
 
 def _toy(name: str, metrics: tuple[str, ...]) -> Dataset:
-    return Dataset(name, "toy", "toy", ("toy", "deep-mlp"), None, metrics, metrics, 2500, 2500, False)
+    return Dataset(name, "toy", "toy", ("toy", "deep-mlp"), None, metrics, metrics, 2500, 2500, False,
+                   curve_metric="high_quality" if "modes" in metrics else "emd")
 
 
 def _mnist_like(name: str) -> Dataset:
     return Dataset(name, "mnist-like", "mnist", ("mnist",), (0.0, 1.0), INCEPTION_METRICS + LENET_METRICS,
-                   LENET_METRICS, 10_000, 1000, True, held_out_split="dev")
+                   LENET_METRICS, 10_000, 1000, True, held_out_split="dev", curve_metric="fid_lenet")
 
 
 DATASETS = {dataset.name: dataset for dataset in (
@@ -82,7 +85,7 @@ DATASETS = {dataset.name: dataset for dataset in (
     _mnist_like("mnist"),
     _mnist_like("fashion-mnist"),
     Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet"), (-1.0, 1.0), INCEPTION_METRICS,
-            ("fid", "is"), 50_000, 1000, True, held_out_split="test"),
+            ("fid", "is"), 50_000, 1000, True, held_out_split="test", curve_metric="is"),
 )}
 TOY_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.is_toy)
 

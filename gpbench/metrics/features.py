@@ -10,6 +10,7 @@ Each takes uint8 images (N, C, H, W) and returns float64 ``{"pool": (N, D), "log
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,25 @@ from gpbench.errors import DataError
 from gpbench.progress import progress_bar
 
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_WEIGHTS_SHA256_PREFIX = "6726825d"     # torch hub's convention: the file name carries its hash's prefix
 INCEPTION_NAME = "inception-v3-compat"
+RANDOM_WEIGHTS_SUFFIX = ".random.json"           # the companion `gpbench rehearsal-data` writes beside random weights
+RANDOM_INCEPTION = "RANDOM INCEPTION"
+
+
+def weights_identity(path: Path) -> str:
+    """What the Inception weights at ``path`` are: the official ones (by their sha256), random ones written for a
+    rehearsal, or other weights, whose numbers cannot be compared with published ones."""
+    if path.with_name(path.name + RANDOM_WEIGHTS_SUFFIX).is_file():
+        return f"{RANDOM_INCEPTION}: random weights written by gpbench rehearsal-data ({path}); the numbers mean nothing"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest().startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
+        return f"the official {INCEPTION_WEIGHTS_FILE} (sha256 {digest.hexdigest()[:16]}...)"
+    return (f"UNOFFICIAL INCEPTION WEIGHTS at {path} (sha256 {digest.hexdigest()[:16]}..., not the official "
+            f"{INCEPTION_WEIGHTS_SHA256_PREFIX}...): not comparable with published numbers")
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,9 @@ class InceptionFeatures(FeatureExtractor):
         self.device = torch.device(device)
         self.notes["inception"] = ("torch-fidelity inception-v3-compat: pool3 (2048) for FID/KID, "
                                    "logits_unbiased (1008) for IS")
+        used = Path(weights_path) if weights_path is not None else cached
+        if used.is_file():
+            self.notes["inception_weights"] = weights_identity(used)
 
     @classmethod
     def from_settings(cls, settings: ExtractorSettings) -> "InceptionFeatures":

@@ -13,16 +13,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
+from gpbench.data import get_dataset  # noqa: E402
 from gpbench.errors import RunDirError  # noqa: E402
-from gpbench.report.results import RunResult, group_runs, table_metrics  # noqa: E402
+from gpbench.report.results import RunResult, group_runs, marks_of  # noqa: E402
 from gpbench.rundir import RunDir  # noqa: E402
 
 TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss w/o penalty)"),
                    ("d_loss", "critic loss (without penalty)"), ("gradient_norm", "mean gradient norm at penalty points"))
 # One colour per method in every panel of every figure; variants (the flex sweep, the ResNet) take the
 # palette's colours in sorted order.
-METHOD_COLORS = {"wgan-gp": "tab:blue", "wgan-clip": "tab:orange", "ns-gan": "tab:green", "mm-gan": "tab:red"}
-PALETTE = [color for color in plt.get_cmap("tab20").colors]
+METHOD_COLORS = {"wgan-gp": "tab:blue", "wgan-clip": "tab:orange", "ns-gan": "tab:green", "mm-gan": "tab:red",
+                 "wgan-gp-rmsprop": "tab:purple"}
+# tab20 pairs a dark and a light shade; the first five pairs are the methods' hues, so variants start after them
+PALETTE = list(plt.get_cmap("tab20").colors[10:]) + list(plt.get_cmap("tab20b").colors)
+MARKERS_BELOW = 15            # curves with fewer points get markers, so that short ones stay visible
 GRID_POINTS = 100
 SEPARATE_SCALE = ("wasserstein_estimate", "d_loss")     # panels where clipped critics get their own axis
 
@@ -30,10 +34,9 @@ SEPARATE_SCALE = ("wasserstein_estimate", "d_loss")     # panels where clipped c
 def method_colors(labels) -> dict[str, object]:
     """A colour for each label: the four methods always the same, every other label the next free one."""
     labels = list(labels)
-    free = [color for color in PALETTE if color not in [matplotlib.colors.to_rgb(c) for c in METHOD_COLORS.values()]]
     others = sorted(label for label in set(labels) if label not in METHOD_COLORS)
     return {**{label: METHOD_COLORS[label] for label in labels if label in METHOD_COLORS},
-            **{label: free[index % len(free)] for index, label in enumerate(others)}}
+            **{label: PALETTE[index % len(PALETTE)] for index, label in enumerate(others)}}
 
 
 def _runs_curves(runs: list[RunResult], key: str, x_key: str, source: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -75,7 +78,8 @@ def _plot_lines(axes, groups, colors, key, x_key="iteration", source="log", comm
         if curve is None:
             continue
         x, mean, spread = curve
-        axes.plot(x, mean, color=colors[label], label=f"{label} (n={len(runs)}){suffix}")
+        axes.plot(x, mean, color=colors[label], label=f"{label} (n={len(runs)}){suffix}",
+                  marker="o" if len(x) < MARKERS_BELOW else None, markersize=3)
         if len(runs) > 1:
             axes.fill_between(x, spread[0], spread[1], color=colors[label], alpha=0.15)
         drawn += 1
@@ -103,7 +107,7 @@ def save_figure(figure, path: Path, title: str, fontsize: int = 10) -> Path:
 
 def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     """The dataset's first metric vs generator iterations (left) and vs wall-clock seconds (right)."""
-    metric = table_metrics(dataset)[0] if table_metrics(dataset)[0] != "modes" else "high_quality"
+    metric = get_dataset(dataset).curve_metric
     colors = method_colors(label for (_, label), _ in groups)
     figure, (by_iteration, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
     drawn = _plot_lines(by_iteration, groups, colors, metric, source="curve")
@@ -118,7 +122,8 @@ def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     else:
         _empty(by_iteration, "no evaluation curve (gpbench eval)")
     return save_figure(figure, out_dir / f"{prefix}figure3_{dataset}.png",
-                       f"{dataset}: {RESULT_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)")
+                       f"{dataset}: {RESULT_LABELS[metric]} during training (cf. Gulrajani et al. Fig. 3)"
+                       + marks_of(run for _, runs in groups for run in runs))
 
 
 def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
@@ -144,7 +149,8 @@ def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Pa
     if not (clipped and unclipped):
         axes[0].legend(fontsize=7)
     return save_figure(figure, out_dir / f"{prefix}curves_{dataset}.png",
-                       f"{dataset}: training curves (mean over seeds, band = min-max)")
+                       f"{dataset}: training curves (mean over seeds, band = min-max)"
+                       + marks_of(run for _, runs in groups for run in runs))
 
 
 def last_sample_picture(run_dir: str | Path, target: Path) -> Path:

@@ -12,6 +12,15 @@ from gpbench.data import get_dataset
 from gpbench.rundir import EVAL, RunDir
 
 
+REHEARSAL_MARKS = ("SYNTHETIC DATA", "RANDOM INCEPTION")
+
+
+def marks_of(results) -> str:
+    """" - SYNTHETIC DATA, RANDOM INCEPTION: rehearsal numbers, not results" when any run carries a mark."""
+    found = [mark for mark in REHEARSAL_MARKS if any(mark in result.marks for result in results)]
+    return f" - {', '.join(found)}: rehearsal numbers, not results" if found else ""
+
+
 @dataclass
 class RunResult:
     """One run directory, read once."""
@@ -52,6 +61,17 @@ class RunResult:
         return self.path.parent.name
 
     @property
+    def marks(self) -> list[str]:
+        """What makes this run's numbers a rehearsal rather than a result: SYNTHETIC DATA, RANDOM INCEPTION."""
+        protocol = (self.final or {}).get("protocol", {})
+        found = []
+        if REHEARSAL_MARKS[0] in (self.status.get("data") or "") + str((self.final or {}).get("data") or ""):
+            found.append(REHEARSAL_MARKS[0])
+        if REHEARSAL_MARKS[1] in str(protocol.get("inception_weights", "")):
+            found.append(REHEARSAL_MARKS[1])
+        return found
+
+    @property
     def diverged(self) -> bool:
         return self.status.get("status") == "diverged"
 
@@ -74,9 +94,12 @@ class RunResult:
         return values[-1] if values else None
 
 
-def table_metrics(dataset: str) -> list[str]:
-    """The columns a dataset's tables show: its default evaluation metrics, modes split out."""
-    metrics = get_dataset(dataset).default_metrics
+def table_metrics(dataset: str, results=()) -> list[str]:
+    """The columns a dataset's tables show: its default evaluation metrics and any other metric the runs were
+    evaluated with (e.g. KID), in the dataset's order, modes split out."""
+    info = get_dataset(dataset)
+    found = {name for result in results if result.final for name in result.final["metrics"]}
+    metrics = [m for m in info.metrics if m in info.default_metrics or m in found]
     return [column for metric in metrics for column in (["modes", "high_quality"] if metric == "modes" else [metric])]
 
 

@@ -13,7 +13,7 @@ from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.penalties import build_penalty
 from gpbench.rundir import RunDir
 from gpbench.report.health import health_cell
-from gpbench.report.results import RunResult, group_runs, summarise, table_metrics
+from gpbench.report.results import RunResult, group_runs, marks_of, summarise, table_metrics
 
 
 @dataclass
@@ -47,20 +47,21 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     blocks: dict[str, Block] = {}
     records = []
     for (dataset, label), runs in group_runs(results).items():
-        metrics = table_metrics(dataset)
+        metrics = table_metrics(dataset, [r for r in results if r.dataset == dataset])
         arch = runs[0].config["arch"]
         method = runs[0].config["method"]
         reported = {m: REPORTED[(arch, method, m)] for m in metrics if (arch, method, m) in REPORTED}
-        block = blocks.setdefault(dataset, Block(dataset, ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
-                                                           "paper / public", "Δ", "iterations", "stability",
-                                                           "health"], []))
+        block = blocks.setdefault(dataset, Block(dataset + marks_of(r for r in results if r.dataset == dataset),
+                                                 ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
+                                                  "paper / public", "Δ", "iterations", "stability", "health"], []))
         cells = [label, f"{len(_usable(runs))}/{len(runs)}"]
         paper_cells, delta_cells = [], []
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in _usable(runs)])
             cells.append(_format(summary, 4 if metric != "modes" else 3))
             value, std, source = reported.get(metric, (None, None, None))
-            delta = summary[0] - value if summary and value is not None else None
+            rehearsal = bool(marks_of(runs))                 # rehearsal numbers are not compared with the paper
+            delta = summary[0] - value if summary and value is not None and not rehearsal else None
             if value is not None:
                 paper_cells.append(f"{RESULT_LABELS[metric]} {value:g}" + (f" ± {std:g}" if std else "") + f" [{source}]")
                 delta_cells.append(f"{delta:+.3g}" if delta is not None else "—")
@@ -68,7 +69,8 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                             "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
                             "seeds_used": summary[2] if summary else 0, "seeds": len(runs),
                             "paper": value, "paper_std": std, "paper_source": source, "delta": delta,
-                            "iterations": runs[0].config["iterations"], "stability": _stability(runs)})
+                            "iterations": runs[0].config["iterations"], "stability": _stability(runs),
+                            "rehearsal": marks_of(runs)})
         health = health_cell(runs)
         cells += ["; ".join(paper_cells) or "—", "; ".join(delta_cells) or "—",
                   f"{runs[0].config['iterations']:,}", _stability(runs), health]
@@ -90,6 +92,8 @@ def separation(reference: tuple[float, float, int] | None, other: tuple[float, f
     if reference is None or other is None:
         return "not measured", None
     difference = reference[0] - other[0]
+    if min(reference[2], other[2]) < 2:
+        return "no seed spread (1 seed)", difference
     gain = -difference if metric in LOWER_IS_BETTER else difference
     if abs(difference) <= reference[1] + other[1]:
         return "not separated", difference
@@ -107,7 +111,7 @@ def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[st
         if label == REFERENCE_METHOD:
             continue
         parts = []
-        for metric in table_metrics(dataset):
+        for metric in table_metrics(dataset, [run for runs in by_label.values() for run in runs]):
             mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[name])])
                             for name in (REFERENCE_METHOD, label))
             verdict, difference = separation(mine, theirs, metric)
@@ -127,8 +131,9 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     blocks: dict[str, Block] = {}
     records = []
     for (dataset, label), runs in group_runs(results).items():
-        metrics = table_metrics(dataset)
-        block = blocks.setdefault(dataset, Block(dataset, ["setting", "λ", "penalty (every resolved setting)", "seeds",
+        metrics = table_metrics(dataset, [r for r in results if r.dataset == dataset])
+        block = blocks.setdefault(dataset, Block(dataset + marks_of(r for r in results if r.dataset == dataset),
+                                                 ["setting", "λ", "penalty (every resolved setting)", "seeds",
                                                            *[RESULT_LABELS[m] for m in metrics],
                                                            "final W estimate", "diverged", "s / 1k it", "health"],
                                                      []))
@@ -142,7 +147,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                   "diverged": sum(r.diverged for r in runs),
                   "wasserstein_mean": wasserstein[0] if wasserstein else None,
                   "wasserstein_std": wasserstein[1] if wasserstein else None,
-                  "seconds_per_1k_iterations": cost[0] if cost else None}
+                  "seconds_per_1k_iterations": cost[0] if cost else None, "rehearsal": marks_of(runs)}
         cells = [label.removeprefix(f"{runs[0].config['method']}-"), f"{strength:g}" if isinstance(strength, float)
                  else str(strength), description, f"{len(usable)}/{len(runs)}"]
         for metric in metrics:

@@ -1,0 +1,77 @@
+"""Rehearsing the GPU path on CPU (``gpbench rehearsal-data``): a synthetic CIFAR-10 written in the real on-disk
+format, so that the real loader reads it, and torch-fidelity's Inception architecture with random weights saved
+to a file, so that evaluation goes through the real ``--inception-weights`` path.
+
+Both say what they are: the data folder holds a ``SYNTHETIC`` marker (the loader then skips the md5 check, which
+synthetic files cannot pass, and names the data SYNTHETIC DATA everywhere), and the weights file has a
+``.random.json`` companion (evaluation then names the extractor RANDOM INCEPTION). Real data without the marker
+is checked against torchvision's md5s as always.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import torch
+
+from gpbench.data.images import CIFAR_DIR, SYNTHETIC_MARKER
+from gpbench.metrics.features import INCEPTION_NAME, RANDOM_WEIGHTS_SUFFIX
+from gpbench.rundir import replace_atomically, write_text_atomic
+
+CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def synthetic_cifar10_images(count: int, rng: np.random.RandomState) -> tuple[np.ndarray, list[int]]:
+    """``count`` 32x32x3 uint8 images, one smooth colour pattern per class plus noise, CIFAR's row layout."""
+    labels = rng.randint(0, 10, size=count)
+    y, x = np.mgrid[0:32, 0:32] / 31.0
+    images = np.empty((count, 3, 32, 32))
+    for index, label in enumerate(labels):
+        phase = 2 * np.pi * label / 10
+        for channel in range(3):
+            images[index, channel] = 0.5 + 0.4 * np.sin(3 * x * np.cos(phase) + 3 * y * np.sin(phase) + channel)
+    images += rng.normal(0, 0.1, size=images.shape)
+    pixels = np.clip(np.rint(255 * images), 0, 255).astype(np.uint8)
+    return pixels.reshape(count, 3072), labels.tolist()
+
+
+def write_synthetic_cifar10(data_root: str | Path, images_per_batch: int, seed: int = 0) -> Path:
+    """``data_root``/cifar-10-batches-py/ with every batch file of the real format and the SYNTHETIC marker."""
+    folder = Path(data_root) / CIFAR_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.RandomState(seed)
+    for name in CIFAR_BATCHES:
+        data, labels = synthetic_cifar10_images(images_per_batch, rng)
+        payload = {b"batch_label": name.encode(), b"labels": labels, b"data": data,
+                   b"filenames": [f"synthetic_{name}_{i}.png".encode() for i in range(images_per_batch)]}
+        replace_atomically(folder / name, lambda path: path.write_bytes(pickle.dumps(payload, protocol=2)))
+    meta = {b"label_names": [name.encode() for name in CIFAR_CLASSES], b"num_cases_per_batch": images_per_batch,
+            b"num_vis": 3072}
+    replace_atomically(folder / "batches.meta", lambda path: path.write_bytes(pickle.dumps(meta, protocol=2)))
+    write_text_atomic(folder / SYNTHETIC_MARKER,
+                      f"SYNTHETIC DATA written by `gpbench rehearsal-data` (seed {seed}, {images_per_batch} images per "
+                      "batch): not CIFAR-10. Every number computed on it is a rehearsal number.\n")
+    return folder
+
+
+def write_random_inception(path: str | Path, seed: int = 0) -> Path:
+    """torch-fidelity's inception-v3-compat architecture with random weights, saved where --inception-weights
+    can read it, and its ``.random.json`` companion."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # torch-fidelity's constructor always loads weights: skip the download and the loading, keep the random init
+    with mock.patch.object(inception, "load_state_dict_from_url", return_value={}), \
+            mock.patch.object(inception.FeatureExtractorInceptionV3, "load_state_dict"):
+        torch.manual_seed(seed)
+        model = inception.FeatureExtractorInceptionV3(INCEPTION_NAME, ["2048", "logits_unbiased"])
+    replace_atomically(path, lambda temporary: torch.save(model.state_dict(), temporary))
+    write_text_atomic(path.with_name(path.name + RANDOM_WEIGHTS_SUFFIX),
+                      json.dumps({"random": True, "seed": seed, "architecture": INCEPTION_NAME}) + "\n")
+    return path

@@ -1,0 +1,118 @@
+"""The GPU path rehearsed on CPU: synthetic CIFAR-10 in the real format through the real loader, random
+Inception weights through the real --inception-weights path, the rehearsal suite end to end, and the labels
+that say so; the paper suite's Figure 3 set; the cost model's schedule; small progress logs."""
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gpbench.cost import RunCost, Timing, signature, wall_clock_hours
+from gpbench.data import get_dataset, images
+from gpbench.errors import DataError
+from gpbench.pipeline import plan
+from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+
+def test_synthetic_cifar10_is_read_by_the_real_loader_and_announced(tmp_path):
+    folder = write_synthetic_cifar10(tmp_path, images_per_batch=20)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta", "SYNTHETIC"])
+    pixels, labels, source = get_dataset("cifar10").load(str(tmp_path), "train")
+    assert pixels.shape == (100, 3, 32, 32) and set(labels) <= set(range(10))
+    assert source.startswith("SYNTHETIC DATA")
+    (folder / "SYNTHETIC").unlink()                 # without the marker, the real md5 check applies
+    with pytest.raises(DataError, match="checksum"):
+        images.load_cifar10(tmp_path, "train", download=False)
+
+
+def test_random_inception_weights_go_through_the_real_path_and_say_so(tmp_path):
+    from gpbench.metrics.features import InceptionFeatures
+
+    path = write_random_inception(tmp_path / "random.pth")
+    extractor = InceptionFeatures(path)
+    assert extractor.notes["inception_weights"].startswith("RANDOM INCEPTION")
+    (tmp_path / "random.pth.random.json").unlink()
+    assert InceptionFeatures(path).notes["inception_weights"].startswith("UNOFFICIAL INCEPTION WEIGHTS")
+
+
+def test_the_rehearsal_suite_runs_every_image_path_to_the_tables(tmp_path):
+    started = time.time()
+    result = subprocess.run([*SNAKEMAKE, "--cores", "2", "--configfile", str(REPO / "configs/rehearsal.yaml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert time.time() - started < 900
+    tables = tmp_path / "results" / "rehearsal" / "tables"
+    with open(tables / "replication.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["dataset"] == "cifar10"]
+    methods = {row["method"] for row in rows}
+    assert methods == {"wgan-clip", "wgan-gp-rmsprop", "wgan-gp", "ns-gan", "wgan-gp-cifar10-resnet"}
+    for method in methods:
+        values = {row["metric"]: row["mean"] for row in rows if row["method"] == method}
+        assert set(values) == {"fid", "is", "kid"} and all(values.values()), method
+    assert all(row["rehearsal"] == " - SYNTHETIC DATA, RANDOM INCEPTION: rehearsal numbers, not results" for row in rows)
+    markdown = (tables / "replication.md").read_text()
+    assert "## cifar10 - SYNTHETIC DATA, RANDOM INCEPTION" in markdown
+    assert "SYNTHETIC DATA, RANDOM INCEPTION" in (tables / "flex.md").read_text()
+    plots = tmp_path / "results" / "rehearsal" / "plots"
+    assert (plots / "figure3_cifar10.png").stat().st_size > 10_000
+    resnet = yaml.safe_load((tmp_path / "runs/rehearsal/cifar10/wgan-gp-cifar10-resnet/seed0/config.yaml").read_text())
+    assert resnet["generator_batch_size"] == 128 and resnet["lr_decay"] == "linear" and resnet["dequantize"]
+
+
+def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
+    runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
+    cifar = {(run.label, run.seed) for run in runs if run.dataset == "cifar10" and run.group == "replication"}
+    for method in ("wgan-clip", "wgan-gp-rmsprop", "wgan-gp", "ns-gan", "wgan-gp-cifar10-resnet"):
+        assert {seed for label, seed in cifar if label == method} == {0, 1, 2}, method
+    assert len([run for run in runs if run.dataset == "cifar10" and run.group == "flex"]) == 33
+    rmsprop = next(run for run in runs if run.label == "wgan-gp-rmsprop")
+    from gpbench.config import resolve
+
+    config = resolve(rmsprop.config)
+    assert config["optimizer"] == "rmsprop-tf" and config["lr"] == 5e-5 and config["penalty"]["lambda"] == 10
+    assert config["critic_batchnorm"] is False                     # a per-sample penalty: no critic batchnorm
+    dry = subprocess.run([*SNAKEMAKE, "-n"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    for method in ("wgan-clip", "wgan-gp-rmsprop", "wgan-gp", "ns-gan"):
+        for seed in (0, 1, 2):
+            assert f"runs/paper/cifar10/{method}/seed{seed}/status.json" in dry.stdout
+
+
+def cost(hours, slots=12):
+    return RunCost("run", {}, Timing(1.0, 1, 0.0, ""), hours, slots)
+
+
+def test_the_cost_schedule_packs_shared_runs_and_keeps_the_longest_run():
+    assert wall_clock_hours([cost(10), cost(10), cost(10)], devices=2) == 20
+    assert wall_clock_hours([cost(10), cost(1), cost(1)], devices=2) == 10
+    # four runs that share a GPU four ways run side by side on one device
+    assert wall_clock_hours([cost(3, slots=3)] * 4, devices=1) == 3
+    assert wall_clock_hours([cost(3, slots=3)] * 5, devices=1) == 6
+    assert signature({"dataset": "mnist", "seed": 1, "iterations": 5, "dim": 8}) == \
+        signature({"dataset": "mnist", "seed": 2, "iterations": 9, "dim": 8})
+
+
+def test_a_pipeline_job_writes_at_most_about_one_progress_line_a_minute(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("method: wgan-gp\ndataset: 8gaussians\ndim: 16\nbatch_size: 32\niterations: 100000\n"
+                      "threads: 1\nlog_every: 50\ncheckpoint_every: 100000\n")
+    with open(tmp_path / "train.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "gpbench.cli", "train", str(config), "--out",
+                                    str(tmp_path / "run")], stdout=log, stderr=log)
+        time.sleep(12)
+        process.terminate()
+        process.wait(timeout=60)
+    text = (tmp_path / "train.log").read_text()
+    size = os.path.getsize(tmp_path / "train.log")
+    assert size < 600, text                  # tqdm's default on a terminal: ~10 redraws a second, ~150 bytes each
+    logged = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert len(logged) >= 3                  # it trained hundreds of iterations meanwhile
