@@ -33,11 +33,12 @@ def test_default_suite_plans_one_run_per_method_dataset_seed_and_flex_variant():
     replication = {(r.dataset, r.label, r.seed) for r in runs if r.group == "replication"}
     expected = {(d, m, s) for d in ("8gaussians", "25gaussians", "swissroll") for m in ("wgan-gp", "wgan-clip")
                 for s in (0, 1, 2)}
-    expected |= {(d, m, s) for d in ("mnist", "cifar10") for m in ("wgan-gp", "wgan-clip", "ns-gan") for s in (0, 1, 2)}
+    expected |= {("mnist", m, s) for m in ("wgan-gp", "wgan-clip", "ns-gan") for s in (0, 1, 2)}
+    expected |= {("cifar10", m, s) for m in ("wgan-clip", "wgan-gp-rmsprop", "wgan-gp", "ns-gan") for s in (0, 1, 2)}
     expected |= {("cifar10", "wgan-gp-cifar10-resnet", s) for s in (0, 1, 2)}
     assert replication == expected
     flex = {(r.dataset, r.variant, r.seed) for r in runs if r.group == "flex"}
-    assert flex == {(d, v, s) for d in ("25gaussians", "mnist") for v in variants for s in (0, 1, 2)}
+    assert flex == {(d, v, s) for d in ("25gaussians", "mnist", "cifar10") for v in variants for s in (0, 1, 2)}
     assert {"wgan-gp", "wgan-lp", "zero-gp", "r1"} <= set(variants)
     flex_settings = [v for v in variants.values() if v.get("kind") == "flex"]
     assert {str(v["flex"]) for v in flex_settings} == {"0.0", "1.0", "[0.0, 10.0]"}
@@ -51,7 +52,8 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
     figure4 = [run for run in runs if run.group == "figure4"]
     assert {(run.method, run.config["train_subset"]) for run in figure4} == {("wgan-gp", 1000), ("wgan-clip", 1000)}
-    assert counts["train"] == len(runs) == 105 + len(figure4) and counts["eval"] == 105
+    evaluated = 42 + 99                  # replication (toys 18, MNIST 9, CIFAR-10 12, ResNet 3) and flex (3 x 11 x 3)
+    assert counts["train"] == len(runs) == evaluated + len(figure4) and counts["eval"] == evaluated
     for run in runs[:: 7]:
         assert f"runs/paper/{run.path}/status.json" in result.stdout
     assert counts["table"] == 2

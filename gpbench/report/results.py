@@ -17,6 +17,7 @@ REHEARSAL_MARKS = ("SYNTHETIC DATA", "RANDOM INCEPTION")
 
 def marks_of(results) -> str:
     """" - SYNTHETIC DATA, RANDOM INCEPTION: rehearsal numbers, not results" when any run carries a mark."""
+    results = list(results)
     found = [mark for mark in REHEARSAL_MARKS if any(mark in result.marks for result in results)]
     return f" - {', '.join(found)}: rehearsal numbers, not results" if found else ""
 
