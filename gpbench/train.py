@@ -80,11 +80,16 @@ def _restore_rng(state: dict) -> None:
 
 
 def _all_finite(modules, optimizers) -> bool:
-    """Parameters and optimizer state free of inf and NaN (one host sync; checked at checkpoints only)."""
+    """Parameters and optimizer state free of inf and NaN (one host sync per device; checked at checkpoints only).
+
+    The state mixes devices on a GPU: Adam keeps its ``step`` count on the CPU beside CUDA moments."""
     tensors = [p for module in modules for p in module.parameters()]
     tensors += [value for optimizer in optimizers for state in optimizer.state.values() for value in state.values()
                 if torch.is_tensor(value) and value.is_floating_point()]
-    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+    flags: dict[torch.device, list[torch.Tensor]] = {}
+    for tensor in tensors:
+        flags.setdefault(tensor.device, []).append(torch.isfinite(tensor).all())
+    return all(bool(torch.stack(device_flags).all()) for device_flags in flags.values())
 
 
 class Trainer:
