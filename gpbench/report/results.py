@@ -58,8 +58,11 @@ class RunResult:
 
     @property
     def label(self) -> str:
-        """The method (and variant) part of the run path: runs/<suite>/<dataset>/<label>/seed<k>."""
-        return self.path.parent.name
+        """The method (and variant) part of a pipeline run path, <dataset>/<label>/seed<k>, whose seeds share a
+        row; a run directory laid out otherwise is a row of its own, named by the directory."""
+        if self.path.name == f"seed{self.config['seed']}" and self.path.parent.parent.name == self.dataset:
+            return self.path.parent.name
+        return self.path.name
 
     @property
     def marks(self) -> list[str]:
