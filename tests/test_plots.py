@@ -81,3 +81,13 @@ def test_variant_colours_are_stable_and_distinct_from_the_methods():
     assert colors["wgan-gp-r1"] != colors["wgan-gp-wgan-lp"]
     assert plots.method_colors(["wgan-gp-wgan-lp", "wgan-gp-r1"]) == {
         key: value for key, value in colors.items() if key.startswith("wgan-gp-")}
+
+
+def test_seeds_share_a_row_only_in_the_pipeline_layout():
+    """<dataset>/<method>/seed<k> groups seeds; runs trained elsewhere are each a row named by their folder."""
+    laid_out = [run("wgan-gp", 0, 0.01), run("wgan-gp", 1, 0.01)]
+    own = [RunResult(Path(f"my-runs/{name}"), {"dataset": "8gaussians", "method": "wgan-gp", "seed": 0},
+                     {"status": "completed"}, [], None, []) for name in ("lambda1", "lambda10")]
+    grouped = plots.group_runs(laid_out + own)
+    assert {key: len(runs) for key, runs in grouped.items()} == {
+        ("8gaussians", "wgan-gp"): 2, ("8gaussians", "lambda1"): 1, ("8gaussians", "lambda10"): 1}
