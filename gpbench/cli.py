@@ -131,8 +131,14 @@ def _cost(args: argparse.Namespace) -> int:
     if args.budget_seconds <= 0 or args.min_iterations < 1 or any(count < 1 for count in args.devices):
         raise ConfigError("--budget-seconds must be > 0, --min-iterations and --devices >= 1")
     command = "gpbench cost " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["cost"] else "gpbench cost"
+    measured = None
+    if args.from_json:
+        from gpbench.cost import timings_from_json
+        from gpbench.pipeline import load_costs
+
+        measured = timings_from_json(load_costs(args.from_json))
     costs = suite_cost(args.suite, args.budget_seconds, args.min_iterations, args.max_iterations, args.threads,
-                       progress=lambda line: print(line, file=sys.stderr))
+                       progress=lambda line: print(line, file=sys.stderr), measured=measured)
     table = to_markdown(costs, args.suite, args.devices, command)
     print(table)
     from gpbench.cost import to_json
@@ -282,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--min-iterations", type=int, default=2)
     cost.add_argument("--max-iterations", type=int, default=300)
     cost.add_argument("--threads", type=int, help="torch threads per run (default: the suite's)")
+    cost.add_argument("--from-json", metavar="FILE", help="project from the times an earlier --json wrote (e.g. on "
+                      "another machine) instead of timing here")
     cost.add_argument("--out", help="also write the Markdown table here, e.g. results/bench/suite_cost.md")
     cost.add_argument("--json", help="also write the measured times here; a suite's `cost_file` then sets its "
                                      "cluster time limits")

@@ -22,7 +22,7 @@ import torch
 
 from gpbench.config import RUNTIME_KEYS, resolve
 from gpbench.data import get_dataset, images
-from gpbench.errors import MissingDataError
+from gpbench.errors import ConfigError, MissingDataError
 from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan
 from gpbench.train import Trainer
 
@@ -39,9 +39,14 @@ def signature(config: dict) -> str:
 @dataclass
 class Timing:
     seconds_per_iteration: float
-    iterations_timed: int
+    iterations_timed: int | None          # None: read from a file of earlier measurements
     dev_seconds: float
     data: str
+    device: str
+
+    @property
+    def on_gpu(self) -> bool:
+        return not self.device.startswith("CPU")
 
 
 @dataclass
@@ -79,7 +84,7 @@ def time_config(config: dict, workdir: Path, budget_seconds: float, min_iteratio
             trainer.dev_statistics()
         _synchronize(trainer.device)
         return Timing(per_iteration, timed, time.perf_counter() - dev_start if trainer.dev is not None else 0.0,
-                      trainer.data_source)
+                      trainer.data_source, device_name())
     finally:
         trainer.lock.release()
 
@@ -100,21 +105,31 @@ def _data_root_for(config: dict, synthetic_root: Path) -> str:
         return str(synthetic_root)
 
 
+def timings_from_json(measured: dict) -> dict[str, Timing]:
+    """The times ``gpbench cost --json`` wrote, to project a suite again without timing it."""
+    return {key: Timing(value["seconds_per_iteration"], None, value["dev_seconds"], "", value["device"])
+            for key, value in measured.items()}
+
+
 def suite_cost(suite_paths: list[str], budget_seconds: float = 20.0, min_iterations: int = 2,
-               max_iterations: int = 300, threads: int | None = None, progress=print) -> list[RunCost]:
-    """Time each distinct setting of the suite once and project every run."""
+               max_iterations: int = 300, threads: int | None = None, progress=print,
+               measured: dict[str, Timing] | None = None) -> list[RunCost]:
+    """Time each distinct setting of the suite once (or take its time from ``measured``) and project every run."""
     suite = load_suite(suite_paths)
     runs = plan(suite)
-    timings: dict[str, Timing] = {}
+    timings: dict[str, Timing] = dict(measured or {})
     costs = []
     with tempfile.TemporaryDirectory(prefix="gpbench-cost-") as scratch:
         scratch = Path(scratch)
         for run in runs:
             config = resolve(run.config)
-            config = {**config, "data_root": _data_root_for(config, scratch / "data"),
-                      "threads": threads or suite.get("threads", 1)}
+            config = {**config, "threads": threads or suite.get("threads", 1)}
             key = signature(config)
+            if key not in timings and measured is not None:
+                raise ConfigError(f"the measured times have no entry for {run.path}: run gpbench cost on the suite "
+                                  "again without --from-json")
             if key not in timings:
+                config["data_root"] = _data_root_for(config, scratch / "data")
                 timings[key] = time_config(config, scratch / "runs", budget_seconds, min_iterations, max_iterations)
                 progress(f"{run.path}: {1000 * timings[key].seconds_per_iteration:.1f} ms/iteration "
                          f"({timings[key].iterations_timed} timed)")
@@ -122,7 +137,7 @@ def suite_cost(suite_paths: list[str], budget_seconds: float = 20.0, min_iterati
             dev_evaluations = math.ceil(config["iterations"] / config["dev_every"])
             seconds = config["iterations"] * timing.seconds_per_iteration + dev_evaluations * timing.dev_seconds
             # GPU runs share a device as the suite says; a CPU process runs one run at a time
-            shared = gpu_slots(run.dataset, suite.get("runs_per_gpu")) if torch.cuda.is_available() else 0
+            shared = gpu_slots(run.dataset, suite.get("runs_per_gpu")) if timing.on_gpu else 0
             slots = shared or GPU_SLOTS
             costs.append(RunCost(run.path, config, timing, seconds / 3600, slots))
     return costs
@@ -161,7 +176,8 @@ def device_name() -> str:
 def to_json(costs: list[RunCost]) -> dict:
     """Run setting -> measured seconds per iteration and per dev evaluation (the Snakefile's time limits)."""
     return {signature(cost.config): {"seconds_per_iteration": cost.timing.seconds_per_iteration,
-                                     "dev_seconds": cost.timing.dev_seconds, "device": device_name()}
+                                     "dev_seconds": cost.timing.dev_seconds, "device": cost.timing.device,
+                                     "iterations_timed": cost.timing.iterations_timed}
             for cost in costs}
 
 
@@ -173,22 +189,29 @@ def to_markdown(costs: list[RunCost], suite_paths: list[str], devices: list[int]
     by_setting: dict[str, list[RunCost]] = {}
     for cost in costs:
         by_setting.setdefault(signature(cost.config), []).append(cost)
-    on_gpu = torch.cuda.is_available()
+    device = costs[0].timing.device if costs else device_name()
+    on_gpu = costs[0].timing.on_gpu if costs else torch.cuda.is_available()
     unit, units = ("GPU", "GPUs") if on_gpu else ("process", "processes")
     threads = costs[0].config["threads"] if costs else 1
+    measured_here = costs and costs[0].timing.iterations_timed is not None
     lines = [f"# Predicted cost of {', '.join(suite_paths)}", "",
-             f"Measured on {device_name()} with torch {torch.__version__}"
+             f"Measured on {device}" + (f" with torch {torch.__version__}" if measured_here else "")
              + ("" if on_gpu else f", {threads} thread(s) per run (CPU-measured)")
-             + f"; made by `{command}`. Each setting was timed over the iterations shown after "
-             f"{WARMUP_ITERATIONS} warm-up iterations; a run's projection adds one timed dev-cost evaluation every "
-             "dev_every iterations. Evaluation, Figure 1 and the tables are not included.", "",
-             "| dataset | arch | method | penalty | ms / iteration | timed | runs | iterations | hours per run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             + f"; made by `{command}`. "
+             + (f"Each setting was timed over the iterations shown after {WARMUP_ITERATIONS} warm-up iterations"
+                if measured_here else "The times per setting were read from an earlier `gpbench cost --json`")
+             + "; a run's projection adds one timed dev-cost evaluation every dev_every iterations. Evaluation, "
+             "Figure 1 and the tables are not included.", "",
+             "| dataset | setting | arch | method | penalty | ms / iteration | timed | runs | iterations "
+             "| hours per run |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for group in sorted(by_setting.values(), key=lambda g: (g[0].config["dataset"], g[0].path)):
         config, timing = group[0].config, group[0].timing
         penalty = config["penalty"].get("kind", "flex (HyperGAN form)") if isinstance(config["penalty"], dict) else "-"
-        lines.append(f"| {config['dataset']} | {config['arch']} | {config['method']} | {penalty} | "
-                     f"{1000 * timing.seconds_per_iteration:.1f} | {timing.iterations_timed} | {len(group)} | "
+        setting = group[0].path.rsplit("/seed", 1)[0]
+        timed = "—" if timing.iterations_timed is None else timing.iterations_timed
+        lines.append(f"| {config['dataset']} | {setting} | {config['arch']} | {config['method']} | {penalty} | "
+                     f"{1000 * timing.seconds_per_iteration:.1f} | {timed} | {len(group)} | "
                      f"{config['iterations']:,} | {group[0].hours:.3g} |")
     run_hours = sum(cost.hours for cost in costs)
     device_hours = sum(cost.hours * cost.slots / GPU_SLOTS for cost in costs)

@@ -137,11 +137,9 @@ DEFAULT_RUNS_PER_GPU = {"toy": 8, "mnist-like": 4, "cifar10": 1}   # a toy or MN
 
 
 def gpu_slots(dataset: str, runs_per_gpu: dict | None = None) -> int:
-    """The `gpu_slots` a run of ``dataset`` asks for: 0 when its dataset does not want a GPU."""
-    info = get_dataset(dataset)
-    if not info.wants_gpu:
-        return 0
-    return GPU_SLOTS // {**DEFAULT_RUNS_PER_GPU, **(runs_per_gpu or {})}[info.family]
+    """The `gpu_slots` a run of ``dataset`` asks for: GPU_SLOTS / its family's runs_per_gpu. Toys too: on a
+    machine with a GPU they train on it (device auto); a cluster gives them none (:func:`job_resources`)."""
+    return GPU_SLOTS // {**DEFAULT_RUNS_PER_GPU, **(runs_per_gpu or {})}[get_dataset(dataset).family]
 
 
 def image_datasets(runs: list[Run]) -> list[str]:
@@ -169,9 +167,21 @@ def cluster_has_gpus() -> bool:
 
 def load_costs(path: str | None) -> dict:
     """The JSON `gpbench cost --json FILE` writes: run setting -> seconds per iteration and per dev evaluation."""
-    if not path or not Path(path).is_file():
+    if not path:
         return {}
-    return json.loads(Path(path).read_text())
+    try:
+        costs = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"cost file {path} does not exist; write it with gpbench cost --json {path}") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cost file {path} is not readable JSON ({error}); write it again with gpbench cost "
+                          f"--json {path}") from None
+    keys = ("seconds_per_iteration", "dev_seconds", "device")
+    if not isinstance(costs, dict) or not all(isinstance(entry, dict) and all(key in entry for key in keys)
+                                              for entry in costs.values()):
+        raise ConfigError(f"cost file {path} is not what gpbench cost --json writes (each setting needs "
+                          f"{', '.join(keys)})")
+    return costs
 
 
 def run_minutes(config: dict, costs: dict) -> int:

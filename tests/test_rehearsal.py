@@ -3,6 +3,7 @@ Inception weights through the real --inception-weights path, the rehearsal suite
 that say so; the paper suite's Figure 3 set; the cost model's schedule; small progress logs."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -12,10 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gpbench.cost import RunCost, Timing, signature, wall_clock_hours
+from gpbench.cli import main
+from gpbench.config import resolve
+from gpbench.cost import (RunCost, Timing, signature, suite_cost, timings_from_json, to_json, to_markdown,
+                          wall_clock_hours)
 from gpbench.data import get_dataset, images
-from gpbench.errors import DataError
-from gpbench.pipeline import plan
+from gpbench.errors import ConfigError, DataError
+from gpbench.pipeline import gpu_slots, load_costs, load_suite, plan
 from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +92,7 @@ def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
 
 
 def cost(hours, slots=12):
-    return RunCost("run", {}, Timing(1.0, 1, 0.0, ""), hours, slots)
+    return RunCost("run", {}, Timing(1.0, 1, 0.0, "", "CPU"), hours, slots)
 
 
 def test_the_cost_schedule_packs_shared_runs_and_keeps_the_longest_run():
@@ -99,6 +103,43 @@ def test_the_cost_schedule_packs_shared_runs_and_keeps_the_longest_run():
     assert wall_clock_hours([cost(3, slots=3)] * 5, devices=1) == 6
     assert signature({"dataset": "mnist", "seed": 1, "iterations": 5, "dim": 8}) == \
         signature({"dataset": "mnist", "seed": 2, "iterations": 9, "dim": 8})
+
+
+def test_a_suite_is_projected_again_from_times_measured_elsewhere(tmp_path, capsys):
+    """--from-json: the times of another machine (here a made-up GPU), each run's hours from its own length."""
+    suite = ["configs/tiny.yaml"]
+    runs_per_gpu = load_suite([REPO / path for path in suite]).get("runs_per_gpu")
+    runs = plan(load_suite([REPO / path for path in suite]))
+    measured = {signature(resolve(run.config)): {"seconds_per_iteration": 0.036, "dev_seconds": 1.8,
+                                                 "device": "TEST GPU", "iterations_timed": 100} for run in runs}
+    (tmp_path / "times.json").write_text(json.dumps(measured))
+    costs = suite_cost([REPO / path for path in suite], measured=timings_from_json(measured))
+    assert len(costs) == len(runs)
+    for run_cost in costs:
+        config = run_cost.config
+        dev_evaluations = -(-config["iterations"] // config["dev_every"])
+        assert run_cost.hours == pytest.approx((config["iterations"] * 0.036 + dev_evaluations * 1.8) / 3600)
+        assert run_cost.slots == gpu_slots(config["dataset"], runs_per_gpu)  # a GPU's times: runs share it
+    table = to_markdown(costs, suite, [1, 2], "gpbench cost --from-json times.json")
+    assert "Measured on TEST GPU" in table and "GPU-hours" in table and "read from an earlier" in table
+    assert to_json(costs) == {key: {**value, "iterations_timed": None} for key, value in measured.items()}
+
+    del measured[next(iter(measured))]
+    (tmp_path / "times.json").write_text(json.dumps(measured))
+    assert main(["cost", "--suite", str(REPO / suite[0]), "--from-json", str(tmp_path / "times.json")]) == 2
+    assert "the measured times have no entry for" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, named", [
+    (None, "does not exist"), ("{not json", "is not readable JSON"),
+    ('{"a": {"dev_seconds": 1}}', "each setting needs"), ("[1, 2]", "each setting needs")])
+def test_a_bad_cost_file_is_named_with_what_it_should_be(tmp_path, content, named):
+    path = tmp_path / "times.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=named):
+        load_costs(str(path))
+    assert load_costs(None) == {}
 
 
 def test_a_pipeline_job_writes_at_most_about_one_progress_line_a_minute(tmp_path):
