@@ -39,11 +39,8 @@ SUBSET_SPLITS = {"train": "its first 400 digits of each class", "dev": "its last
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 # --- IDX ------------------------------------------------------------------------------------------------

@@ -33,10 +33,8 @@ def weights_identity(path: Path) -> str:
     rehearsal, or other weights, whose numbers cannot be compared with published ones."""
     if path.with_name(path.name + RANDOM_WEIGHTS_SUFFIX).is_file():
         return f"{RANDOM_INCEPTION}: random weights written by gpbench rehearsal-data ({path}); the numbers mean nothing"
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.file_digest(handle, "sha256")
     if digest.hexdigest().startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
         return f"the official {INCEPTION_WEIGHTS_FILE} (sha256 {digest.hexdigest()[:16]}...)"
     return (f"UNOFFICIAL INCEPTION WEIGHTS at {path} (sha256 {digest.hexdigest()[:16]}..., not the official "
