@@ -41,7 +41,6 @@ class Timing:
     seconds_per_iteration: float
     iterations_timed: int | None          # None: read from a file of earlier measurements
     dev_seconds: float
-    data: str
     device: str
 
     @property
@@ -84,7 +83,7 @@ def time_config(config: dict, workdir: Path, budget_seconds: float, min_iteratio
             trainer.dev_statistics()
         _synchronize(trainer.device)
         return Timing(per_iteration, timed, time.perf_counter() - dev_start if trainer.dev is not None else 0.0,
-                      trainer.data_source, device_name())
+                      device_name())
     finally:
         trainer.lock.release()
 
@@ -107,7 +106,7 @@ def _data_root_for(config: dict, synthetic_root: Path) -> str:
 
 def timings_from_json(measured: dict) -> dict[str, Timing]:
     """The times ``gpbench cost --json`` wrote, to project a suite again without timing it."""
-    return {key: Timing(value["seconds_per_iteration"], None, value["dev_seconds"], "", value["device"])
+    return {key: Timing(value["seconds_per_iteration"], None, value["dev_seconds"], value["device"])
             for key, value in measured.items()}
 
 
@@ -125,10 +124,10 @@ def suite_cost(suite_paths: list[str], budget_seconds: float = 20.0, min_iterati
             config = resolve(run.config)
             config = {**config, "threads": threads or suite.get("threads", 1)}
             key = signature(config)
-            if key not in timings and measured is not None:
-                raise ConfigError(f"the measured times have no entry for {run.path}: run gpbench cost on the suite "
-                                  "again without --from-json")
             if key not in timings:
+                if measured is not None:
+                    raise ConfigError(f"the measured times have no entry for {run.path}: run gpbench cost on the "
+                                      "suite again without --from-json")
                 config["data_root"] = _data_root_for(config, scratch / "data")
                 timings[key] = time_config(config, scratch / "runs", budget_seconds, min_iterations, max_iterations)
                 progress(f"{run.path}: {1000 * timings[key].seconds_per_iteration:.1f} ms/iteration "

@@ -92,7 +92,7 @@ def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
 
 
 def cost(hours, slots=12):
-    return RunCost("run", {}, Timing(1.0, 1, 0.0, "", "CPU"), hours, slots)
+    return RunCost("run", {}, Timing(1.0, 1, 0.0, "CPU"), hours, slots)
 
 
 def test_the_cost_schedule_packs_shared_runs_and_keeps_the_longest_run():
