@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import torch
 from gpbench.config import RUNTIME_KEYS, resolve
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, MissingDataError
-from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan
+from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan, projected_seconds
 from gpbench.train import Trainer
 
 NOT_SPEED = RUNTIME_KEYS + ("seed", "iterations", "data_root", "train_subset", "preset_source", "dev_samples")
@@ -133,8 +132,7 @@ def suite_cost(suite_paths: list[str], budget_seconds: float = 20.0, min_iterati
                 progress(f"{run.path}: {1000 * timings[key].seconds_per_iteration:.1f} ms/iteration "
                          f"({timings[key].iterations_timed} timed)")
             timing = timings[key]
-            dev_evaluations = math.ceil(config["iterations"] / config["dev_every"])
-            seconds = config["iterations"] * timing.seconds_per_iteration + dev_evaluations * timing.dev_seconds
+            seconds = projected_seconds(config, timing.seconds_per_iteration, timing.dev_seconds)
             # GPU runs share a device as the suite says; a CPU process runs one run at a time
             shared = gpu_slots(run.dataset, suite.get("runs_per_gpu")) if timing.on_gpu else 0
             slots = shared or GPU_SLOTS

@@ -184,6 +184,13 @@ def load_costs(path: str | None) -> dict:
     return costs
 
 
+def projected_seconds(config: dict, seconds_per_iteration: float, dev_seconds: float) -> float:
+    """A run's training time: its iterations at the measured time each, plus one dev-cost evaluation every
+    dev_every iterations."""
+    return (config["iterations"] * seconds_per_iteration
+            + math.ceil(config["iterations"] / config["dev_every"]) * dev_seconds)
+
+
 def run_minutes(config: dict, costs: dict) -> int:
     """The time limit of a run: its projected time (measured or assumed), 1.5x, plus 15 minutes."""
     from gpbench.cost import signature
@@ -191,8 +198,7 @@ def run_minutes(config: dict, costs: dict) -> int:
     resolved = resolve(config)
     measured = costs.get(signature(resolved))
     if measured:
-        seconds = resolved["iterations"] * measured["seconds_per_iteration"] + \
-            math.ceil(resolved["iterations"] / resolved["dev_every"]) * measured["dev_seconds"]
+        seconds = projected_seconds(resolved, measured["seconds_per_iteration"], measured["dev_seconds"])
     else:
         seconds = resolved["iterations"] * ASSUMED_SECONDS_PER_ITERATION[get_dataset(resolved["dataset"]).family]
     return math.ceil(TIME_SAFETY_FACTOR * seconds / 60) + TIME_MARGIN_MINUTES

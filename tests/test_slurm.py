@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from gpbench.data import get_dataset
-from gpbench.pipeline import cluster_has_gpus
+from gpbench.config import resolve
+from gpbench.cost import signature
+from gpbench.pipeline import cluster_has_gpus, run_minutes
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
@@ -47,6 +49,13 @@ def test_the_dry_run_asks_no_gpu_for_toy_runs_and_one_for_image_runs():
             if not wants:
                 assert resources["gpu_model"] == "", output
             assert int(resources["runtime"]) >= 15 and int(resources["mem_mb"]) >= 4000
+
+
+def test_a_jobs_time_limit_is_its_projected_time_with_a_margin():
+    config = {"method": "wgan-gp", "dataset": "mnist", "iterations": 1000, "dev_every": 100}
+    measured = {signature(resolve(config)): {"seconds_per_iteration": 1.0, "dev_seconds": 6.0, "device": "CPU"}}
+    assert run_minutes(config, measured) == 27 + 15           # 1.5 x (1,000 x 1 s + 10 dev evaluations x 6 s)
+    assert run_minutes(config, {}) == 2 + 15                  # assumed 0.05 s per MNIST iteration: 1.5 x 50 s
 
 
 def rows(path: Path, drop=("seconds_per_1k_iterations",)) -> list[dict]:
