@@ -72,11 +72,12 @@ def _rng_state(device: torch.device) -> dict:
 
 
 def _restore_rng(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    """The generators' states are CPU byte tensors, wherever the checkpoint was mapped to."""
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if state["cuda"] is not None:
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([cuda_state.cpu() for cuda_state in state["cuda"]])
 
 
 def _all_finite(modules, optimizers) -> bool:
