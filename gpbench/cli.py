@@ -11,6 +11,7 @@ from pathlib import Path
 from gpbench import __version__
 from gpbench.errors import ConfigError, GpbenchError
 
+DEVICE_HELP = "where the generator and Inception run: auto (a CUDA GPU where there is one), cpu, cuda, cuda:N"
 DESCRIPTION = """\
 gpbench: gradient penalties for GAN training, benchmarked, and Gulrajani et al. 2017 ("Improved Training of
 Wasserstein GANs") replicated: WGAN-GP against weight clipping and NS-GAN on toy data, MNIST and CIFAR-10.
@@ -61,7 +62,7 @@ def _eval(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = evaluate_run(args.run_dir, samples=args.samples, curve_samples=args.curve_samples, metrics=metrics,
                           cache_dir=args.cache, inception_weights=args.inception_weights,
-                          curves=not args.no_curves, lenet_epochs=args.lenet_epochs)
+                          curves=not args.no_curves, lenet_epochs=args.lenet_epochs, device=args.device)
     print(format_result(result))
     print(f"written: {args.run_dir}/eval.json" + ("" if args.no_curves else f", {args.run_dir}/eval.jsonl"))
     return 0
@@ -90,7 +91,8 @@ def _prepare_metrics(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     notes = prepare_metrics(args.dataset, args.data_root, args.cache, samples=args.samples, metrics=metrics,
-                            inception_weights=args.inception_weights, lenet_epochs=args.lenet_epochs)
+                            inception_weights=args.inception_weights, lenet_epochs=args.lenet_epochs,
+                            device=args.device)
     print(json.dumps(notes, indent=1))
     _write_note(args.out, notes)
     return 0
@@ -240,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-curves", action="store_true", help="score only the final checkpoint")
     evaluate.add_argument("--lenet-epochs", type=int, help="epochs for the LeNet (default: >= 60k sample passes, >= 2)")
     evaluate.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     evaluate.set_defaults(run=_eval)
 
     data = verbs.add_parser("data", help="locate or download a dataset and verify its files")
@@ -257,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--lenet-epochs", type=int)
     prepare.add_argument("--metrics", help="comma-separated, as for gpbench eval (default by dataset)")
     prepare.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    prepare.add_argument("--device", default="auto", help=DEVICE_HELP)
     prepare.add_argument("--out", help="write the protocol notes as JSON")
     prepare.set_defaults(run=_prepare_metrics)
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from gpbench import samples as sample_pictures
-from gpbench.config import model_options
+from gpbench.config import model_options, resolve_device
 from gpbench.data import Dataset, get_dataset, toy
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, feature_statistics,
@@ -50,9 +50,10 @@ def _generator_from(config: dict, state: dict) -> torch.nn.Module:
 @torch.no_grad()
 def generate(generator: torch.nn.Module, count: int, batch_size: int, seed: int = EVAL_SEED) -> np.ndarray:
     """``count`` samples from seeded noise, in batches of the training batch size (batchnorm uses batch
-    statistics, as in training)."""
+    statistics, as in training). The noise is drawn on the CPU, so every device sees the same noise."""
+    device = next(generator.parameters()).device
     noise = torch.randn(count, generator.noise_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([generator(chunk) for chunk in noise.split(batch_size)]).numpy()
+    return torch.cat([generator(chunk.to(device)).cpu() for chunk in noise.split(batch_size)]).numpy()
 
 
 def check_lenet_epochs(epochs: int | None) -> None:
@@ -64,7 +65,8 @@ class Evaluator:
     """Scores generators of one dataset with one protocol; holds extractors and cached references."""
 
     def __init__(self, dataset: Dataset, data_root: str, cache_dir: Path, metrics: list[str],
-                 inception_weights: str | None = None, progress: bool = True, lenet_epochs: int | None = None):
+                 inception_weights: str | None = None, progress: bool = True, lenet_epochs: int | None = None,
+                 device: str = "cpu"):
         for metric in metrics:
             if metric not in dataset.metrics:
                 raise ConfigError(f"--metrics: {metric!r} does not apply to {dataset.name}; allowed: "
@@ -73,7 +75,7 @@ class Evaluator:
         self.metrics = metrics
         self.progress = progress
         self.settings = ExtractorSettings(dataset, data_root, Path(cache_dir), inception_weights, lenet_epochs,
-                                          progress)
+                                          progress, str(device))
         self._extractors: dict[str, FeatureExtractor] = {}
         self._real_images: tuple[np.ndarray, np.ndarray, str] | None = None
 
@@ -152,6 +154,7 @@ class Evaluator:
             pixels, _, source = self.real_images()
             protocol["real"] = f"{min(count, len(pixels)):,} images of {source} (seed {EVAL_SEED})"
             protocol["is_splits"] = IS_SPLITS
+            protocol["device"] = self.settings.device
             protocol.update(self.notes())
         return protocol
 
@@ -163,9 +166,9 @@ class Evaluator:
 def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples: int | None = None,
                  metrics: list[str] | None = None, cache_dir: str | Path | None = None,
                  inception_weights: str | None = None, curves: bool = True, progress: bool = True,
-                 lenet_epochs: int | None = None) -> dict:
+                 lenet_epochs: int | None = None, device: str = "auto") -> dict:
     """Evaluate a run directory; returns the eval.json payload. A run that diverged before its first
-    checkpoint is recorded as such, with no metrics."""
+    checkpoint is recorded as such, with no metrics. The generator and Inception run on ``device``."""
     run = RunDir(run_dir)
     config = run.require_config()
     dataset = get_dataset(config["dataset"])
@@ -176,6 +179,7 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     check_sample_count("--samples", samples, dataset, metrics)
     check_sample_count("--curve-samples", curve_samples, dataset, metrics)
     check_lenet_epochs(lenet_epochs)
+    device = resolve_device(device, "--device")
     status = run.read_status()
     if not run.has_checkpoint():
         if status.get("status") != "diverged":
@@ -185,7 +189,8 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     samples = samples or dataset.eval_samples
     curve_samples = curve_samples or dataset.curve_samples
     cache_dir = Path(cache_dir) if cache_dir else Path(config["data_root"]) / "cache"
-    evaluator = Evaluator(dataset, config["data_root"], cache_dir, metrics, inception_weights, progress, lenet_epochs)
+    evaluator = Evaluator(dataset, config["data_root"], cache_dir, metrics, inception_weights, progress, lenet_epochs,
+                          device)
     batch = config["generator_batch_size"]
 
     if curves:
@@ -197,13 +202,13 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
             state = run.load_snapshot(snapshot)
             if state is None:
                 continue
-            generated = generate(_generator_from(config, state), curve_samples, batch)
+            generated = generate(_generator_from(config, state).to(device), curve_samples, batch)
             run.append_eval_curve({"iteration": state["iteration"], "elapsed_seconds": state.get("elapsed_seconds"),
                                    "samples": curve_samples, "metrics_requested": metrics,
                                    **evaluator.score(generated)})
 
-    state = run.load_checkpoint()
-    generated = generate(_generator_from(config, state), samples, batch)
+    state = run.load_checkpoint(map_location="cpu")   # a GPU-trained run evaluates on any machine
+    generated = generate(_generator_from(config, state).to(device), samples, batch)
     result = {**_run_facts(run, config, status), "iteration": state["iteration"],
               "elapsed_seconds": state.get("elapsed_seconds"), "metrics": evaluator.score(generated),
               "protocol": evaluator.protocol(samples)}
@@ -238,7 +243,7 @@ def format_result(result: dict) -> str:
 
 def prepare_metrics(dataset: str, data_root: str, cache_dir: str | Path | None = None, samples: list[int] | None = None,
                     metrics: list[str] | None = None, inception_weights: str | None = None,
-                    lenet_epochs: int | None = None, progress: bool = True) -> dict:
+                    lenet_epochs: int | None = None, progress: bool = True, device: str = "auto") -> dict:
     """Train/cache the LeNet and compute/cache the real-data reference statistics a dataset's evaluation
     needs, once, before parallel eval jobs read them. Returns the protocol notes."""
     info = get_dataset(dataset)
@@ -249,7 +254,7 @@ def prepare_metrics(dataset: str, data_root: str, cache_dir: str | Path | None =
         check_sample_count("--samples", count, info, metrics)
     check_lenet_epochs(lenet_epochs)
     evaluator = Evaluator(info, data_root, Path(cache_dir) if cache_dir else Path(data_root) / "cache", metrics,
-                          inception_weights, progress, lenet_epochs)
+                          inception_weights, progress, lenet_epochs, resolve_device(device, "--device"))
     for count in samples or [info.eval_samples, info.curve_samples]:
         for kind in evaluator.feature_kinds():
             fid_key, _ = FEATURE_METRICS[kind]

@@ -321,9 +321,10 @@ class RunDir:
                 for path in sorted(self.file(SNAPSHOTS).glob("generator_[0-9]*.pt"))]
 
     def load_snapshot(self, path: Path) -> dict | None:
-        """A snapshot's payload; None, with a warning, when the file is damaged (its curve point is skipped)."""
+        """A snapshot's payload, on the CPU; None, with a warning, when the file is damaged (its curve point is
+        skipped)."""
         try:
-            return load_torch(path)
+            return load_torch(path, map_location="cpu")
         except Exception as error:           # a damaged file fails in pickle, zip or torch code alike
             log.warning("%s is damaged (%s: %s); its point on the curves is skipped", path, type(error).__name__, error)
             return None

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gpbench import samples
-from gpbench.config import identity, load_run_config, model_options, parse_overrides
+from gpbench.config import identity, load_run_config, model_options, parse_overrides, resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream, toy
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
@@ -41,17 +41,6 @@ DEV_NOISE_SEED_OFFSET = 54321           # the generator noise of the dev critic 
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device: {name!r} asked for, but this machine has no CUDA GPU; use auto or cpu")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"device: {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
-    return device
 
 
 def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
@@ -103,7 +92,7 @@ class Trainer:
         self.progress = progress
         if self.out.exists() and not self.out.is_dir():
             raise RunDirError(f"--out {self.out} is a file, not a run directory")
-        self.device = _resolve_device(config["device"])
+        self.device = resolve_device(config["device"])
         if config["threads"]:
             torch.set_num_threads(config["threads"])
         _check_same_run(str(self.out), self.run_dir.read_config(), config)

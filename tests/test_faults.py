@@ -236,6 +236,8 @@ def test_silent_wrong_configs_are_refused(tmp_path, capsys, text, named):
     (["--lenet-epochs", "-1"], "--lenet-epochs"),
     (["--metrics", "fid"], "does not apply to 25gaussians"),
     (["--samples", "abc"], "invalid int value"),
+    (["--device", "tpu"], "--device: 'tpu' is not allowed; allowed: auto, cpu, cuda, cuda:N"),
+    (["--device", "cuda:99"], "--device: 'cuda:99' asked for, but this machine has"),
 ])
 def test_bad_eval_options_are_refused(tmp_path, capsys, options, named):
     run = train(tmp_path, tmp_path / "run")

@@ -1,4 +1,5 @@
-"""The GPU path on a GPU: the penalty core on CUDA against the CPU, and training through checkpoints on CUDA.
+"""The GPU path on a GPU: the penalty core on CUDA against the CPU, training through checkpoints on CUDA, and
+evaluation (generator and Inception) on CUDA against the CPU.
 
 Skipped without CUDA (CI has none); a user with a GPU runs them with the rest of ``pytest``. The CPU half of
 each fact (penalty closed forms, checkpoint checks) is tested in test_penalties.py and test_train.py.
@@ -8,7 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+import numpy as np
+
 from gpbench.config import resolve
+from gpbench.evaluate import evaluate_run
+from gpbench.metrics.features import InceptionFeatures
+from gpbench.rehearsal import write_random_inception
 from gpbench.penalties import REGISTRY, build_penalty
 from gpbench.train import Trainer
 
@@ -67,3 +73,25 @@ def test_training_on_cuda_passes_its_checkpoints_and_resumes_from_them(tmp_path,
     assert resumed.iteration == 6 and resumed.device.type == "cuda"
     assert all(p.is_cuda for p in resumed.critic.parameters())
     assert resumed.run() == "completed"
+
+
+def test_a_run_trained_on_cuda_evaluates_alike_on_the_cpu_and_on_cuda(tmp_path):
+    """The checkpoint is read onto the CPU first, so a GPU-trained run also evaluates where there is no GPU."""
+    config = resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 16, "batch_size": 32, "iterations": 4,
+                      "checkpoint_every": 2, "log_every": 1, "seed": 0, "device": "cuda"})
+    Trainer(config, tmp_path / "run", progress=False).run()
+    on_cpu, on_cuda = (evaluate_run(tmp_path / "run", samples=500, curves=False, progress=False, device=device)
+                       for device in ("cpu", "cuda"))
+    assert on_cpu["metrics"].keys() == on_cuda["metrics"].keys() and {"modes", "emd", "swd"} <= on_cpu["metrics"].keys()
+    for metric, value in on_cpu["metrics"].items():
+        assert np.isclose(on_cuda["metrics"][metric], value, rtol=1e-4), metric
+
+
+def test_inception_features_on_cuda_equal_the_cpu(tmp_path):
+    """TF32 off for the extractor: float32 on both devices (random weights; the architecture is what matters)."""
+    weights = write_random_inception(tmp_path / "random-inception.pth")
+    images = np.random.RandomState(0).randint(0, 256, size=(16, 3, 32, 32), dtype=np.uint8)
+    on_cpu, on_cuda = (InceptionFeatures(weights, device=device)(images) for device in ("cpu", "cuda"))
+    for key in ("pool", "logits"):
+        scale = np.abs(on_cpu[key]).max()
+        assert np.abs(on_cuda[key] - on_cpu[key]).max() <= 1e-4 * scale, key

@@ -52,6 +52,7 @@ class ExtractorSettings:
     inception_weights: str | None = None
     lenet_epochs: int | None = None
     progress: bool = True
+    device: str = "cpu"                  # where Inception runs; the LeNet is small and stays on the CPU
 
 
 class FeatureExtractor:
@@ -126,13 +127,14 @@ class InceptionFeatures(FeatureExtractor):
 
     @classmethod
     def from_settings(cls, settings: ExtractorSettings) -> "InceptionFeatures":
-        return cls(settings.inception_weights)
+        return cls(settings.inception_weights, device=settings.device)
 
     def features(self, batch):
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
         if tensor.shape[1] == 1:
             tensor = tensor.repeat(1, 3, 1, 1)
-        pool, logits = self.model(tensor)
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):  # float32 convolutions, as on the CPU
+            pool, logits = self.model(tensor)
         return pool, logits
 
 
