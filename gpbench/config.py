@@ -128,13 +128,18 @@ RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "sna
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
+def check_device_name(name: object, option: str = "device") -> None:
+    """A device name gpbench accepts, whether or not this machine has that device."""
+    if not isinstance(name, str) or not _DEVICE.match(name):
+        raise ConfigError(f"{option}: {name!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+
+
 def resolve_device(name: object, option: str = "device"):
     """``auto`` (a CUDA GPU where there is one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N`` as a torch device;
     ``option`` names the config key or command-line option in the error."""
     import torch
 
-    if not isinstance(name, str) or not _DEVICE.match(name):
-        raise ConfigError(f"{option}: {name!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+    check_device_name(name, option)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -256,8 +261,7 @@ def _validate(config: dict) -> None:
         check_clipping(config["clip"], config["clip_placement"])
     if not isinstance(config["data_root"], str) or not config["data_root"]:
         raise ConfigError(f"data_root: expected a folder name, got {config['data_root']!r}")
-    if not isinstance(config["device"], str) or not _DEVICE.match(config["device"]):
-        raise ConfigError(f"device: {config['device']!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+    check_device_name(config["device"])
     if config["train_subset"] is not None and config["dataset"] in TOYS_DRAWN_FRESH:
         raise ConfigError(f"train_subset: {config['dataset']} draws its samples fresh; it applies to image datasets "
                           "and 25gaussians")
