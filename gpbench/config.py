@@ -126,28 +126,6 @@ _OPTIONAL_INTS = ("threads", "train_subset")     # null = leave torch's default 
 RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
                 "dev_samples")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-def check_device_name(name: object, option: str = "device") -> None:
-    """A device name gpbench accepts, whether or not this machine has that device."""
-    if not isinstance(name, str) or not _DEVICE.match(name):
-        raise ConfigError(f"{option}: {name!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
-
-
-def resolve_device(name: object, option: str = "device"):
-    """``auto`` (a CUDA GPU where there is one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N`` as a torch device;
-    ``option`` names the config key or command-line option in the error."""
-    import torch
-
-    check_device_name(name, option)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{option}: {name!r} asked for, but this machine has no CUDA GPU; use auto or cpu")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"{option}: {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
-    return device
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
             "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16")}
 _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize", "compile")
@@ -238,6 +216,28 @@ def _check_penalty(config: dict) -> None:
         if schedule.metric in METRICS_FIELDS:
             raise ConfigError(f"penalty {key}: metric={schedule.metric} would overwrite the {schedule.metric!r} field "
                               f"of metrics.jsonl; choose another name (taken: {', '.join(METRICS_FIELDS)})")
+
+
+def check_device_name(name: object, option: str = "device") -> None:
+    """A device name gpbench accepts, whether or not this machine has that device."""
+    if not isinstance(name, str) or not _DEVICE.match(name):
+        raise ConfigError(f"{option}: {name!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
+
+
+def resolve_device(name: object, option: str = "device"):
+    """``auto`` (a CUDA GPU where there is one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N`` as a torch device;
+    ``option`` names the config key or command-line option in the error."""
+    import torch
+
+    check_device_name(name, option)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{option}: {name!r} asked for, but this machine has no CUDA GPU; use auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"{option}: {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 def _validate(config: dict) -> None:

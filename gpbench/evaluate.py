@@ -41,10 +41,10 @@ def check_sample_count(option: str, count: int | None, dataset: Dataset, metrics
                           f"on {dataset.name}, got {count!r}")
 
 
-def _generator_from(config: dict, state: dict) -> torch.nn.Module:
+def _generator_from(config: dict, state: dict, device: torch.device) -> torch.nn.Module:
     generator, _ = build(config["arch"], **model_options(config))
     generator.load_state_dict(state["generator"])
-    return generator
+    return generator.to(device)
 
 
 @torch.no_grad()
@@ -202,13 +202,13 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
             state = run.load_snapshot(snapshot)
             if state is None:
                 continue
-            generated = generate(_generator_from(config, state).to(device), curve_samples, batch)
+            generated = generate(_generator_from(config, state, device), curve_samples, batch)
             run.append_eval_curve({"iteration": state["iteration"], "elapsed_seconds": state.get("elapsed_seconds"),
                                    "samples": curve_samples, "metrics_requested": metrics,
                                    **evaluator.score(generated)})
 
     state = run.load_checkpoint(map_location="cpu")   # a GPU-trained run evaluates on any machine
-    generated = generate(_generator_from(config, state).to(device), samples, batch)
+    generated = generate(_generator_from(config, state, device), samples, batch)
     result = {**_run_facts(run, config, status), "iteration": state["iteration"],
               "elapsed_seconds": state.get("elapsed_seconds"), "metrics": evaluator.score(generated),
               "protocol": evaluator.protocol(samples)}
