@@ -13,7 +13,7 @@ from snakemake.utils import validate
 from gpbench import rundir
 from gpbench.data import DATASETS
 from gpbench.pipeline import (GROUPS as RUN_GROUPS, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
-                              load_costs, load_suite, plan)
+                              load_costs, load_suite, plan, train_priority)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
@@ -205,6 +205,7 @@ rule train:
     benchmark:
         f"{RUN_DIR}/{rundir.TRAIN_BENCHMARK}"
     threads: THREADS
+    priority: lambda wildcards: train_priority(RUNS[wildcards.run])
     resources:
         gpu_slots=lambda wildcards: gpu_slots(dataset_of(wildcards), RUNS_PER_GPU),
         gpu=cluster("train", "gpu"),

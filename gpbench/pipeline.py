@@ -146,6 +146,15 @@ def image_datasets(runs: list[Run]) -> list[str]:
     return sorted({run.dataset for run in runs if not get_dataset(run.dataset).is_toy})
 
 
+def train_priority(run: Run) -> int:
+    """The Snakemake priority of a run's train job: longest first (LPT scheduling), so that the image runs,
+    minutes to hours each, do not start after the toy runs and stretch the suite's wall-clock. Image runs
+    before toy runs, then by critic updates (generator iterations x n_critic)."""
+    resolved = resolve(run.config)
+    image_first = 0 if get_dataset(run.dataset).is_toy else 1
+    return image_first * 10**9 + resolved["iterations"] * resolved["n_critic"]
+
+
 # What a run asks a cluster for, per dataset family (memory in MB; the time limit comes from `gpbench cost` when the
 # suite names its JSON in `cost_file`, else from an assumed GPU time per generator iteration, generous on purpose).
 JOB_MEMORY_MB = {"toy": 4000, "mnist-like": 8000, "cifar10": 16000}

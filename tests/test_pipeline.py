@@ -57,6 +57,13 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     for run in runs[:: 7]:
         assert f"runs/paper/{run.path}/status.json" in result.stdout
     assert counts["table"] == 2
+    # longest first: every image train job outranks every toy train job; among them, more critic updates first
+    priorities = {run: int(priority) for run, priority in
+                  re.findall(r"rule train:.*?wildcards: run=(\S+)\n\s+priority: (\d+)", result.stdout, flags=re.S)}
+    assert len(priorities) == len(runs)
+    toy = [p for run, p in priorities.items() if run.split("/")[0] in ("8gaussians", "25gaussians", "swissroll")]
+    assert min(p for run, p in priorities.items() if run.split("/")[0] in ("mnist", "cifar10")) > max(toy)
+    assert priorities["mnist/wgan-gp/seed0"] > priorities["mnist/ns-gan/seed0"]     # n_critic 5 against 1
 
 
 def test_slurm_profile_parses():
