@@ -142,6 +142,7 @@ rule all:
 rule run_config:
     output:
         f"{RUN_DIR}/{rundir.PIPELINE_CONFIG}",
+    priority: lambda wildcards: train_priority(RUNS[wildcards.run])          # priorities do not propagate upstream
     params:
         config=lambda wildcards: RUNS[wildcards.run].config,
     run:
@@ -170,6 +171,7 @@ rule data:
         note=f"{RESULTS}/data/{{dataset}}.json",
     log:
         f"{RESULTS}/logs/data-{{dataset}}.log",
+    priority: lambda wildcards: max(train_priority(run) for run in RUNS.values() if run.dataset == wildcards.dataset)
     params:
         data_root=DATA_ROOT,
     shell:
