@@ -64,6 +64,11 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     toy = [p for run, p in priorities.items() if run.split("/")[0] in ("8gaussians", "25gaussians", "swissroll")]
     assert min(p for run, p in priorities.items() if run.split("/")[0] in ("mnist", "cifar10")) > max(toy)
     assert priorities["mnist/wgan-gp/seed0"] > priorities["mnist/ns-gan/seed0"]     # n_critic 5 against 1
+    # ... and the jobs a train job waits on rank as high as it (Snakemake does not pass priorities upstream)
+    assert dict(re.findall(r"rule run_config:.*?wildcards: run=(\S+)\n\s+priority: (\d+)", result.stdout,
+                           flags=re.S)) == {run: str(p) for run, p in priorities.items()}
+    data = dict(re.findall(r"rule data:.*?wildcards: dataset=(\S+)\n\s+priority: (\d+)", result.stdout, flags=re.S))
+    assert int(data["mnist"]) == max(p for run, p in priorities.items() if run.startswith("mnist/"))
 
 
 def test_slurm_profile_parses():
