@@ -50,6 +50,8 @@ CAPTION = config.get("caption", "")
 GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in RUN_GROUPS}
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
 RUN_DIR = f"{RUN_ROOT}/{{run}}"
+# Train jobs longest first; the jobs a train job waits on carry its priority (Snakemake does not pass it upstream).
+PRIORITY = {path: train_priority(run) for path, run in RUNS.items()}
 
 report: "report/workflow.rst"
 
@@ -142,7 +144,7 @@ rule all:
 rule run_config:
     output:
         f"{RUN_DIR}/{rundir.PIPELINE_CONFIG}",
-    priority: lambda wildcards: train_priority(RUNS[wildcards.run])          # priorities do not propagate upstream
+    priority: lambda wildcards: PRIORITY[wildcards.run]
     params:
         config=lambda wildcards: RUNS[wildcards.run].config,
     run:
@@ -171,7 +173,7 @@ rule data:
         note=f"{RESULTS}/data/{{dataset}}.json",
     log:
         f"{RESULTS}/logs/data-{{dataset}}.log",
-    priority: lambda wildcards: max(train_priority(run) for run in RUNS.values() if run.dataset == wildcards.dataset)
+    priority: lambda wildcards: max(PRIORITY[path] for path, run in RUNS.items() if run.dataset == wildcards.dataset)
     params:
         data_root=DATA_ROOT,
     shell:
@@ -207,7 +209,7 @@ rule train:
     benchmark:
         f"{RUN_DIR}/{rundir.TRAIN_BENCHMARK}"
     threads: THREADS
-    priority: lambda wildcards: train_priority(RUNS[wildcards.run])
+    priority: lambda wildcards: PRIORITY[wildcards.run]
     resources:
         gpu_slots=lambda wildcards: gpu_slots(dataset_of(wildcards), RUNS_PER_GPU),
         gpu=cluster("train", "gpu"),

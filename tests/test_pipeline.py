@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from gpbench import ConfigError
+from gpbench.data import get_dataset
 from gpbench.pipeline import plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,8 +62,9 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     priorities = {run: int(priority) for run, priority in
                   re.findall(r"rule train:.*?wildcards: run=(\S+)\n\s+priority: (\d+)", result.stdout, flags=re.S)}
     assert len(priorities) == len(runs)
-    toy = [p for run, p in priorities.items() if run.split("/")[0] in ("8gaussians", "25gaussians", "swissroll")]
-    assert min(p for run, p in priorities.items() if run.split("/")[0] in ("mnist", "cifar10")) > max(toy)
+    is_toy = {run: get_dataset(run.split("/")[0]).is_toy for run in priorities}
+    assert min(p for run, p in priorities.items() if not is_toy[run]) > max(p for run, p in priorities.items()
+                                                                            if is_toy[run])
     assert priorities["mnist/wgan-gp/seed0"] > priorities["mnist/ns-gan/seed0"]     # n_critic 5 against 1
     # ... and the jobs a train job waits on rank as high as it (Snakemake does not pass priorities upstream)
     assert dict(re.findall(r"rule run_config:.*?wildcards: run=(\S+)\n\s+priority: (\d+)", result.stdout,
