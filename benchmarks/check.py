@@ -4,8 +4,11 @@
     python benchmarks/check.py bench.json
     python benchmarks/check.py cost.json --cost-table results/bench/penalty_cost.md
 
-Every benchmark whose ``extra_info`` has a ``bound`` must have ``ratio`` (gpbench / reference, median of
-per-round ratios) <= bound: 1.05 for the critic step and the training iteration, 1.0 for FID.
+A benchmark whose ``extra_info`` has a ``bound`` (1.05 for the critic step and the training iteration, 1.0 for
+FID) fails when its ``ratio`` (gpbench / reference, the median of per-round ratios) exceeds the bound **and**
+gpbench is measurably slower than the reference: the lower end of the ratio's 95 % confidence interval
+(``ratio_low``, benchmarks/pairing.py) is above 1. A median over the bound on a noisy machine while the interval
+still reaches below 1 is reported, not failed.
 """
 
 from __future__ import annotations
@@ -17,13 +20,32 @@ import sys
 from pathlib import Path
 
 
+def over_bound(benchmarks: list[dict]) -> list[tuple[str, dict]]:
+    """(name, extra_info) of each bounded benchmark whose median ratio exceeds its bound."""
+    return [(bench["name"], bench["extra_info"]) for bench in benchmarks
+            if "bound" in bench.get("extra_info", {}) and "ratio" in bench["extra_info"]
+            and bench["extra_info"]["ratio"] > bench["extra_info"]["bound"]]
+
+
+def measurably_slower(info: dict) -> bool:
+    """The ratio's 95 % confidence interval lies above 1 (without an interval, the median alone decides)."""
+    return info.get("ratio_low", info["ratio"]) > 1.0
+
+
 def violations(benchmarks: list[dict]) -> list[str]:
-    failed = []
-    for bench in benchmarks:
-        info = bench.get("extra_info", {})
-        if "bound" in info and "ratio" in info and info["ratio"] > info["bound"]:
-            failed.append(f"{bench['name']}: gpbench/reference = {info['ratio']:.3f} > bound {info['bound']}")
-    return failed
+    return [f"{name}: gpbench/reference = {describe(info)} > bound {info['bound']}"
+            for name, info in over_bound(benchmarks) if measurably_slower(info)]
+
+
+def within_noise(benchmarks: list[dict]) -> list[str]:
+    return [f"{name}: gpbench/reference = {describe(info)} > bound {info['bound']}, but the interval reaches "
+            "below 1 (machine noise; not failed)" for name, info in over_bound(benchmarks) if not measurably_slower(info)]
+
+
+def describe(info: dict) -> str:
+    """The ratio and, when measured, its 95 % confidence interval."""
+    interval = f" (95 % CI {info['ratio_low']:.3f}-{info['ratio_high']:.3f})" if "ratio_low" in info else ""
+    return f"{info['ratio']:.3f}{interval}"
 
 
 def cpu_name() -> str:
@@ -72,11 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     for bench in report["benchmarks"]:
         info = bench.get("extra_info", {})
         if "ratio" in info:
-            print(f"{bench['name']:<70} ratio {info['ratio']:.3f}" + (f" (bound {info['bound']})" if "bound" in info else ""))
+            print(f"{bench['name']:<70} ratio {describe(info)}" + (f", bound {info['bound']}" if "bound" in info else ""))
     if args.cost_table:
         Path(args.cost_table).parent.mkdir(parents=True, exist_ok=True)
         Path(args.cost_table).write_text(cost_table(report))
         print(f"wrote {args.cost_table}")
+    for line in within_noise(report["benchmarks"]):
+        print(f"note: {line}")
     failed = violations(report["benchmarks"])
     for line in failed:
         print(f"PERFORMANCE REGRESSION: {line}", file=sys.stderr)
