@@ -22,7 +22,7 @@ import torch
 from gpbench.config import RUNTIME_KEYS, resolve
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, MissingDataError
-from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan, projected_seconds
+from gpbench.pipeline import COST_FIELDS, GPU_SLOTS, gpu_slots, load_suite, plan, projected_seconds
 from gpbench.train import Trainer
 
 NOT_SPEED = RUNTIME_KEYS + ("seed", "iterations", "data_root", "train_subset", "preset_source", "dev_samples")
@@ -105,7 +105,7 @@ def _data_root_for(config: dict, synthetic_root: Path) -> str:
 
 def timings_from_json(measured: dict) -> dict[str, Timing]:
     """The times ``gpbench cost --json`` wrote, to project a suite again without timing it."""
-    return {key: Timing(value["seconds_per_iteration"], None, value["dev_seconds"], value["device"])
+    return {key: Timing(iterations_timed=None, **{name: value[name] for name in COST_FIELDS})
             for key, value in measured.items()}
 
 
@@ -172,8 +172,7 @@ def device_name() -> str:
 
 def to_json(costs: list[RunCost]) -> dict:
     """Run setting -> measured seconds per iteration and per dev evaluation (the Snakefile's time limits)."""
-    return {signature(cost.config): {"seconds_per_iteration": cost.timing.seconds_per_iteration,
-                                     "dev_seconds": cost.timing.dev_seconds, "device": cost.timing.device,
+    return {signature(cost.config): {**{name: getattr(cost.timing, name) for name in COST_FIELDS},
                                      "iterations_timed": cost.timing.iterations_timed}
             for cost in costs}
 

@@ -174,6 +174,9 @@ def cluster_has_gpus() -> bool:
     return report.returncode != 0 or "gpu" in report.stdout
 
 
+COST_FIELDS = ("seconds_per_iteration", "dev_seconds", "device")     # each setting's entry in a cost file
+
+
 def load_costs(path: str | None) -> dict:
     """The JSON `gpbench cost --json FILE` writes: run setting -> seconds per iteration and per dev evaluation."""
     if not path:
@@ -185,11 +188,10 @@ def load_costs(path: str | None) -> dict:
     except (OSError, ValueError) as error:
         raise ConfigError(f"cost file {path} is not readable JSON ({error}); write it again with gpbench cost "
                           f"--json {path}") from None
-    keys = ("seconds_per_iteration", "dev_seconds", "device")
-    if not isinstance(costs, dict) or not all(isinstance(entry, dict) and all(key in entry for key in keys)
+    if not isinstance(costs, dict) or not all(isinstance(entry, dict) and all(key in entry for key in COST_FIELDS)
                                               for entry in costs.values()):
         raise ConfigError(f"cost file {path} is not what gpbench cost --json writes (each setting needs "
-                          f"{', '.join(keys)})")
+                          f"{', '.join(COST_FIELDS)})")
     return costs
 
 
