@@ -126,12 +126,17 @@ def _rehearsal_data(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from gpbench.cost import suite_cost, to_markdown
+    from gpbench.cost import ENGINES_TIMED, suite_cost, to_markdown
 
     if args.threads is not None:
         _set_threads(args.threads)
     if args.budget_seconds <= 0 or args.min_iterations < 1 or any(count < 1 for count in args.devices):
         raise ConfigError("--budget-seconds must be > 0, --min-iterations and --devices >= 1")
+    unknown = [engine for engine in args.engines if engine not in ENGINES_TIMED + ("auto",)]
+    if unknown:
+        raise ConfigError(f"--engines: {unknown[0]!r} is not allowed; allowed: auto, {', '.join(ENGINES_TIMED)}")
+    if args.sharing and (args.sharing_seconds <= 0 or any(count < 1 or 12 % count for count in args.sharing)):
+        raise ConfigError("--sharing: expected counts that divide 12 (1, 2, 3, 4, 6, 12); --sharing-seconds > 0")
     command = "gpbench cost " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["cost"] else "gpbench cost"
     measured = None
     if args.from_json:
@@ -139,9 +144,11 @@ def _cost(args: argparse.Namespace) -> int:
         from gpbench.pipeline import load_costs
 
         measured = timings_from_json(load_costs(args.from_json))
+    sharing = _sharing(args)
     costs = suite_cost(args.suite, args.budget_seconds, args.min_iterations, args.max_iterations, args.threads,
-                       progress=lambda line: print(line, file=sys.stderr), measured=measured)
-    table = to_markdown(costs, args.suite, args.devices, command)
+                       progress=lambda line: print(line, file=sys.stderr), measured=measured,
+                       engines=tuple(args.engines), sharing=sharing)
+    table = to_markdown(costs, args.suite, args.devices, command, sharing)
     print(table)
     from gpbench.cost import to_json
     from gpbench.rundir import write_json_atomic, write_text_atomic
@@ -152,6 +159,32 @@ def _cost(args: argparse.Namespace) -> int:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             write(Path(path))
     return 0
+
+
+def _sharing(args: argparse.Namespace) -> dict | None:
+    """The sharing measurement: made now (--sharing K ...), read (--sharing-from FILE), or none."""
+    from gpbench.cost import sharing_from_json, sharing_settings, sharing_to_json, suite_sharing
+    from gpbench.pipeline import load_suite
+    from gpbench.rundir import write_json_atomic
+
+    if args.sharing:
+        sharing = suite_sharing(args.suite, sorted(set(args.sharing)), args.sharing_seconds, args.threads,
+                                progress=lambda line: print(line, file=sys.stderr))
+        if args.sharing_json:
+            Path(args.sharing_json).parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(Path(args.sharing_json),
+                              sharing_to_json(sharing, sharing_settings(load_suite(args.suite))))
+        return sharing
+    if args.sharing_from:
+        try:
+            return sharing_from_json(json.loads(Path(args.sharing_from).read_text()))
+        except FileNotFoundError:
+            raise ConfigError(f"--sharing-from: {args.sharing_from} does not exist; write it with gpbench cost "
+                              f"--sharing 1 2 4 --sharing-json {args.sharing_from}") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"--sharing-from: {args.sharing_from} is not what gpbench cost --sharing-json writes "
+                              f"({type(error).__name__}: {error})") from None
+    return None
 
 
 def _samples(args: argparse.Namespace) -> int:
@@ -297,6 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--out", help="also write the Markdown table here, e.g. results/bench/suite_cost.md")
     cost.add_argument("--json", help="also write the measured times here; a suite's `cost_file` then sets its "
                                      "cluster time limits")
+    cost.add_argument("--engines", nargs="+", default=["auto"], metavar="ENGINE",
+                      help="time each setting under these engines side by side (auto, eager, graph); the projection "
+                           "uses the engine the runs use here")
+    cost.add_argument("--sharing", type=int, nargs="+", metavar="K",
+                      help="also measure K runs of each family's most common setting at once on this device, as "
+                           "processes (K divides 12), and project with the measured slow-down")
+    cost.add_argument("--sharing-seconds", type=float, default=8.0, help="timing window of each sharing measurement")
+    cost.add_argument("--sharing-json", metavar="FILE", help="write the sharing measurement here")
+    cost.add_argument("--sharing-from", metavar="FILE", help="project with a sharing measurement written earlier")
     cost.set_defaults(run=_cost)
 
     samples = verbs.add_parser("samples", help="copy a run's last sample picture (for a suite's report)")

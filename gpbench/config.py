@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from gpbench.data import DATASETS, get_dataset
+from gpbench.engine import ENGINES, MEMORY_FORMATS
 from gpbench.errors import ConfigError
 from gpbench.losses import CLIP_PLACEMENTS, GAMES, check_clipping, check_game_options
 from gpbench.models import ARCHITECTURES
@@ -113,6 +114,8 @@ DEFAULTS = {
     "data_root": "data", "device": "auto", "threads": None,
     "amp": "none",                     # "bf16": autocast forward passes; penalty norms stay in float32
     "compile": False,                  # torch.compile the generator (and a critic without penalty)
+    "engine": "auto",                  # how steps are launched: eager, graph (CUDA graphs), auto (docs/engines.md)
+    "memory_format": "auto",           # conv layout: channels_last on a GPU (auto), contiguous, channels_last
     "preset_source": None,
 }
 # Whole-number keys and their allowed range (the upper bounds keep every size and count far from overflow).
@@ -124,10 +127,11 @@ _INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_b
 _OPTIONAL_INTS = ("threads", "train_subset")     # null = leave torch's default / the whole training split
 # Keys that change speed or what is logged, not the results: they may differ when a run resumes.
 RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
-                "dev_samples")
+                "dev_samples", "engine", "memory_format")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
-            "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16")}
+            "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16"),
+            "engine": ENGINES, "memory_format": MEMORY_FORMATS}
 _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchnorm", "dequantize", "compile")
 
 
@@ -245,7 +249,7 @@ def _validate(config: dict) -> None:
         if config[key] is None and key in _OPTIONAL_INTS:
             continue
         _check_whole_number(key, config[key], low, high)
-    for key in ("optimizer", "lr_decay", "game", "clip_placement", "amp"):
+    for key in ("optimizer", "lr_decay", "game", "clip_placement", "amp", "engine", "memory_format"):
         _check_choice(key, config[key])
     for key in _BOOLS:
         if not isinstance(config[key], bool):

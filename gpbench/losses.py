@@ -139,7 +139,8 @@ class GanLoss:
                                   flip_probability=self.flip_probability, halve=self.halve_d_loss)
 
     def critic_loss(self, critic: nn.Module, generator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                    step: int) -> tuple[torch.Tensor, dict]:
+                    step: int, values: dict | None = None) -> tuple[torch.Tensor, dict]:
+        """``values``: the penalty's schedule values (``Penalty.evaluate``); None = at ``step``."""
         penalised = self.penalty.on_critic_loss
         if penalised:
             real, fake = self.penalty.prepare(real, fake, step)
@@ -147,19 +148,21 @@ class GanLoss:
             real_scores, fake_scores = critic(real), critic(fake)
             d_loss = self.discriminator_loss(real_scores, fake_scores)
             term = (self.penalty.evaluate(critic, real, fake, generator, step=step, real_scores=real_scores,
-                                          fake_scores=fake_scores) if penalised else PenaltyTerm(d_loss.new_zeros(())))
+                                          fake_scores=fake_scores, values=values) if penalised
+                    else PenaltyTerm(d_loss.new_zeros(())))
         statistics = {"d_loss": d_loss.detach(), "penalty": term.value.detach(),
                       "wasserstein_estimate": wasserstein_estimate(real_scores, fake_scores).detach(),
                       "gradient_norm": term.gradient_norm}
         return d_loss + term.value, statistics
 
     def generator_loss(self, critic: nn.Module, generator: nn.Module, fake: torch.Tensor, real: torch.Tensor,
-                       step: int) -> tuple[torch.Tensor, dict]:
+                       step: int, values: dict | None = None) -> tuple[torch.Tensor, dict]:
         """``fake`` = G(z) attached to G's graph; ``real`` = the last critic batch, for a penalty on g_loss."""
         with self.autocast():
             g_loss = generator_loss(self.game, critic(fake).float())
             term = PenaltyTerm(g_loss.new_zeros(()))
             if self.penalty.on_generator_loss:
                 count = min(len(real), len(fake))
-                term = self.penalty.evaluate(critic, real[:count].detach(), fake[:count], generator, step=step)
+                term = self.penalty.evaluate(critic, real[:count].detach(), fake[:count], generator, step=step,
+                                             values=values)
         return g_loss + term.value, {"g_loss": g_loss.detach(), "gradient_norm": term.gradient_norm}

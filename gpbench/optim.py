@@ -1,4 +1,9 @@
-"""Optimizers as the official scripts ran them; ``OPTIMIZERS`` is the list of choices run configs name."""
+"""Optimizers as the official scripts ran them; ``OPTIMIZERS`` is the list of choices run configs name.
+
+``capturable=True`` builds them for CUDA-graph capture (docs/engines.md), as every run on a GPU does, whatever
+its engine: Adam fused (one kernel per step, its step count on the device), RMSprop capturable; TFRMSprop has
+no host state. A learning rate given as a 0-dim tensor is read on the device, so a captured step follows a
+schedule set by ``fill_`` before each replay."""
 
 from __future__ import annotations
 
@@ -27,18 +32,24 @@ class TFRMSprop(torch.optim.Optimizer):
                     state["mean_square"] = torch.ones_like(parameter)
                 mean_square = state["mean_square"]
                 mean_square.mul_(group["decay"]).addcmul_(parameter.grad, parameter.grad, value=1 - group["decay"])
-                parameter.addcdiv_(parameter.grad, (mean_square + group["eps"]).sqrt_(), value=-group["lr"])
+                root = (mean_square + group["eps"]).sqrt_()
+                if torch.is_tensor(group["lr"]):        # a device learning rate (one rounding more than addcdiv_)
+                    parameter.sub_(parameter.grad / root * group["lr"])
+                else:
+                    parameter.addcdiv_(parameter.grad, root, value=-group["lr"])
 
 
 OPTIMIZERS = {
-    "adam": lambda parameters, lr, betas: torch.optim.Adam(parameters, lr=lr, betas=tuple(betas)),
-    "rmsprop-tf": lambda parameters, lr, betas: TFRMSprop(parameters, lr=lr),
-    "rmsprop": lambda parameters, lr, betas: torch.optim.RMSprop(parameters, lr=lr),
+    "adam": lambda parameters, lr, betas, capturable: torch.optim.Adam(parameters, lr=lr, betas=tuple(betas),
+                                                                       fused=capturable or None),
+    "rmsprop-tf": lambda parameters, lr, betas, capturable: TFRMSprop(parameters, lr=lr),
+    "rmsprop": lambda parameters, lr, betas, capturable: torch.optim.RMSprop(parameters, lr=lr, capturable=capturable),
 }
 
 
-def build_optimizer(name: str, module: nn.Module, lr: float, betas=(0.9, 0.999)) -> torch.optim.Optimizer:
+def build_optimizer(name: str, module: nn.Module, lr: float | torch.Tensor, betas=(0.9, 0.999),
+                    capturable: bool = False) -> torch.optim.Optimizer:
     """One of ``OPTIMIZERS`` over the module's parameters (``betas`` is used by Adam only)."""
     if name not in OPTIMIZERS:
         raise ConfigError(f"optimizer: {name!r} is not allowed; allowed: {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](module.parameters(), lr, betas)
+    return OPTIMIZERS[name](module.parameters(), lr, betas, capturable)

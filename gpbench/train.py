@@ -22,6 +22,7 @@ import torch
 from gpbench import samples
 from gpbench.config import identity, load_run_config, model_options, parse_overrides, resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream, toy
+from gpbench.engine import build_engine, choose_engine, memory_format
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
@@ -118,11 +119,19 @@ class Trainer:
         np.random.seed(config["seed"])
         torch.manual_seed(config["seed"])
         generator, critic = build(config["arch"], **model_options(config))
-        self.generator, self.critic = generator.to(self.device), critic.to(self.device)
+        self.memory_format = memory_format(config, self.device)
+        self.generator = generator.to(self.device, memory_format=self.memory_format)
+        self.critic = critic.to(self.device, memory_format=self.memory_format)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.g_optimizer = build_optimizer(config["optimizer"], self.generator, config["generator_lr"], config["betas"])
-        self.d_optimizer = build_optimizer(config["optimizer"], self.critic, config["critic_lr"], config["betas"])
+        engine, why_not = choose_engine(config, self.device)
+        if why_not:
+            log.warning(why_not)
+        capturable = self.device.type == "cuda"          # both engines: the same optimizer arithmetic on a GPU
+        self.g_optimizer = build_optimizer(config["optimizer"], self.generator, config["generator_lr"], config["betas"],
+                                           capturable)
+        self.d_optimizer = build_optimizer(config["optimizer"], self.critic, config["critic_lr"], config["betas"],
+                                           capturable)
         self.schedule = TrainingSchedule.from_config(config)
         penalty = build_penalty(config["penalty"])
         self.loss = GanLoss(config["game"], penalty, real_label=config["real_label"],
@@ -143,10 +152,13 @@ class Trainer:
         self.critic_step = 0
         self.elapsed_before = 0.0
         self.last_gradient_norm: torch.Tensor | None = None
-        self.last_real: torch.Tensor | None = None
+        self.engine = build_engine(self, engine)
+        self.critic_parameters = list(self.critic.parameters())
+        self.generator_parameters = list(self.generator.parameters())
 
     def _write_status(self, status: str, **extra) -> None:
-        self.run_dir.write_status(status, **{"iteration": self.iteration, "data": self.data_source, **extra})
+        self.run_dir.write_status(status, **{"iteration": self.iteration, "data": self.data_source,
+                                             "engine": self.engine.name, **extra})
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -165,6 +177,7 @@ class Trainer:
             "d_optimizer": self.d_optimizer.state_dict(),
             "stream": self.stream.state_dict(),
             "rng": _rng_state(self.device),
+            "last_real": None if self.engine.last_real is None else self.engine.last_real.cpu(),
         })
 
     def _save_snapshot(self) -> None:
@@ -174,7 +187,7 @@ class Trainer:
                                                     "elapsed_seconds": self._elapsed()})
 
     def _load_checkpoint(self) -> None:
-        state = self.run_dir.load_checkpoint(map_location=self.device)
+        state = self.run_dir.load_checkpoint(map_location="cpu")    # the optimizers place their state themselves
         _check_same_run(f"{self.out / CHECKPOINT}", state.get("config"), self.config)
         self.iteration, self.critic_step = state["iteration"], state["critic_step"]
         self.elapsed_before = state["elapsed_seconds"]
@@ -183,6 +196,8 @@ class Trainer:
         self.g_optimizer.load_state_dict(state["g_optimizer"])
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.stream.load_state_dict(state["stream"])
+        if state.get("last_real") is not None:       # the next generator step's batch for a penalty on g_loss
+            self.engine.restore_last_real(state["last_real"])
         _restore_rng(state["rng"])
         self.run_dir.truncate_metrics(self.iteration)
 
@@ -191,43 +206,55 @@ class Trainer:
     def _noise(self, count: int) -> torch.Tensor:
         return torch.randn(count, self.generator.noise_dim, device=self.device)
 
-    def _real_batch(self) -> torch.Tensor:
-        return torch.from_numpy(self.stream.next()).to(self.device, non_blocking=True)
+    def real_batch(self) -> torch.Tensor:
+        batch = torch.from_numpy(self.stream.next()).to(self.device, non_blocking=True)
+        return batch.contiguous(memory_format=self.memory_format) if batch.dim() == 4 else batch
+
+    def learning_rates(self) -> tuple:
+        """(optimizer, its base learning rate) for the generator and the critic."""
+        return (self.g_optimizer, self.config["generator_lr"]), (self.d_optimizer, self.config["critic_lr"])
 
     def _set_learning_rate(self, iteration: int) -> None:
-        factor = self.schedule.lr_factor(iteration)
-        for optimizer, key in ((self.g_optimizer, "generator_lr"), (self.d_optimizer, "critic_lr")):
-            for group in optimizer.param_groups:
-                group["lr"] = self.config[key] * factor
+        self.engine.set_learning_rate(self.schedule.lr_factor(iteration))
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config["amp"] == "bf16")
+        """bf16 autocast, its cast cache off (a captured graph must not keep casts made at capture time)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config["amp"] == "bf16",
+                              cache_enabled=False)
 
-    def critic_step_once(self) -> dict:
-        real = self._real_batch()
+    def critic_body(self, real: torch.Tensor, step: int, values: dict | None = None) -> dict:
+        """One critic step on ``real`` (Gulrajani Algorithm 1, lines 3-9): only tensor work, no host sync, so an
+        engine may capture it. ``values``: the penalty's schedule values (None: at ``step``)."""
         with torch.set_grad_enabled(self.loss.critic_needs_generator_graph), self._autocast():
             fake = self.generator_forward(self._noise(self.config["batch_size"]))
         if self.clipping:
             self.clipping.before_step(self.critic)
-        total, statistics = self.loss.critic_loss(self.critic_forward, self.generator, real, fake, self.critic_step)
+        total, statistics = self.loss.critic_loss(self.critic_forward, self.generator, real, fake, step, values)
         self.d_optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        total.backward(inputs=self.critic_parameters)      # G's gradients here would be discarded unread
         self.d_optimizer.step()
         if self.clipping:
             self.clipping.after_step(self.critic)
+        return statistics
+
+    def generator_body(self, real: torch.Tensor, step: int, values: dict | None = None) -> dict:
+        """One generator step (Algorithm 1, lines 11-12); ``real`` is the last critic batch (a penalty on g_loss
+        uses it)."""
+        with self._autocast():
+            fake = self.generator_forward(self._noise(self.config["generator_batch_size"]))
+        total, statistics = self.loss.generator_loss(self.critic_forward, self.generator, fake, real, step, values)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        total.backward(inputs=self.generator_parameters)   # the critic's gradients would be discarded unread
+        self.g_optimizer.step()
+        return statistics
+
+    def critic_step_once(self) -> dict:
+        statistics = self.engine.critic_step(self.critic_step)
         self.critic_step += 1
-        self.last_real = real
         return self._keep_gradient_norm(statistics)
 
     def generator_step_once(self) -> torch.Tensor:
-        with self._autocast():
-            fake = self.generator_forward(self._noise(self.config["generator_batch_size"]))
-        total, statistics = self.loss.generator_loss(self.critic_forward, self.generator, fake, self.last_real,
-                                                     self.critic_step)
-        self.g_optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.g_optimizer.step()
-        return self._keep_gradient_norm(statistics)["g_loss"]
+        return self._keep_gradient_norm(self.engine.generator_step(self.critic_step))["g_loss"]
 
     def _keep_gradient_norm(self, statistics: dict) -> dict:
         """Take the penalty's gradient norm out of a step's statistics, keeping the latest one for the log."""

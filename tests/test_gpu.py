@@ -5,6 +5,8 @@ Skipped without CUDA (CI has none); a user with a GPU runs them with the rest of
 each fact (penalty closed forms, checkpoint checks) is tested in test_penalties.py and test_train.py.
 """
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -95,3 +97,160 @@ def test_inception_features_on_cuda_equal_the_cpu(tmp_path):
     for key in ("pool", "logits"):
         scale = np.abs(on_cpu[key]).max()
         assert np.abs(on_cuda[key] - on_cpu[key]).max() <= 1e-4 * scale, key
+
+
+# --- the graph engine (docs/engines.md): captured steps against the eager loop ------------------------------
+
+CAPTURED = {
+    "toy-wgan-gp": {},
+    "toy-wgan-clip-rmsprop-tf-clip-after": {"method": "wgan-clip"},
+    "toy-wgan-clip-clip-before": {"method": "wgan-clip", "clip_placement": "before"},
+    "toy-wgan-gp-with-torch-rmsprop": {"method": "wgan-gp-rmsprop"},
+    "toy-mm-gan-noisy-labels": {"method": "mm-gan", "flip_probability": 0.1, "real_label": 0.9},
+    "toy-r1-lazy-every-4": {"penalty": {"kind": "r1", "every": 4}},
+    "toy-dragan-half-batch": {"penalty": {"kind": "dragan", "fraction": 0.5}},
+    "toy-wgan-lp": {"penalty": {"kind": "wgan-lp"}},
+    "toy-r2": {"penalty": {"kind": "r2"}},
+    "toy-flex-d-g-on-d-loss": {"penalty": {"kind": "flex", "components": ["discriminator", "generator"],
+                                           "loss": "d_loss"}},
+    "toy-flex-hypergan-form-g-loss": {"penalty": {"kind": "flex", "flex": [0.1, 0.2]}},
+    "toy-flex-inputs-scheduled": {"penalty": {"kind": "flex", "wrt": "inputs", "loss": "both",
+                                               "flex": "decay(range=1:0 steps=400)", "lambda": "anneal(0.5 T=300)"}},
+    "toy-linear-lr-decay": {"lr_decay": "linear"},
+    "mnist-wgan-gp": {"dataset": "mnist", "dim": 16, "batch_size": 16},
+    "cifar10-ns-gan-batchnorm-g-and-d": {"dataset": "cifar10", "method": "ns-gan", "dim": 16, "batch_size": 16},
+    "cifar10-wgan-gp-bf16": {"dataset": "cifar10", "dim": 16, "batch_size": 16, "amp": "bf16"},
+    "cifar10-resnet-linear-decay": {"dataset": "cifar10", "arch": "cifar10-resnet", "dim": 16, "batch_size": 16,
+                                     "generator_batch_size": 32},
+}
+ITERATIONS = 200
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    from gpbench.rehearsal import write_synthetic_cifar10
+
+    root = tmp_path_factory.mktemp("data")
+    write_synthetic_cifar10(root, 64)
+    return str(root)
+
+
+def cuda_config(data_root, engine, **overrides):
+    return resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 64, "batch_size": 64,
+                    "iterations": ITERATIONS, "checkpoint_every": 100, "log_every": 20, "seed": 0,
+                    "device": "cuda", "data_root": data_root, "engine": engine, **overrides})
+
+
+def logged(run_dir):
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{key: value for key, value in line.items() if key not in ("seconds", "samples_per_s")} for line in lines]
+
+
+def largest_relative_difference(first, second):
+    assert [line.keys() for line in first] == [line.keys() for line in second]
+    worst = 0.0
+    for a, b in zip(first, second):
+        for key, value in a.items():
+            if isinstance(value, float) and isinstance(b[key], float):
+                worst = max(worst, abs(value - b[key]) / max(abs(value), 1e-3))
+            else:
+                assert value == b[key], key
+    return worst
+
+
+def train(config, out):
+    trainer = Trainer(config, out, progress=False)
+    assert trainer.run() == "completed"
+    return trainer, logged(out)
+
+
+@pytest.mark.parametrize("overrides", CAPTURED.values(), ids=CAPTURED.keys())
+def test_every_setting_is_captured_and_replays_its_uncaptured_steps(tmp_path, data_root, monkeypatch, overrides):
+    """Each setting's steps are captured (no fallback), and replaying them gives what running the same
+    capture-ready steps uncaptured (warm-up forever) gives: same kernels, addresses and RNG offsets."""
+    iterations = {"iterations": 30, "checkpoint_every": 10, "log_every": 5}
+    captured, captured_lines = train(cuda_config(data_root, "graph", **overrides, **iterations), tmp_path / "graph")
+    assert captured.engine.name == "cuda-graph"
+    assert all(step.graph is not None for step in captured.engine.steps.values())
+    assert json.loads((tmp_path / "graph" / "status.json").read_text())["engine"] == "cuda-graph"
+    monkeypatch.setattr("gpbench.engine.WARMUP_CALLS", 10**9)
+    uncaptured, uncaptured_lines = train(cuda_config(data_root, "graph", **overrides, **iterations),
+                                         tmp_path / "uncaptured")
+    assert all(step.graph is None for step in uncaptured.engine.steps.values())
+    difference = largest_relative_difference(uncaptured_lines, captured_lines)
+    print(f"captured vs uncaptured, 30 iterations: largest relative difference {difference:.2e}")
+    assert difference <= 1e-6
+
+
+AGREEMENT = ["toy-wgan-gp", "toy-flex-inputs-scheduled", "cifar10-ns-gan-batchnorm-g-and-d", "cifar10-wgan-gp-bf16",
+             "cifar10-resnet-linear-decay"]
+
+
+@pytest.mark.parametrize("setting", AGREEMENT)
+def test_captured_and_eager_runs_agree(tmp_path, data_root, setting):
+    """200 iterations: the captured run and the eager loop (the same optimizers, layouts and device schedules on
+    a GPU) agree to 1e-6 of every logged value, or, where cuDNN's kernels are not bitwise reproducible, to within
+    10x the spread of two eager runs."""
+    overrides = CAPTURED[setting]
+    captured, captured_lines = train(cuda_config(data_root, "graph", **overrides), tmp_path / "graph")
+    assert captured.engine.name == "cuda-graph"
+    _, eager_lines = train(cuda_config(data_root, "eager", **overrides), tmp_path / "eager")
+    difference = largest_relative_difference(eager_lines, captured_lines)
+    bound = 1e-6
+    if difference > bound:
+        _, again = train(cuda_config(data_root, "eager", **overrides), tmp_path / "eager-again")
+        bound = max(bound, 10 * largest_relative_difference(eager_lines, again))
+    print(f"captured vs eager, {ITERATIONS} iterations: largest relative difference {difference:.2e} "
+          f"(bound {bound:.1e})")
+    assert difference <= bound
+
+
+@pytest.mark.parametrize("overrides", [{}, {"dataset": "cifar10", "dim": 16, "batch_size": 16, "lr_decay": "linear"}],
+                         ids=["toy", "cifar10-lr-decay"])
+def test_kill_and_resume_under_capture_gives_the_uninterrupted_run(tmp_path, data_root, monkeypatch, overrides):
+    _, whole = train(cuda_config(data_root, "graph", **overrides), tmp_path / "whole")
+    original = Trainer.train_iteration
+
+    def interrupted(self, iteration):
+        if iteration == 130:
+            raise KeyboardInterrupt
+        return original(self, iteration)
+
+    monkeypatch.setattr(Trainer, "train_iteration", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed")
+    monkeypatch.setattr(Trainer, "train_iteration", original)
+    resumed = Trainer(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed", progress=False)
+    assert resumed.iteration == 100 and resumed.run() == "completed"
+    difference = largest_relative_difference(whole, logged(tmp_path / "resumed"))
+    print(f"resumed under capture vs uninterrupted: largest relative difference {difference:.2e}")
+    assert difference <= 1e-5
+
+
+@pytest.mark.parametrize("overrides", [{}, {"dataset": "cifar10", "dim": 16, "batch_size": 16, "lr_decay": "linear",
+                                            "penalty": {"kind": "flex", "flex": "decay(range=1:0 steps=400)"}}],
+                         ids=["toy", "cifar10-scheduled"])
+def test_no_host_sync_between_log_points(tmp_path, data_root, overrides):
+    """After warm-up and capture, iterations between two log points never wait for the GPU."""
+    trainer = Trainer(cuda_config(data_root, "graph", **overrides), tmp_path / "run", progress=False)
+    try:
+        for iteration in range(8):
+            trainer.train_iteration(iteration)
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for iteration in range(8, 30):
+                trainer.train_iteration(iteration)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+        assert trainer.engine.name == "cuda-graph"
+    finally:
+        trainer.lock.release()
+
+
+def test_compile_falls_back_to_eager_with_one_log_line(tmp_path, data_root, caplog):
+    with caplog.at_level("WARNING"):
+        trainer = Trainer(cuda_config(data_root, "graph", compile=True), tmp_path / "run", progress=False)
+    trainer.lock.release()
+    assert trainer.engine.name == "eager"
+    assert [record.getMessage() for record in caplog.records if "compile: true" in record.getMessage()]

@@ -90,18 +90,25 @@ class Penalty:
     def applies_at(self, step: int) -> bool:
         return step % self.every == 0
 
+    def values_at(self, step: int) -> dict[str, float]:
+        """Every schedule's value at ``step`` ("lambda", and flex's "flex[0]", "flex[1]")."""
+        return {name: schedule(step) for name, schedule in self.schedules().items()}
+
     def evaluate(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: nn.Module | None = None,
-                 step: int = 0, real_scores: torch.Tensor | None = None,
-                 fake_scores: torch.Tensor | None = None) -> PenaltyTerm:
+                 step: int = 0, real_scores: torch.Tensor | None = None, fake_scores: torch.Tensor | None = None,
+                 values: dict | None = None) -> PenaltyTerm:
         """The penalty at ``step``. ``real_scores`` / ``fake_scores``: the critic's outputs on ``real`` / ``fake``
-        from the loss's forward pass, which R1/R2 differentiate when :meth:`prepare` made them require grad."""
-        strength = self.lambda_at(step)
-        if not self.applies_at(step) or strength == 0.0:
+        from the loss's forward pass, which R1/R2 differentiate when :meth:`prepare` made them require grad.
+        ``values``: the schedules' values (default :meth:`values_at`); a captured step passes device scalars
+        for the scheduled ones, so one graph serves every step (a device lambda of 0 is applied, times 0)."""
+        values = self.values_at(step) if values is None else values
+        strength = values["lambda"]
+        if not self.applies_at(step) or (not torch.is_tensor(strength) and strength == 0.0):
             return PenaltyTerm(real.new_zeros(()))
         if self.fraction < 1.0:
             count = max(1, math.ceil(self.fraction * len(real)))
             real, fake, real_scores, fake_scores = real[:count], fake[:count], None, None
-        value, gradient_norm = self.term(critic, real, fake, generator, step, real_scores, fake_scores)
+        value, gradient_norm = self.term(critic, real, fake, generator, values, real_scores, fake_scores)
         return PenaltyTerm((strength * self.every) * value, gradient_norm)
 
     def __call__(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: nn.Module | None = None,
@@ -109,9 +116,10 @@ class Penalty:
                  fake_scores: torch.Tensor | None = None) -> torch.Tensor:
         return self.evaluate(critic, real, fake, generator, step, real_scores, fake_scores).value
 
-    def term(self, critic, real, fake, generator, step, real_scores, fake_scores
+    def term(self, critic, real, fake, generator, values, real_scores, fake_scores
              ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(the penalty without lambda and the lazy factor, the detached mean gradient norm)."""
+        """(the penalty without lambda and the lazy factor, the detached mean gradient norm); ``values``: the
+        schedules' values at this step."""
         return real.new_zeros(()), None
 
     # --- reporting ------------------------------------------------------------------------------------

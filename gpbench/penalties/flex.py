@@ -84,8 +84,8 @@ class FlexPenalty(Penalty):
     def needs_generator_graph(self) -> bool:
         return self.on_critic_loss and self.wrt == "parameters" and "generator" in self.components
 
-    def term(self, critic, real, fake, generator, step, real_scores, fake_scores):
-        real_margin, fake_margin = (schedule(step) for schedule in self.flex)
+    def term(self, critic, real, fake, generator, values, real_scores, fake_scores):
+        real_margin, fake_margin = values["flex[0]"], values["flex[1]"]
         if self.wrt == "inputs":
             real_gradient = input_gradient(critic, real.detach())
             fake_gradient = input_gradient(critic, fake)

@@ -25,7 +25,7 @@ class InputGradientPenalty(Penalty):
     def gradient(self, critic, real, fake, real_scores, fake_scores) -> torch.Tensor:
         return input_gradient(critic, self.points(real, fake).detach())
 
-    def term(self, critic, real, fake, generator, step, real_scores, fake_scores):
+    def term(self, critic, real, fake, generator, values, real_scores, fake_scores):
         squared_norms = per_sample_squared_norm(self.gradient(critic, real, fake, real_scores, fake_scores))
         return self.shape(squared_norms).mean(), safe_sqrt(squared_norms.detach()).mean()
 

@@ -87,6 +87,11 @@ class RunResult:
             return 100.0 * value
         return value
 
+    @property
+    def engine(self) -> str:
+        """How its steps were launched (docs/engines.md); runs from before engines existed ran eagerly."""
+        return self.status.get("engine", "eager")
+
     def seconds_per_1k_iterations(self) -> float | None:
         if not self.log:
             return None

@@ -135,7 +135,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         block = blocks.setdefault(dataset, Block(dataset + marks_of(r for r in results if r.dataset == dataset),
                                                  ["setting", "λ", "penalty (every resolved setting)", "seeds",
                                                            *[RESULT_LABELS[m] for m in metrics],
-                                                           "final W estimate", "diverged", "s / 1k it", "health"],
+                                                           "final W estimate", "diverged", "s / 1k it (engine)", "health"],
                                                      []))
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
@@ -147,7 +147,8 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                   "diverged": sum(r.diverged for r in runs),
                   "wasserstein_mean": wasserstein[0] if wasserstein else None,
                   "wasserstein_std": wasserstein[1] if wasserstein else None,
-                  "seconds_per_1k_iterations": cost[0] if cost else None, "rehearsal": marks_of(runs)}
+                  "seconds_per_1k_iterations": cost[0] if cost else None,
+                  "engine": ", ".join(sorted({r.engine for r in runs})), "rehearsal": marks_of(runs)}
         cells = [label.removeprefix(f"{runs[0].config['method']}-"), f"{strength:g}" if isinstance(strength, float)
                  else str(strength), description, f"{len(usable)}/{len(runs)}"]
         for metric in metrics:
@@ -157,7 +158,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
             record[f"{metric}_std"] = summary[1] if summary else None
         record["health"] = health_cell(runs)
         cells += [_format(wasserstein), _stability(runs).removeprefix("diverged ").replace("none diverged", "0"),
-                  f"{cost[0]:.1f}" if cost else "—", record["health"]]
+                  f"{cost[0]:.1f} ({record['engine']})" if cost else "—", record["health"]]
         block.rows.append(cells)
         records.append(record)
     return list(blocks.values()), records
