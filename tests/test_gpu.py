@@ -222,9 +222,14 @@ def test_kill_and_resume_under_capture_gives_the_uninterrupted_run(tmp_path, dat
     monkeypatch.setattr(Trainer, "train_iteration", original)
     resumed = Trainer(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed", progress=False)
     assert resumed.iteration == 100 and resumed.run() == "completed"
+    assert resumed.engine.name == "cuda-graph"
     difference = largest_relative_difference(whole, logged(tmp_path / "resumed"))
-    print(f"resumed under capture vs uninterrupted: largest relative difference {difference:.2e}")
-    assert difference <= 1e-5
+    bound = 1e-6
+    if difference > bound:            # cuDNN's backward kernels need not be bitwise reproducible run to run
+        _, again = train(cuda_config(data_root, "graph", **overrides), tmp_path / "again")
+        bound = max(bound, 10 * largest_relative_difference(whole, again))
+    print(f"resumed under capture vs uninterrupted: largest relative difference {difference:.2e} (bound {bound:.1e})")
+    assert difference <= bound
 
 
 @pytest.mark.parametrize("overrides", [{}, {"dataset": "cifar10", "dim": 16, "batch_size": 16, "lr_decay": "linear",

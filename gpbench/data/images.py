@@ -25,7 +25,7 @@ IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 # Where each IDX dataset may already lie, after <data_root>/<name>/: torchvision's layout, then Debian's package.
 IDX_EXTRA_DIRS = {"mnist": ("MNIST/raw",), "fashion-mnist": ("FashionMNIST/raw", "/usr/share/datasets/fashion-mnist")}
-TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 MNIST_TRAIN_SIZE = 50_000           # the first 50k training digits; the last 10k are the dev split (mnist.pkl.gz)
 CIFAR_DIR = "cifar-10-batches-py"
 SYNTHETIC_MARKER = "SYNTHETIC"          # written by `gpbench rehearsal-data` next to its synthetic batch files
@@ -72,7 +72,15 @@ def _find_idx(name: str, root: Path, stem: str) -> Path | None:
     return None
 
 
+_FAILED_DOWNLOADS: set[tuple[str, str]] = set()    # (dataset, root) whose download failed in this process
+
+
 def _try_torchvision_download(name: str, root: Path) -> bool:
+    """Download with torchvision; a failure is remembered, so that an offline process asks once (each attempt
+    waits for DNS on every mirror: tens of seconds), not at every load."""
+    key = (name, str(Path(root).resolve()))
+    if key in _FAILED_DOWNLOADS:
+        return False
     try:
         import torchvision.datasets as datasets
 
@@ -81,6 +89,7 @@ def _try_torchvision_download(name: str, root: Path) -> bool:
         return True
     except Exception as error:  # no network, no torchvision: fall back, then say which files go where
         log.info("could not download %s with torchvision: %s", name, error)
+        _FAILED_DOWNLOADS.add(key)
         return False
 
 
@@ -203,12 +212,7 @@ def load_cifar10(root: str | Path, split: str = "train", verify: bool = True,
         if (root / CIFAR_ARCHIVE).is_file():
             _extract_cifar_archive(root, verify)
         elif download:
-            try:
-                from torchvision.datasets import CIFAR10
-
-                CIFAR10(str(root), train=True, download=True)   # verifies the archive's md5 itself
-            except Exception as error:
-                log.info("could not download CIFAR-10 with torchvision: %s", error)
+            _try_torchvision_download("cifar10", root)        # verifies the archive's md5 itself
     missing = [name for name in batch_names if not (directory / name).is_file()]
     if missing:
         raise MissingDataError(f"cifar10: missing {', '.join(missing)} in {directory.resolve()}/. Download "
