@@ -98,32 +98,17 @@ def test_a_device_learning_rate_changes_rounding_only(tmp_path, synthetic_cifar1
                 assert static_line[key] == value, key
 
 
-def interrupt_at(monkeypatch, iteration):
-    """Make every Trainer stop with KeyboardInterrupt when it reaches ``iteration``; returns the undo."""
-    original = Trainer.train_iteration
-
-    def interrupted(self, at):
-        if at == iteration:
-            raise KeyboardInterrupt
-        return original(self, at)
-
-    monkeypatch.setattr(Trainer, "train_iteration", interrupted)
-    return lambda: monkeypatch.setattr(Trainer, "train_iteration", original)
-
-
 @pytest.mark.parametrize("engine, overrides", [
     ("graph", {"lr_decay": "linear"}),
     ("graph", {"penalty": {"kind": "flex", "flex": [0.1, 0.2]}}),     # g_loss: the last critic batch is kept
     ("eager", {"penalty": {"kind": "flex", "flex": [0.1, 0.2]}}),
 ])
-def test_a_run_resumes_bitwise_from_its_checkpoint(tmp_path, monkeypatch, engine, overrides):
+def test_a_run_resumes_bitwise_from_its_checkpoint(tmp_path, interrupt_at, engine, overrides):
     """Interrupted at iteration 6 and resumed from its checkpoint at 4, a run ends where the uninterrupted one did
     (the checkpoint holds the last real batch, which a penalty on g_loss reads at the next generator step)."""
     _, whole = run(tmp_path / "whole", engine, **overrides)
-    undo = interrupt_at(monkeypatch, 6)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_at(6), pytest.raises(KeyboardInterrupt):
         run(tmp_path / "resumed", engine, **overrides)
-    undo()
     _, lines = run(tmp_path / "resumed", engine, **overrides)
     assert lines == whole
 
@@ -154,13 +139,11 @@ def test_an_unknown_engine_is_refused_in_one_line():
         resolve({"method": "wgan-gp", "dataset": "8gaussians", "engine": "fast"})
 
 
-def test_the_engine_is_not_part_of_a_runs_identity(tmp_path, monkeypatch):
+def test_the_engine_is_not_part_of_a_runs_identity(tmp_path, interrupt_at):
     """A run trained eagerly may resume under the graph engine: it changes speed, not the run."""
     _, whole = run(tmp_path / "whole", "eager")
-    undo = interrupt_at(monkeypatch, 6)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_at(6), pytest.raises(KeyboardInterrupt):
         run(tmp_path / "resumed", "eager")
-    undo()
     config = resolve({"method": "wgan-gp", "dataset": "25gaussians", "dim": 16, "batch_size": 32, "iterations": 8,
                       "checkpoint_every": 4, "log_every": 1, "seed": 0, "threads": 1,
                       "data_root": str(tmp_path / "resumed" / "data"), "engine": "graph"})

@@ -207,19 +207,10 @@ def test_captured_and_eager_runs_agree(tmp_path, data_root, setting):
 
 @pytest.mark.parametrize("overrides", [{}, {"dataset": "cifar10", "dim": 16, "batch_size": 16, "lr_decay": "linear"}],
                          ids=["toy", "cifar10-lr-decay"])
-def test_kill_and_resume_under_capture_gives_the_uninterrupted_run(tmp_path, data_root, monkeypatch, overrides):
+def test_kill_and_resume_under_capture_gives_the_uninterrupted_run(tmp_path, data_root, interrupt_at, overrides):
     _, whole = train(cuda_config(data_root, "graph", **overrides), tmp_path / "whole")
-    original = Trainer.train_iteration
-
-    def interrupted(self, iteration):
-        if iteration == 130:
-            raise KeyboardInterrupt
-        return original(self, iteration)
-
-    monkeypatch.setattr(Trainer, "train_iteration", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_at(130), pytest.raises(KeyboardInterrupt):
         train(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed")
-    monkeypatch.setattr(Trainer, "train_iteration", original)
     resumed = Trainer(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed", progress=False)
     assert resumed.iteration == 100 and resumed.run() == "completed"
     assert resumed.engine.name == "cuda-graph"

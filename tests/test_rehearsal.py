@@ -15,11 +15,11 @@ import yaml
 
 from gpbench.cli import main
 from gpbench.config import resolve
-from gpbench.cost import (RunCost, Timing, signature, suite_cost, timings_from_json, to_json, to_markdown,
-                          wall_clock_hours)
+from gpbench.cost import (RunCost, Timing, best_runs_per_gpu, measure_sharing, signature, suite_cost,
+                          timings_from_json, to_json, to_markdown, wall_clock_hours)
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, DataError
-from gpbench.pipeline import gpu_slots, load_costs, load_suite, plan
+from gpbench.pipeline import DEFAULT_RUNS_PER_GPU, gpu_slots, load_costs, load_suite, plan
 from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,12 +122,64 @@ def test_a_suite_is_projected_again_from_times_measured_elsewhere(tmp_path, caps
         assert run_cost.slots == gpu_slots(config["dataset"], runs_per_gpu)  # a GPU's times: runs share it
     table = to_markdown(costs, suite, [1, 2], "gpbench cost --from-json times.json")
     assert "Measured on TEST GPU" in table and "GPU-hours" in table and "read from an earlier" in table
-    assert to_json(costs) == {key: {**value, "iterations_timed": None} for key, value in measured.items()}
+    assert to_json(costs) == {key: {**value, "iterations_timed": None, "engine": "eager", "by_engine": {}}
+                              for key, value in measured.items()}
 
     del measured[next(iter(measured))]
     (tmp_path / "times.json").write_text(json.dumps(measured))
     assert main(["cost", "--suite", str(REPO / suite[0]), "--from-json", str(tmp_path / "times.json")]) == 2
     assert "the measured times have no entry for" in capsys.readouterr().err
+
+
+def test_engines_side_by_side_and_a_measured_sharing_in_the_projection(tmp_path):
+    """A run that shares a GPU K ways is slowed by its family's measured factor at K; the table shows both
+    engines, the speed-up, the engine used and the sharing measurement."""
+    suite = ["configs/tiny.yaml"]
+    runs = plan(load_suite([REPO / path for path in suite]))
+    measured = {signature(resolve(run.config)): {"seconds_per_iteration": 0.004, "dev_seconds": 0.0,
+                                                 "device": "TEST GPU", "engine": "graph",
+                                                 "by_engine": {"eager": 0.030, "graph": 0.004}} for run in runs}
+    sharing = {"toy": {1: 0.004, 2: 0.005, 4: 0.010}, "mnist-like": {1: 0.004, 2: 0.008}}
+    alone = suite_cost([REPO / path for path in suite], measured=timings_from_json(measured))
+    shared = suite_cost([REPO / path for path in suite], measured=timings_from_json(measured), sharing=sharing)
+    runs_per_gpu = {**DEFAULT_RUNS_PER_GPU, **(load_suite([REPO / path for path in suite]).get("runs_per_gpu") or {})}
+    for before, after in zip(alone, shared):
+        family = get_dataset(after.config["dataset"]).family
+        count = runs_per_gpu[family]
+        factor = sharing[family][count] / sharing[family][1] if count in sharing[family] else 1.0
+        assert after.slowdown == factor and after.hours == pytest.approx(before.hours * factor)
+    table = to_markdown(shared, suite, [1], "gpbench cost", sharing)
+    assert "| eager ms / iteration | graph ms / iteration | speed-up |" in table
+    assert "| 30.00 | 4.00 | 7.5x | 4.00 | graph |" in table
+    assert "## Sharing one GPU" in table and "| toy | 2 (best) | 5.00 | 400.0 | 1.60x |" in table
+    assert "measured aggregate throughput" in table
+
+
+def test_the_best_runs_per_gpu_is_the_highest_aggregate_throughput_worth_five_percent():
+    assert best_runs_per_gpu({1: 1.0, 2: 1.2, 4: 2.0}) == 4          # aggregates 1, 1.67, 2.0 (+20 % over K=2)
+    assert best_runs_per_gpu({1: 1.0, 2: 1.95, 4: 3.9}) == 1         # 1.026 and 1.026: +2.6 %, not worth it
+    assert best_runs_per_gpu({1: 1.0, 2: 1.1, 4: 2.3, 6: 3.0}) == 6  # 1.82, 1.74 (below 2's), 2.0 (+10 % over 2)
+
+
+def test_sharing_is_measured_with_k_processes_at_once(tmp_path):
+    config = resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 16, "batch_size": 32, "threads": 1,
+                      "device": "cpu"})
+    measured = measure_sharing(config, [1, 2], tmp_path, seconds=0.5)
+    assert sorted(measured) == [1, 2] and all(0 < value < 1 for value in measured.values())
+
+
+@pytest.mark.parametrize("arguments, named", [
+    (["--engines", "turbo"], "--engines: 'turbo' is not allowed; allowed: auto, eager, graph"),
+    (["--sharing", "5"], "--sharing: expected counts that divide 12"),
+    (["--sharing-from", "missing.json"], "--sharing-from: missing.json does not exist"),
+    (["--sharing-from", "{bad}"], "is not what gpbench cost --sharing-json writes"),
+])
+def test_bad_cost_options_end_in_one_line(tmp_path, monkeypatch, capsys, arguments, named):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "{bad}").write_text('{"families": [1]}')
+    assert main(["cost", "--suite", str(REPO / "configs/tiny.yaml"), *arguments]) == 2
+    error = capsys.readouterr().err.strip()
+    assert named in error and len(error.splitlines()) == 1
 
 
 @pytest.mark.parametrize("content, named", [

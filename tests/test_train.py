@@ -276,7 +276,7 @@ def test_the_dev_cost_of_a_constant_critic_is_exactly_the_training_one(tmp_path,
     assert dev["dev_gap_standard_error"].item() == pytest.approx(0.0, abs=1e-6)     # float32 rounding of var()
 
 
-def test_dev_logging_leaves_training_bitwise_and_resumes_bitwise(tmp_path, monkeypatch):
+def test_dev_logging_leaves_training_bitwise_and_resumes_bitwise(tmp_path, interrupt_at):
     settings = dict(dataset="8gaussians", iterations=12, checkpoint_every=4, log_every=100, dev_samples=64)
     without = Trainer(tiny(tmp_path, dev_every=10**6, **settings), tmp_path / "without", progress=False)
     without.run()
@@ -285,17 +285,8 @@ def test_dev_logging_leaves_training_bitwise_and_resumes_bitwise(tmp_path, monke
     for name, tensor in without.generator.state_dict().items():    # the dev cost does not touch training
         assert torch.equal(tensor, reference.generator.state_dict()[name]), name
 
-    original = Trainer.train_iteration
-
-    def interrupted(self, iteration):
-        if iteration == 6:
-            raise KeyboardInterrupt
-        return original(self, iteration)
-
-    monkeypatch.setattr(Trainer, "train_iteration", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_at(6), pytest.raises(KeyboardInterrupt):
         Trainer(tiny(tmp_path, dev_every=3, **settings), tmp_path / "resumed", progress=False).run()
-    monkeypatch.setattr(Trainer, "train_iteration", original)
     resumed = Trainer(tiny(tmp_path, dev_every=3, **settings), tmp_path / "resumed", progress=False)
     assert resumed.iteration == 4 and resumed.run() == "completed"
     for name, tensor in reference.generator.state_dict().items():
