@@ -8,8 +8,8 @@
   tests compare them with the eager loop there.
 
 ``engine: auto`` (the default) is ``graph`` on a CUDA device and ``eager`` elsewhere. A setting that cannot be
-captured (or a capture that fails) runs eagerly, with one log line saying why; ``Engine.name`` is what the run
-used, recorded in status.json.
+captured runs eagerly, and a capture that fails continues uncaptured, each with one log line saying why;
+``Engine.name`` is what the run used, recorded in status.json.
 """
 
 from __future__ import annotations
@@ -58,23 +58,24 @@ def choose_engine(config: dict, device: torch.device) -> tuple[str, str | None]:
 
 class LearningRates:
     """The optimizers' learning rates under the run's decay: Python floats, or (``on_device``) 0-dim device
-    tensors filled in place, which a captured step reads at replay."""
+    tensors filled in place, which a captured step reads at replay. A loaded checkpoint replaces the parameter
+    groups' values; the next :meth:`set` (before any capture) puts a device tensor back."""
 
     def __init__(self, trainer, on_device: bool):
         self.bases = trainer.learning_rates()
         self.on_device = on_device
-        if on_device:
-            for optimizer, base in self.bases:
-                for group in optimizer.param_groups:
-                    group["lr"] = torch.tensor(float(base), device=trainer.device)
+        self.device = trainer.device
 
     def set(self, factor: float) -> None:
         for optimizer, base in self.bases:
             for group in optimizer.param_groups:
-                if self.on_device:
-                    group["lr"].fill_(base * factor)
+                value = base * factor
+                if not self.on_device:
+                    group["lr"] = value
+                elif torch.is_tensor(group["lr"]) and group["lr"].device == self.device:
+                    group["lr"].fill_(value)
                 else:
-                    group["lr"] = base * factor
+                    group["lr"] = torch.tensor(float(value), device=self.device)
 
 
 def device_learning_rate(config: dict, device: torch.device, engine: str) -> bool:

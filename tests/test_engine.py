@@ -186,3 +186,23 @@ def test_memory_format_auto_is_channels_last_for_image_nets_on_a_gpu_only():
     with pytest.raises(ConfigError, match=r"^memory_format: 'nhwc' is not allowed; allowed: auto, contiguous, "
                                           r"channels_last$"):
         resolve({"method": "wgan-gp", "dataset": "8gaussians", "memory_format": "nhwc"})
+
+
+@pytest.mark.parametrize("first, then", [("eager", "graph"), ("graph", "eager")])
+def test_a_decaying_learning_rate_survives_a_resume_under_the_other_engine(tmp_path, interrupt_at, first, then):
+    """The checkpoint holds the learning rate as the first engine kept it (a float, or a device tensor); the
+    resumed engine puts back its own, and the run ends as the uninterrupted one to 1e-6."""
+    _, whole = run(tmp_path / "whole", first, lr_decay="linear")
+    with interrupt_at(6), pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", first, lr_decay="linear")
+    config = resolve({"method": "wgan-gp", "dataset": "25gaussians", "dim": 16, "batch_size": 32, "iterations": 8,
+                      "checkpoint_every": 4, "log_every": 1, "seed": 0, "threads": 1, "lr_decay": "linear",
+                      "data_root": str(tmp_path / "resumed" / "data"), "engine": then})
+    resumed = Trainer(config, tmp_path / "resumed" / first, progress=False)
+    assert resumed.iteration == 4 and resumed.run() == "completed"
+    lines = [{key: value for key, value in json.loads(line).items() if key not in TIMING_FIELDS}
+             for line in (tmp_path / "resumed" / first / "metrics.jsonl").read_text().splitlines()]
+    for resumed_line, whole_line in zip(lines, whole, strict=True):
+        for key, value in whole_line.items():
+            if isinstance(value, float):
+                assert resumed_line[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
