@@ -88,3 +88,18 @@ def test_a_truncated_metrics_log_is_one_line_and_non_zero(runs, tmp_path, capsys
     assert main(["diagnose", str(copy)]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "metrics.jsonl is truncated" in error
+
+
+def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spelling(tmp_path):
+    """"warn" sorts after "fail" as a string; a failed seed must make the cell "fail"."""
+    from gpbench.report.health import health_cell
+    from gpbench.report.results import RunResult
+
+    runs = []
+    for seed, verdict, check in ((0, "warn", "rising estimate"), (1, "fail", "divergence"), (2, "ok", None)):
+        path = tmp_path / f"seed{seed}"
+        path.mkdir()
+        RunDir(path).write_diagnosis({"verdict": verdict, "worst_check": check, "checks": []})
+        runs.append(RunResult(path, {"seed": seed}, {}, [], None, []))
+    assert health_cell(runs) == "fail: rising estimate (seed 0), divergence (seed 1)"
+    assert health_cell(runs[2:]) == "ok"

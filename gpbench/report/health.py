@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gpbench.diagnose import RunLogs, _penalty_target  # noqa: E402
+from gpbench.diagnose import VERDICTS, RunLogs, _penalty_target  # noqa: E402
 from gpbench.report.plots import save_figure  # noqa: E402
 from gpbench.report.results import RunResult  # noqa: E402
 from gpbench.rundir import DIAGNOSIS_PLOT, RunDir  # noqa: E402
@@ -66,5 +66,5 @@ def health_cell(runs: list[RunResult]) -> str:
         return "—"
     if not flagged:
         return "ok"
-    worst = max(report["verdict"] for _, report in flagged)
+    worst = max((report["verdict"] for _, report in flagged), key=VERDICTS.index)    # not by spelling: "warn" > "fail"
     return f"{worst}: " + ", ".join(f"{report['worst_check']} (seed {seed})" for seed, report in flagged)
