@@ -19,6 +19,7 @@ import torch
 from gpbench.config import TOYS_DRAWN_FRESH, model_options, preset
 from gpbench.errors import RunDirError
 from gpbench.metrics import LOWER_IS_BETTER
+from gpbench.metrics.collapse import COLLAPSED_SPREAD
 from gpbench.models import build
 from gpbench.models.signal import output_to_input_factor, weight_layers
 from gpbench.report.results import RunResult
@@ -321,6 +322,11 @@ def _metric_stalls(run: RunLogs, since: float) -> tuple[bool, str] | None:
 
 
 def check_collapse(run: RunLogs) -> Check:
+    if run.collapsed:
+        return Check("collapse", "fail", f"the final samples are all the same: their spread is {run.sample_spread:.1e} "
+                                         f"of the real data's (collapsed below {COLLAPSED_SPREAD:g})",
+                     "the generator is dead (a saturated output layer, say): look at its samples; the run's metrics "
+                     "do not count in the tables", {"sample_spread": float(run.sample_spread)})
     game = run.config["game"]
     if game in ("ns", "mm"):
         x, d_loss = _last_part(*run.series("d_loss"))

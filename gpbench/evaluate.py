@@ -20,6 +20,7 @@ from gpbench.errors import ConfigError, RunDirError
 from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, feature_statistics,
                              fid_from_stats, inception_score, kid_from_features)
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor, build_extractor
+from gpbench.metrics.collapse import relative_spread
 from gpbench.metrics.reference import reference_statistics_cached, reference_statistics_path
 from gpbench.metrics.toy import EMD_MAX_SAMPLES, earth_movers_distance, mode_coverage, sliced_wasserstein
 from gpbench.models import build
@@ -115,7 +116,8 @@ class Evaluator:
         if self.dataset.is_toy:
             return self._score_points(generated)
         pixels = sample_pictures.to_uint8(generated, self.dataset.value_range)
-        results: dict[str, float | int] = {}
+        real = self.real_images()[0]
+        results: dict[str, float | int] = {"sample_spread": relative_spread(pixels, real[:len(pixels)])}
         for kind in self.feature_kinds():
             features = self.extractor(kind)(pixels, progress=self.progress)
             fid_key, is_key = FEATURE_METRICS[kind]
@@ -134,7 +136,7 @@ class Evaluator:
 
     def _score_points(self, generated: np.ndarray) -> dict:
         real = toy.sample(self.dataset.name, len(generated), EVAL_SEED)
-        results: dict[str, float | int] = {}
+        results: dict[str, float | int] = {"sample_spread": relative_spread(generated, real)}
         if "modes" in self.metrics:
             results.update(mode_coverage(generated, self.dataset.name))
         if "emd" in self.metrics:

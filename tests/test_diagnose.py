@@ -103,3 +103,41 @@ def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spe
         runs.append(RunResult(path, {"seed": seed}, {}, [], None, []))
     assert health_cell(runs) == "fail: rising estimate (seed 0), divergence (seed 1)"
     assert health_cell(runs[2:]) == "ok"
+
+
+def fake_result(root, dataset, method, seed, spread, metrics):
+    from gpbench.config import resolve
+    from gpbench.report.results import RunResult
+
+    path = root / dataset / method / f"seed{seed}"
+    path.mkdir(parents=True)
+    config = resolve({"method": method, "dataset": dataset, "seed": seed, "iterations": 1000})
+    return RunResult(path, config, {"status": "completed", "iteration": 1000}, [],
+                     {"metrics": {**metrics, "sample_spread": spread}}, [])
+
+
+def test_a_collapsed_baseline_is_a_failure_in_the_tables_and_not_a_comparison(tmp_path):
+    """MNIST NS-GAN with every sample black (IS 1, FID 4,875): 0 of 2 seeds usable, "collapsed" in the stability
+    column, and no "WGAN-GP better" line against it."""
+    from gpbench.report import tables
+
+    runs = [fake_result(tmp_path, "mnist", "ns-gan", seed, 2e-5, {"fid_lenet": 4875.0, "is_lenet": 1.0})
+            for seed in (0, 1)]
+    runs += [fake_result(tmp_path, "mnist", "wgan-gp", seed, 0.9, {"fid_lenet": 20.0 + seed, "is_lenet": 8.0})
+             for seed in (0, 1)]
+    blocks, records = tables.replication(runs)
+    row = next(row for row in blocks[0].rows if row[0] == "ns-gan")
+    assert row[1] == "0/2" and row[2] == "—"
+    assert "collapsed seed 0 (sample spread 2.0e-05), seed 1 (sample spread 2.0e-05)" in row
+    assert not any("none diverged" in cell for cell in row)
+    assert any(note.startswith("WGAN-GP vs ns-gan: not compared, no ns-gan seed trained to usable samples")
+               for note in blocks[0].notes)
+    assert not any("better" in note for note in blocks[0].notes)
+
+
+def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):
+    from gpbench.diagnose import check_collapse
+
+    run = fake_result(tmp_path, "mnist", "ns-gan", 0, 2e-5, {"fid_lenet": 4875.0, "is_lenet": 1.0})
+    check = check_collapse(run)
+    assert check.verdict == "fail" and "all the same" in check.evidence and "2.0e-05" in check.evidence

@@ -92,7 +92,7 @@ def test_eval_on_a_toy_run_writes_curves_and_final_metrics_with_protocol(tmp_pat
     result = json.loads((out / "eval.json").read_text())
     assert result["iteration"] == 4 and result["status"] == "completed"
     assert result["protocol"]["samples"] == 300
-    assert set(result["metrics"]) == {"modes", "total_modes", "high_quality", "emd", "swd"}
+    assert set(result["metrics"]) == {"modes", "total_modes", "high_quality", "emd", "swd", "sample_spread"}
     assert result["metrics"]["total_modes"] == 8 and 0 <= result["metrics"]["high_quality"] <= 1
     curve = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
     assert [line["iteration"] for line in curve] == [2, 4] and all(line["samples"] == 200 for line in curve)
@@ -122,7 +122,7 @@ def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.arange(50) % 10)
     out = toy_run(tmp_path, dataset="fashion-mnist", dim=4, batch_size=20, iterations=2)
     result = evaluate_run(out, samples=100, curves=False, progress=False)
-    assert set(result["metrics"]) == {"fid_lenet", "is_lenet", "is_lenet_std"}
+    assert set(result["metrics"]) == {"fid_lenet", "is_lenet", "is_lenet_std", "sample_spread"}
     assert result["metrics"]["fid_lenet"] > 0 and 1.0 <= result["metrics"]["is_lenet"] <= 10.0
     assert "50-image test split" in result["protocol"]["lenet"]
     cached = sorted(p.name for p in (tmp_path / "data" / "cache").iterdir())

@@ -86,3 +86,19 @@ def test_emd_and_sliced_wasserstein_closed_forms():
     directions = np.random.RandomState(1).randn(2, 64)
     directions /= np.linalg.norm(directions, axis=0)
     assert shifted == pytest.approx(np.abs(np.array([3.0, 4.0]) @ directions).mean(), rel=1e-9)
+
+
+# --- collapsed runs (gpbench/metrics/collapse.py) ------------------------------------------------------------
+
+def test_the_sample_spread_of_constant_samples_is_zero_and_of_the_data_itself_one():
+    from gpbench.metrics.collapse import COLLAPSED_SPREAD, is_collapsed, relative_spread, sample_spread
+
+    rng = np.random.RandomState(0)
+    real = rng.uniform(0, 255, size=(500, 1, 4, 4))
+    assert sample_spread(np.full((50, 1, 4, 4), 0.3)) == pytest.approx(0.0, abs=1e-15)
+    assert sample_spread(np.array([[0.0, 2.0], [2.0, 0.0]])) == 1.0          # std 1 in both coordinates
+    assert relative_spread(real, real) == 1.0
+    assert relative_spread(real * 0.5, real) == pytest.approx(0.5)
+    black = np.zeros((500, 1, 4, 4)) + rng.uniform(0, 1e-3, size=(500, 1, 4, 4))
+    assert is_collapsed(relative_spread(black, real)) and not is_collapsed(relative_spread(real * 0.5, real))
+    assert not is_collapsed(None) and is_collapsed(COLLAPSED_SPREAD / 2)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gpbench.data import get_dataset
+from gpbench.metrics.collapse import is_collapsed
 from gpbench.rundir import EVAL, RunDir
 
 
@@ -78,6 +79,20 @@ class RunResult:
     @property
     def diverged(self) -> bool:
         return self.status.get("status") == "diverged"
+
+    @property
+    def sample_spread(self) -> float | None:
+        """The final samples' spread relative to the real data's (:mod:`gpbench.metrics.collapse`)."""
+        return ((self.final or {}).get("metrics") or {}).get("sample_spread")
+
+    @property
+    def collapsed(self) -> bool:
+        """Trained to the end but every final sample the same: a failed run, whatever its FID says."""
+        return not self.diverged and is_collapsed(self.sample_spread)
+
+    @property
+    def failed(self) -> bool:
+        return self.diverged or self.collapsed
 
     def metric(self, name: str) -> float | None:
         if not self.final:

@@ -34,12 +34,17 @@ def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
 
 
 def _stability(runs: list[RunResult]) -> str:
+    """"none diverged", or which seeds diverged (and when) and which collapsed (samples all the same)."""
     diverged = [f"seed {r.config['seed']} at {r.status.get('iteration')}" for r in runs if r.diverged]
-    return "diverged " + ", ".join(diverged) if diverged else "none diverged"
+    collapsed = [f"seed {r.config['seed']} (sample spread {r.sample_spread:.1e})" for r in runs if r.collapsed]
+    parts = (["diverged " + ", ".join(diverged)] if diverged else []) + (
+        ["collapsed " + ", ".join(collapsed)] if collapsed else [])
+    return "; ".join(parts) if parts else "none diverged"
 
 
 def _usable(runs: list[RunResult]) -> list[RunResult]:
-    return [r for r in runs if not r.diverged and r.final]
+    """The runs whose metrics count: trained without diverging or collapsing, and evaluated."""
+    return [r for r in runs if not r.failed and r.final]
 
 
 def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
@@ -110,6 +115,10 @@ def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[st
     for label, runs in by_label.items():
         if label == REFERENCE_METHOD:
             continue
+        if not _usable(runs):
+            notes.append(f"WGAN-GP vs {label}: not compared, no {label} seed trained to usable samples "
+                         f"({_stability(runs)}).")
+            continue
         parts = []
         for metric in table_metrics(dataset, [run for runs in by_label.values() for run in runs]):
             mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[name])])
@@ -144,7 +153,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         description = ", ".join(f"{k}={v}" for k, v in settings.items() if k != "lambda")
         strength = settings.get("lambda", "—")
         record = {"dataset": dataset, "setting": label, "lambda": strength, "penalty": description, "seeds": len(runs),
-                  "diverged": sum(r.diverged for r in runs),
+                  "diverged": sum(r.diverged for r in runs), "collapsed": sum(r.collapsed for r in runs),
                   "wasserstein_mean": wasserstein[0] if wasserstein else None,
                   "wasserstein_std": wasserstein[1] if wasserstein else None,
                   "seconds_per_1k_iterations": cost[0] if cost else None,
