@@ -141,3 +141,20 @@ def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):
     run = fake_result(tmp_path, "mnist", "ns-gan", 0, 2e-5, {"fid_lenet": 4875.0, "is_lenet": 1.0})
     check = check_collapse(run)
     assert check.verdict == "fail" and "all the same" in check.evidence and "2.0e-05" in check.evidence
+
+
+def test_separation_is_a_welch_95_percent_interval_of_the_difference_of_means():
+    """Hand-computed: means 1.0 and 0.5, std 0.1 and 0.2, 5 seeds each: se = sqrt(0.01/5 + 0.04/5) = 0.1,
+    df = 0.01^2 / ((0.002^2 + 0.008^2) / 4) = 5.882, t(0.975, 5.882) = 2.4588: 0.5 ± 0.2459."""
+    from gpbench.report.results import welch_interval
+    from gpbench.report.tables import separation
+
+    low, high = welch_interval((1.0, 0.1, 5), (0.5, 0.2, 5))
+    assert (low, high) == pytest.approx((0.5 - 0.24588, 0.5 + 0.24588), abs=1e-5)
+    assert separation((1.0, 0.1, 5), (0.5, 0.2, 5), "is_lenet")[0] == "better"         # higher is better
+    assert separation((1.0, 0.1, 5), (0.5, 0.2, 5), "fid_lenet")[0] == "worse"         # lower is better
+    # the old rule (difference > sum of the stds) called this "better": +0.215 against a spread of 0.213
+    verdict, difference, interval = separation((0.111, 0.106, 2), (0.326, 0.107, 2), "emd")
+    assert verdict == "not separated" and interval[0] < 0 < interval[1]
+    assert separation((1.0, 0.0, 1), (0.5, 0.2, 5), "emd")[0] == "no seed spread (1 seed)"
+    assert separation(None, (0.5, 0.2, 5), "emd") == ("not measured", None, None)

@@ -135,6 +135,23 @@ def summarise(values: list[float | None]) -> tuple[float, float, int] | None:
     return float(np.mean(present)), float(np.std(present, ddof=1)) if len(present) > 1 else 0.0, len(present)
 
 
+def welch_interval(first: tuple[float, float, int], second: tuple[float, float, int],
+                   level: float = 0.95) -> tuple[float, float]:
+    """The Welch ``level`` confidence interval of mean(first) - mean(second) from two (mean, sample std, count)
+    summaries of at least 2 values each: difference ± t(df) * sqrt(s1^2/n1 + s2^2/n2), df by
+    Welch-Satterthwaite. Two spreads of 0 give the difference itself."""
+    from scipy.stats import t
+
+    (mean1, std1, n1), (mean2, std2, n2) = first, second
+    difference = mean1 - mean2
+    v1, v2 = std1**2 / n1, std2**2 / n2
+    if v1 + v2 == 0:
+        return difference, difference
+    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    half = float(t.ppf(0.5 + level / 2, df)) * math.sqrt(v1 + v2)
+    return difference - half, difference + half
+
+
 def group_runs(results: list[RunResult]) -> dict[tuple[str, str], list[RunResult]]:
     groups: dict[tuple[str, str], list[RunResult]] = {}
     for result in sorted(results, key=lambda r: (r.dataset, r.label, r.config["seed"])):

@@ -13,7 +13,7 @@ from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.penalties import build_penalty
 from gpbench.rundir import RunDir
 from gpbench.report.health import health_cell
-from gpbench.report.results import RunResult, group_runs, marks_of, summarise, table_metrics
+from gpbench.report.results import RunResult, group_runs, marks_of, summarise, table_metrics, welch_interval
 
 
 @dataclass
@@ -91,18 +91,20 @@ REFERENCE_METHOD = "wgan-gp"
 
 
 def separation(reference: tuple[float, float, int] | None, other: tuple[float, float, int] | None,
-               metric: str) -> tuple[str, float | None]:
-    """Whether ``reference`` beat ``other`` on ``metric`` by more than the seed spread (the sum of the two
-    sample standard deviations): "better", "worse" or "not separated", and the difference of the means."""
+               metric: str) -> tuple[str, float | None, tuple[float, float] | None]:
+    """Whether ``reference`` beat ``other`` on ``metric``: the Welch 95 % confidence interval of the difference of
+    the seed means (:func:`welch_interval`) lies wholly on the better side ("better"), wholly on the worse side
+    ("worse"), or contains 0 ("not separated"); with the difference and the interval."""
     if reference is None or other is None:
-        return "not measured", None
+        return "not measured", None, None
     difference = reference[0] - other[0]
     if min(reference[2], other[2]) < 2:
-        return "no seed spread (1 seed)", difference
+        return "no seed spread (1 seed)", difference, None
+    low, high = welch_interval(reference, other)
+    if low <= 0 <= high:
+        return "not separated", difference, (low, high)
     gain = -difference if metric in LOWER_IS_BETTER else difference
-    if abs(difference) <= reference[1] + other[1]:
-        return "not separated", difference
-    return ("better" if gain > 0 else "worse"), difference
+    return ("better" if gain > 0 else "worse"), difference, (low, high)
 
 
 def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[str]:
@@ -123,14 +125,14 @@ def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[st
         for metric in table_metrics(dataset, [run for runs in by_label.values() for run in runs]):
             mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[name])])
                             for name in (REFERENCE_METHOD, label))
-            verdict, difference = separation(mine, theirs, metric)
-            spread = f"{mine[1] + theirs[1]:.3g}" if mine and theirs else "—"
-            parts.append(f"{RESULT_LABELS[metric]} {verdict}" + (f" ({difference:+.3g} vs spread {spread})"
-                                                                  if difference is not None else ""))
+            verdict, difference, interval = separation(mine, theirs, metric)
+            shown = (f" ({difference:+.3g}, 95 % CI [{interval[0]:+.3g}, {interval[1]:+.3g}])" if interval
+                     else f" ({difference:+.3g})" if difference is not None else "")
+            parts.append(f"{RESULT_LABELS[metric]} {verdict}{shown}")
             for record in records:
                 if record["dataset"] == dataset and record["method"] == REFERENCE_METHOD and record["metric"] == metric:
                     record[f"vs_{label}"] = verdict
-        notes.append(f"WGAN-GP vs {label}, by more than the seed spread (sum of the two standard deviations)? "
+        notes.append(f"WGAN-GP vs {label}, separated by a Welch 95 % interval of the difference of seed means? "
                      + "; ".join(parts) + ".")
     return notes
 
