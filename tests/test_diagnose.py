@@ -158,3 +158,17 @@ def test_separation_is_a_welch_95_percent_interval_of_the_difference_of_means():
     assert verdict == "not separated" and interval[0] < 0 < interval[1]
     assert separation((1.0, 0.0, 1), (0.5, 0.2, 5), "emd")[0] == "no seed spread (1 seed)"
     assert separation(None, (0.5, 0.2, 5), "emd") == ("not measured", None, None)
+
+
+def test_gp_with_rmsprop_is_compared_with_clipping_at_the_same_optimizer(tmp_path):
+    from gpbench.report import tables
+
+    runs = [fake_result(tmp_path, "8gaussians", method, seed, 1.0, {"emd": value + 0.01 * seed})
+            for method, value in (("wgan-gp", 0.1), ("wgan-gp-rmsprop", 0.2), ("wgan-clip", 0.5))
+            for seed in range(3)]
+    blocks, records = tables.replication(runs)
+    notes = blocks[0].notes
+    assert [note.split(",")[0] for note in notes] == ["WGAN-GP vs wgan-clip", "WGAN-GP vs wgan-gp-rmsprop",
+                                                      "wgan-gp-rmsprop vs wgan-clip"]
+    assert "EMD better (-0.3, 95 % CI [-0.323, -0.277])" in notes[2]          # ± t(0.975, 4) * 0.00816
+    assert {record["vs_wgan-clip"] for record in records if record["method"] == "wgan-gp-rmsprop"} == {"better"}

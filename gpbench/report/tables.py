@@ -88,6 +88,8 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
 
 
 REFERENCE_METHOD = "wgan-gp"
+# The same penalty at the clipping method's optimizer (Fig. 3's control): compared with clipping on its own line.
+SAME_OPTIMIZER = ("wgan-gp-rmsprop", "wgan-clip")
 
 
 def separation(reference: tuple[float, float, int] | None, other: tuple[float, float, int] | None,
@@ -108,33 +110,35 @@ def separation(reference: tuple[float, float, int] | None, other: tuple[float, f
 
 
 def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[str]:
-    """A line per method compared with WGAN-GP: each metric's verdict with the numbers; also written into the
-    CSV records of WGAN-GP (``vs_<method>``)."""
+    """A line per method compared with WGAN-GP, and one of WGAN-GP with RMSProp against clipping (the same
+    optimizer): each metric's verdict with its interval; also written into the CSV records of the first method
+    (``vs_<method>``)."""
     by_label = {label: runs for (_, label), runs in groups.items()}
-    if REFERENCE_METHOD not in by_label:
-        return []
-    notes = []
-    for label, runs in by_label.items():
-        if label == REFERENCE_METHOD:
-            continue
-        if not _usable(runs):
-            notes.append(f"WGAN-GP vs {label}: not compared, no {label} seed trained to usable samples "
-                         f"({_stability(runs)}).")
-            continue
-        parts = []
-        for metric in table_metrics(dataset, [run for runs in by_label.values() for run in runs]):
-            mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[name])])
-                            for name in (REFERENCE_METHOD, label))
-            verdict, difference, interval = separation(mine, theirs, metric)
-            shown = (f" ({difference:+.3g}, 95 % CI [{interval[0]:+.3g}, {interval[1]:+.3g}])" if interval
-                     else f" ({difference:+.3g})" if difference is not None else "")
-            parts.append(f"{RESULT_LABELS[metric]} {verdict}{shown}")
-            for record in records:
-                if record["dataset"] == dataset and record["method"] == REFERENCE_METHOD and record["metric"] == metric:
-                    record[f"vs_{label}"] = verdict
-        notes.append(f"WGAN-GP vs {label}, separated by a Welch 95 % interval of the difference of seed means? "
-                     + "; ".join(parts) + ".")
-    return notes
+    pairs = [(REFERENCE_METHOD, label) for label in by_label if label != REFERENCE_METHOD]
+    pairs += [SAME_OPTIMIZER] if all(label in by_label for label in SAME_OPTIMIZER) else []
+    metrics = table_metrics(dataset, [run for runs in by_label.values() for run in runs])
+    return [_separation_line(by_label, first, second, dataset, metrics, records)
+            for first, second in pairs if first in by_label]
+
+
+def _separation_line(by_label: dict, first: str, second: str, dataset: str, metrics: list[str],
+                     records: list[dict]) -> str:
+    name = "WGAN-GP" if first == REFERENCE_METHOD else first
+    if not _usable(by_label[second]):
+        return (f"{name} vs {second}: not compared, no {second} seed trained to usable samples "
+                f"({_stability(by_label[second])}).")
+    parts = []
+    for metric in metrics:
+        mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[label])]) for label in (first, second))
+        verdict, difference, interval = separation(mine, theirs, metric)
+        shown = (f" ({difference:+.3g}, 95 % CI [{interval[0]:+.3g}, {interval[1]:+.3g}])" if interval
+                 else f" ({difference:+.3g})" if difference is not None else "")
+        parts.append(f"{RESULT_LABELS[metric]} {verdict}{shown}")
+        for record in records:
+            if record["dataset"] == dataset and record["method"] == first and record["metric"] == metric:
+                record[f"vs_{second}"] = verdict
+    return (f"{name} vs {second}, separated by a Welch 95 % interval of the difference of seed means? "
+            + "; ".join(parts) + ".")
 
 
 def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
