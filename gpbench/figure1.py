@@ -70,15 +70,31 @@ def _critic_setup(arch: str, method: str, width: int, clip: float | None = None)
     return critic, optimizer, penalty, clipping
 
 
+def linear_weights(critic: torch.nn.Module) -> np.ndarray:
+    """Every Linear layer's weights, flattened into one array."""
+    return torch.cat([m.weight.detach().flatten() for m in critic.modules() if isinstance(m, torch.nn.Linear)]).numpy()
+
+
 def train_fixed_generator_critic(dataset: str, method: str, steps: int, width: int, batch_size: int, seed: int,
                                  arch: str = "toy", clip: float | None = None, record_last: int = 0,
-                                 progress: bool = False) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
+                                 progress: bool = False, initial_bound: float | None = None
+                                 ) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
     """Train a critic on real vs real + N(0, 1). Returns the critic and, when ``record_last`` > 0, the
     per-layer gradient norms of the WGAN critic loss (penalty excluded) over the last ``record_last`` steps:
-    ``{"output": steps x layers, "weight": steps x layers}``, layer 1 the input layer."""
+    ``{"output": steps x layers, "weight": steps x layers}``, layer 1 the input layer; ``"initial_weights"``:
+    the Linear weights as training starts (after the first clamp of a clipped critic). ``initial_bound``:
+    initialise the Linear weights U[-bound, bound] instead of tflib's init."""
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     critic, optimizer, penalty, clipping = _critic_setup(arch, method, width, clip)
+    if initial_bound is not None:
+        with torch.no_grad():
+            for module in critic.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.weight.uniform_(-initial_bound, initial_bound)
+    if clipping:
+        clipping.clamp(critic)
+    initial_weights = linear_weights(critic)
     stream, _ = make_stream(dataset, batch_size, seed)
     captured = LayerOutputs(critic)
     weights = [layer.weight for layer in captured.layers]
@@ -103,7 +119,7 @@ def train_fixed_generator_critic(dataset: str, method: str, steps: int, width: i
             optimizer.step()
             if clipping:
                 clipping.after_step(critic)
-    return critic, {key: np.array(values) for key, values in recorded.items()}
+    return critic, {**{key: np.array(values) for key, values in recorded.items()}, "initial_weights": initial_weights}
 
 
 def value_surface(critic: torch.nn.Module) -> np.ndarray:
@@ -182,35 +198,65 @@ def _value_surfaces(settings: dict, plots_dir: Path, progress: bool) -> dict:
     return surfaces
 
 
+def _weight_summary(values: np.ndarray, c: float) -> dict:
+    """The fraction of weights within 1 % of +-c, their standard deviation and largest magnitude."""
+    return {"at_clip": float((np.abs(np.abs(values) - c) <= AT_CLIP_TOLERANCE * c).mean()),
+            "std": float(values.std()), "max_abs": float(np.abs(values).max())}
+
+
+# Fig. 1b right, judged where it is not true at step 0: tflib's init puts 93 % of the deep critic's weights beyond
+# +-0.01, so clamping alone piles them at +-c; a run started with every weight inside +-c/2 has none there.
+INSIDE_INIT_FRACTION = 0.5
+INSIDE_INIT = "clip c=0.01, init inside +-c/2"
+
+
 def _deep_critics(settings: dict, plots_dir: Path, progress: bool) -> tuple[dict, dict, dict]:
-    """Fig. 1b: per-layer gradient norms (layer outputs and weights) and the weights after training."""
+    """Fig. 1b: per-layer gradient norms (layer outputs and weights), and the weights at the start and after
+    training (clip c = 0.01 from tflib's init and from inside +-c/2, GP) with the fraction at +-c of each."""
     norms, zero_layers, weights = {"output": {}, "weight": {}}, {}, {}
     weight_samples = {}
-    for method, clip in [("wgan-clip", c) for c in CLIP_VALUES] + [("wgan-gp", None)]:
-        name = f"clip c={clip:g}" if clip else "gradient penalty"
+    runs = [("wgan-clip", c, None) for c in CLIP_VALUES] + [("wgan-gp", None, None),
+                                                            ("wgan-clip", 0.01, INSIDE_INIT_FRACTION * 0.01)]
+    for method, clip, initial_bound in runs:
+        name = INSIDE_INIT if initial_bound else f"clip c={clip:g}" if clip else "gradient penalty"
         critic, recorded = train_fixed_generator_critic("swissroll", method, settings["deep_steps"],
                                                         settings["deep_width"], settings["batch_size"],
                                                         settings["seed"], arch="deep-mlp", clip=clip,
-                                                        record_last=settings["average_last"], progress=progress)
+                                                        record_last=settings["average_last"], progress=progress,
+                                                        initial_bound=initial_bound)
+        reference_c = clip if clip else 0.01
+        final = linear_weights(critic)
+        weights[name] = {**_weight_summary(final, reference_c), "reference_c": reference_c,
+                         "initial": _weight_summary(recorded["initial_weights"], reference_c)}
+        if clip in (0.01, None):
+            weight_samples[name] = (recorded["initial_weights"], final)
+        if initial_bound:
+            continue                                   # the gradient-norm figure keeps the paper's four critics
         for kind in norms:
             norms[kind][name] = _mean_log10(recorded[kind])
         zero_layers[name] = [int(i) + 1 for i in np.flatnonzero((recorded["output"] == 0).all(axis=0))]
-        values = torch.cat([m.weight.detach().flatten() for m in critic.modules()
-                            if isinstance(m, torch.nn.Linear)]).numpy()
-        if clip in (0.01, None):
-            weight_samples[name] = values
-        reference_c = clip if clip else 0.01
-        weights[name] = {"at_clip": float((np.abs(np.abs(values) - reference_c) <= AT_CLIP_TOLERANCE * reference_c).mean()),
-                         "reference_c": reference_c, "std": float(values.std()), "max_abs": float(np.abs(values).max())}
     _plot_gradient_norms(norms, plots_dir / "figure1_gradient_norms.png")
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
-    for panel, (name, values) in zip(axes, weight_samples.items()):
-        panel.hist(values, bins=100, color="tab:blue")
-        panel.set_title(f"{name}: weights after training", fontsize=10)
-        panel.set_xlabel("weight value")
-    figure.suptitle("Critic weights, weight clipping vs gradient penalty (cf. Fig. 1b right)", fontsize=10)
-    _save(figure, plots_dir / "figure1_weights.png")
+    _plot_weights(weight_samples, weights, plots_dir / "figure1_weights.png")
     return norms, zero_layers, weights
+
+
+def _plot_weights(samples: dict, summaries: dict, path: Path) -> None:
+    """A histogram per critic: its weights at the start (grey) and after training (blue), each on its own range."""
+    figure, axes = plt.subplots(1, len(samples), figsize=(4.6 * len(samples), 3.6), dpi=100)
+    for panel, (name, (initial, final)) in zip(np.atleast_1d(axes), samples.items()):
+        bins = np.linspace(min(initial.min(), final.min()), max(initial.max(), final.max()), 81)
+        panel.hist(initial, bins=bins, color="0.6", alpha=0.7, label="at the start")
+        panel.hist(final, bins=bins, color="tab:blue", alpha=0.7, label="after training")
+        summary = summaries[name]
+        panel.set_title(f"{name}\nat +-0.01: {100 * summary['initial']['at_clip']:.1f} % -> "
+                        f"{100 * summary['at_clip']:.1f} %", fontsize=9)
+        panel.set_xlabel("weight value")
+        panel.set_ylabel("weights (log scale: the few far ones show)")
+        panel.set_yscale("log")
+        panel.locator_params(axis="x", nbins=5)
+        panel.legend(fontsize=7)
+    figure.suptitle("Critic weights, weight clipping vs gradient penalty (cf. Fig. 1b right)", fontsize=10)
+    _save(figure, path)
 
 
 def _plot_gradient_norms(norms: dict, path: Path) -> None:
@@ -269,6 +315,13 @@ def _trend_text(trend: dict, zero_layers: list[int]) -> str:
             + (f"; exactly 0 at layers {zero_layers}" if zero_layers else ""))
 
 
+PILED_AT_CLIP = 0.3               # clipping moved at least 30 % of the weights onto +-c during training
+
+
+def _at_clip_change(summary: dict) -> str:
+    return f"{100 * summary['initial']['at_clip']:.1f} % -> {100 * summary['at_clip']:.1f} %"
+
+
 def claims(results: dict, gan_results: list[dict]) -> list[dict]:
     """One row per claim of Figure 1 (and the toy GANs), with the measured figure and whether it held."""
     norms, zero = results["layer_output_gradient_norms"], results["zero_gradient_layers"]
@@ -288,10 +341,12 @@ def claims(results: dict, gan_results: list[dict]) -> list[dict]:
     claim("GP: gradient norms stay flat across layers (layer outputs)",
           f"max/min over layers {trend['max_min_ratio']:.3g}; " + _trend_text(trend, zero["gradient penalty"]),
           trend["max_min_ratio"] < FLAT_MAX_MIN_RATIO and not zero["gradient penalty"])
-    clipped, penalised = results["weights"]["clip c=0.01"], results["weights"]["gradient penalty"]
-    claim("clip c=0.01 piles the weights at +-c; GP spreads them",
-          f"weights within 1 % of +-0.01: {100 * clipped['at_clip']:.1f} % (clip) vs "
-          f"{100 * penalised['at_clip']:.2f} % (GP)", clipped["at_clip"] > 0.3 and penalised["at_clip"] < 0.05)
+    inside, paper, penalised = (results["weights"][name] for name in (INSIDE_INIT, "clip c=0.01", "gradient penalty"))
+    claim("clip c=0.01 piles the weights at +-c (started inside +-c/2); GP spreads them",
+          f"weights within 1 % of +-0.01, at the start -> after training: {_at_clip_change(inside)} (clip, started "
+          f"inside +-c/2); {_at_clip_change(paper)} (clip, tflib init: clamping alone puts them there); "
+          f"{_at_clip_change(penalised)} (GP)",
+          inside["at_clip"] - inside["initial"]["at_clip"] > PILED_AT_CLIP and penalised["at_clip"] < 0.05)
     for dataset in TOY_DATASETS:
         clip, gp = (results["surfaces"][f"{dataset}/{method}"]["follows_data"] for method in ("wgan-clip", "wgan-gp"))
         pairs = results["surfaces"][f"{dataset}/wgan-gp"]["pairs"]

@@ -35,6 +35,10 @@ def test_experiments_write_plots_and_one_norm_per_layer(tiny_results):
                                         for m in ("wgan-clip", "wgan-gp")}
     clipped = results["weights"]["clip c=0.001"]
     assert clipped["max_abs"] <= 0.001 + 1e-9 and clipped["at_clip"] > 0.9   # tflib init is far beyond 0.001
+    # the clamped tflib init is already at +-c; the other clipped critic starts with none there
+    assert results["weights"]["clip c=0.01"]["initial"]["at_clip"] > 0.9
+    inside = results["weights"]["clip c=0.01, init inside +-c/2"]["initial"]
+    assert inside["at_clip"] == 0.0 and inside["max_abs"] <= 0.005
     assert json.loads((root / "figure1.json").read_text())["settings"]["deep_width"] == 16
 
 
@@ -70,7 +74,9 @@ def test_claim_verdicts_follow_the_numbers():
             "gradient penalty": [0.1, -0.2] * 6 + [0.0],           # within a factor 10^0.3: flat
         },
         "zero_gradient_layers": {"clip c=0.1": [], "clip c=0.01": [], "clip c=0.001": [], "gradient penalty": []},
-        "weights": {"clip c=0.01": {"at_clip": 0.8}, "gradient penalty": {"at_clip": 0.001}},
+        "weights": {"clip c=0.01": {"at_clip": 0.95, "initial": {"at_clip": 0.93}},
+                    "clip c=0.01, init inside +-c/2": {"at_clip": 0.6, "initial": {"at_clip": 0.0}},
+                    "gradient penalty": {"at_clip": 0.001, "initial": {"at_clip": 0.001}}},
         "surfaces": {f"{d}/{m}": {"follows_data": 0.9 if m == "wgan-gp" else 0.6, "pairs": 2000}
                      for d in ("8gaussians", "25gaussians", "swissroll") for m in ("wgan-clip", "wgan-gp")},
     }
@@ -83,6 +89,10 @@ def test_claim_verdicts_follow_the_numbers():
     assert "factor 1e-18" in measured["clip c=0.001"] and "factor 1e+06" in measured["clip c=0.1"]
     results["layer_output_gradient_norms"]["clip c=0.1"] = list(np.linspace(2, 2.5, layers))   # level: NO
     assert {row["claim"].split(":")[0]: row["reproduced"] for row in claims(results, gans)}["clip c=0.1"] == "NO"
+    piles = "clip c=0.01 piles the weights at +-c (started inside +-c/2); GP spreads them"
+    assert "0.0 % -> 60.0 % (clip, started inside +-c/2); 93.0 % -> 95.0 %" in measured[piles]
+    results["weights"]["clip c=0.01, init inside +-c/2"]["at_clip"] = 0.1      # clipping did not pile them: NO
+    assert {row["claim"]: row["reproduced"] for row in claims(results, gans)}[piles] == "NO"
 
 
 def test_layer_output_gradients_of_a_linear_critic_equal_the_closed_form():
