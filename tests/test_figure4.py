@@ -1,4 +1,5 @@
-"""Figure 4b: the overfitting gap from the dev-cost log lines, its claim verdict, and the plot."""
+"""Figure 4: (b) the overfitting gap from the dev-cost log lines, its claim verdict, and the plot; (a) the rank
+correlation between the critic's estimate and the sample metric over snapshots."""
 
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def test_claims_report_a_separating_gap_as_yes_and_a_flat_one_as_no():
     verdicts = {row["claim"].split(" on ")[0]: row for row in rows}
     assert verdicts["wgan-gp-subset1000"]["reproduced"] == "yes"
     assert verdicts["wgan-clip-subset1000"]["reproduced"] == "NO"
-    assert "0.3 ± 0.0058 at iteration 400" in verdicts["wgan-gp-subset1000"]["measured"]
+    assert "0.3 ± 0.0058 over the last 3 dev evaluations (iterations 200-400;" in \
+        verdicts["wgan-gp-subset1000"]["measured"]
 
 
 def test_the_plot_has_one_panel_per_method_with_training_and_held_out_curves(tmp_path):
@@ -43,8 +45,39 @@ def test_the_plot_has_one_panel_per_method_with_training_and_held_out_curves(tmp
     finally:
         matplotlib.figure.Figure.savefig = original
     assert path.stat().st_size > 5000
-    panels = [axes for axes in figures[0].axes if axes.get_lines()]
-    assert len(panels) == 2
-    for axes in panels:
+    curves, gaps = figures[0].axes[:2], figures[0].axes[2:]
+    for axes in curves:
         assert [line.get_label() for line in axes.get_lines()] == ["training subset", "held-out digits"]
         assert all(len(line.get_xdata()) == 4 for line in axes.get_lines())
+    for axes in gaps:          # each seed's gap, their mean, the zero line; a band over seeds
+        assert [line.get_label() for line in axes.get_lines()][1] == "gap, mean of 1 seed(s)"
+        assert axes.collections and axes.get_ylabel() == "gap: training - held-out"
+
+
+def evaluated_run(seed, estimates, fids):
+    """Snapshots every 100 iterations with ``fids``; the logged estimate between snapshots k-1 and k is estimates[k]."""
+    log = [{"iteration": 100 * k + offset, "wasserstein_estimate": estimate}
+           for k, estimate in enumerate(estimates) for offset in (-60, -30) if 100 * k + offset >= 0]
+    curve = [{"iteration": 100 * k, "fid_lenet": fid} for k, fid in enumerate(fids)]
+    config = {"dataset": "mnist", "method": "wgan-gp", "seed": seed, "train_subset": 1000}
+    return RunResult(Path(f"runs/q/mnist/wgan-gp-subset1000/seed{seed}"), config, {"status": "completed"}, log, None,
+                     curve)
+
+
+def test_figure4a_the_estimate_tracks_sample_quality_by_rank_correlation():
+    from gpbench.figure4 import estimate_quality_correlation
+
+    falling = [5.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0]
+    tracking = evaluated_run(0, falling, [90, 80, 70, 60, 50, 40, 30])         # both fall: rho +1
+    opposite = evaluated_run(1, falling, [30, 40, 50, 60, 70, 80, 90])         # samples worsen: rho -1
+    assert estimate_quality_correlation(tracking, "fid_lenet") == (pytest.approx(1.0), 6)   # snapshot 0: no log
+    assert estimate_quality_correlation(opposite, "fid_lenet") == (pytest.approx(-1.0), 6)
+    assert estimate_quality_correlation(evaluated_run(2, falling[:4], [90, 80, 70, 60]), "fid_lenet") is None
+    noisy = evaluated_run(3, falling, [90, 85, 70, 72, 50, 41, 30])
+    rows = {row["claim"]: row for row in figure4_claims([tracking, noisy])}
+    row = rows["wgan-gp-subset1000 on mnist: the critic's negative loss tracks sample quality (Fig. 4a)"]
+    assert row["reproduced"] == "yes"
+    assert "seed 0: +1.00 over 6 snapshots, seed 3: +0.94 over 6 snapshots" in row["measured"]
+    rows = {row["claim"]: row for row in figure4_claims([tracking, opposite])}
+    assert rows["wgan-gp-subset1000 on mnist: the critic's negative loss tracks sample quality (Fig. 4a)"][
+        "reproduced"] == "NO"
