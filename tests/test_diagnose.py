@@ -105,11 +105,12 @@ def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spe
     assert health_cell(runs[2:]) == "ok"
 
 
-def fake_result(root, dataset, method, seed, spread, metrics):
+def fake_result(root, dataset, method, seed, spread, metrics, label=None):
+    """An evaluated run in the pipeline layout <dataset>/<label>/seed<k> (label: the method, or method-variant)."""
     from gpbench.config import resolve
     from gpbench.report.results import RunResult
 
-    path = root / dataset / method / f"seed{seed}"
+    path = root / dataset / (label or method) / f"seed{seed}"
     path.mkdir(parents=True)
     config = resolve({"method": method, "dataset": dataset, "seed": seed, "iterations": 1000})
     return RunResult(path, config, {"status": "completed", "iteration": 1000, "data": f"{dataset} data"}, [],
@@ -175,3 +176,20 @@ def test_gp_with_rmsprop_is_compared_with_clipping_at_the_same_optimizer(tmp_pat
     assert {record["metric"]: record["vs_wgan-clip"] for record in records
             if record["method"] == "wgan-gp-rmsprop" and record["metric"] in ("emd", "swd")} == \
         {"emd": "better", "swd": "not measured"}
+
+
+def test_the_flex_table_says_what_each_penalty_constrains(tmp_path):
+    from gpbench.report import tables
+
+    penalties = {"wgan-gp": {"kind": "wgan-gp"}, "none": {"kind": "none"},
+                 "hypergan": {"kind": "flex", "flex": 1.0},                     # HyperGAN's default: on g_loss
+                 "both": {"kind": "flex", "flex": 1.0, "loss": "both"}}
+    runs = []
+    for name, penalty in penalties.items():
+        result = fake_result(tmp_path, "8gaussians", "wgan-gp", 0, 1.0, {"emd": 0.1}, label=f"wgan-gp-{name}")
+        result.config["penalty"] = penalty
+        runs.append(result)
+    _, records = tables.flex(runs)
+    assert {record["setting"]: record["constrains"] for record in records} == {
+        "wgan-gp-wgan-gp": "critic", "wgan-gp-none": "nothing (no penalty)",
+        "wgan-gp-hypergan": "generator only (critic unconstrained)", "wgan-gp-both": "critic and generator"}

@@ -155,24 +155,27 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     for (dataset, label), runs in group_runs(results).items():
         metrics = table_metrics(dataset, [r for r in results if r.dataset == dataset])
         block = blocks.setdefault(dataset, Block(dataset + marks_of(r for r in results if r.dataset == dataset),
-                                                 ["setting", "λ", "penalty (every resolved setting)", "seeds",
+                                                 ["setting", "λ", "constrains", "penalty (every resolved setting)",
+                                                  "seeds",
                                                            *[RESULT_LABELS[m] for m in metrics],
                                                            "final W estimate", "diverged", "s / 1k it (engine)", "health"],
                                                      []))
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
         cost = summarise([r.seconds_per_1k_iterations() for r in runs])
-        settings = build_penalty(runs[0].config["penalty"]).settings()
+        penalty = build_penalty(runs[0].config["penalty"])
+        settings = penalty.settings()
         description = ", ".join(f"{k}={v}" for k, v in settings.items() if k != "lambda")
         strength = settings.get("lambda", "—")
-        record = {"dataset": dataset, "setting": label, "lambda": strength, "penalty": description, "seeds": len(runs),
+        record = {"dataset": dataset, "setting": label, "lambda": strength, "constrains": constrains(penalty),
+                  "penalty": description, "seeds": len(runs),
                   "diverged": sum(r.diverged for r in runs), "collapsed": sum(r.collapsed for r in runs),
                   "wasserstein_mean": wasserstein[0] if wasserstein else None,
                   "wasserstein_std": wasserstein[1] if wasserstein else None,
                   "seconds_per_1k_iterations": cost[0] if cost else None,
                   "engine": ", ".join(sorted({r.engine for r in runs})), "rehearsal": marks_of(runs)}
         cells = [label.removeprefix(f"{runs[0].config['method']}-"), f"{strength:g}" if isinstance(strength, float)
-                 else str(strength), description, f"{len(usable)}/{len(runs)}"]
+                 else str(strength), record["constrains"], description, f"{len(usable)}/{len(runs)}"]
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in usable])
             cells.append(_format(summary, 4 if metric != "modes" else 3))
@@ -186,6 +189,18 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     for dataset, block in blocks.items():
         block.notes = [data_note([r for r in results if r.dataset == dataset])]
     return list(blocks.values()), records
+
+
+def constrains(penalty) -> str:
+    """Which player's training the penalty acts on: a penalty only on g_loss (HyperGAN's default) leaves the
+    critic unconstrained."""
+    if penalty.on_critic_loss and penalty.on_generator_loss:
+        return "critic and generator"
+    if penalty.on_critic_loss:
+        return "critic"
+    if penalty.on_generator_loss:
+        return "generator only (critic unconstrained)"
+    return "nothing (no penalty)"
 
 
 def health(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
