@@ -54,17 +54,9 @@ def train(tmp_path, out, *extra):
     return RunDir(out)
 
 
-def interrupted(tmp_path, out, stop_at: int, monkeypatch) -> RunDir:
+def interrupted(tmp_path, out, stop_at: int, interrupt_at) -> RunDir:
     """A run stopped by Ctrl-C at iteration ``stop_at`` (its last checkpoint is at 5, 10, ...)."""
-    original = Trainer.train_iteration
-
-    def interrupting(self, iteration):
-        if iteration == stop_at:
-            raise KeyboardInterrupt
-        return original(self, iteration)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(Trainer, "train_iteration", interrupting)
+    with interrupt_at(stop_at):
         assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 130
     return RunDir(out)
 
@@ -81,9 +73,9 @@ def assert_same_weights(a: dict, b: dict):
 
 # --- class 1: damaged run files ------------------------------------------------------------------------
 
-def test_a_cut_last_line_of_metrics_jsonl_is_dropped_and_the_run_resumes(tmp_path, capsys, monkeypatch):
+def test_a_cut_last_line_of_metrics_jsonl_is_dropped_and_the_run_resumes(tmp_path, capsys, interrupt_at):
     reference = train(tmp_path, tmp_path / "reference")
-    run = interrupted(tmp_path, tmp_path / "cut", 12, monkeypatch)
+    run = interrupted(tmp_path, tmp_path / "cut", 12, interrupt_at)
     with open(run.file("metrics.jsonl"), "r+") as handle:        # what a full disk leaves: half a line
         handle.truncate(os.path.getsize(run.file("metrics.jsonl")) - 30)
     assert main(["train", run_config(tmp_path), "--out", str(run.path), *SHORT]) == 0
@@ -101,9 +93,9 @@ def test_a_damaged_line_inside_a_jsonl_file_is_named(tmp_path):
         run.read_metrics()
 
 
-def test_a_checkpoint_with_flipped_bytes_falls_back_to_the_previous_one(tmp_path, capsys, caplog, monkeypatch):
+def test_a_checkpoint_with_flipped_bytes_falls_back_to_the_previous_one(tmp_path, capsys, caplog, interrupt_at):
     reference = train(tmp_path, tmp_path / "reference")
-    run = interrupted(tmp_path, tmp_path / "flipped", 12, monkeypatch)
+    run = interrupted(tmp_path, tmp_path / "flipped", 12, interrupt_at)
     data = bytearray(run.file(CHECKPOINT).read_bytes())
     middle = len(data) // 2
     data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
@@ -113,8 +105,8 @@ def test_a_checkpoint_with_flipped_bytes_falls_back_to_the_previous_one(tmp_path
     assert_same_weights(final_generator(reference), final_generator(run))
 
 
-def test_no_usable_checkpoint_says_the_run_must_restart(tmp_path, capsys, monkeypatch):
-    run = interrupted(tmp_path, tmp_path / "run", 12, monkeypatch)
+def test_no_usable_checkpoint_says_the_run_must_restart(tmp_path, capsys, interrupt_at):
+    run = interrupted(tmp_path, tmp_path / "run", 12, interrupt_at)
     for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
         run.file(name).write_bytes(b"garbage")
     error = fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(run.path), *SHORT], "must restart")
@@ -254,8 +246,8 @@ def test_bad_eval_options_are_refused(tmp_path, capsys, options, named):
     assert sorted(p.name for p in run.path.iterdir()) == before
 
 
-def test_a_deleted_config_yaml_does_not_let_another_config_resume_the_checkpoint(tmp_path, capsys, monkeypatch):
-    run = interrupted(tmp_path, tmp_path / "run", 12, monkeypatch)
+def test_a_deleted_config_yaml_does_not_let_another_config_resume_the_checkpoint(tmp_path, capsys, interrupt_at):
+    run = interrupted(tmp_path, tmp_path / "run", 12, interrupt_at)
     run.file("config.yaml").unlink()
     fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(run.path), *SHORT, "--set", "seed=3"],
                   "checkpoint.pt holds a run with another config (seed: 0 there, 3 now)")
@@ -373,12 +365,12 @@ def small_tmpfs(path: Path, size: str):
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_a_full_disk_fails_in_one_line_leaves_no_tmp_files_and_resumes_bitwise(tmp_path, capsys, monkeypatch):
+def test_a_full_disk_fails_in_one_line_leaves_no_tmp_files_and_resumes_bitwise(tmp_path, capsys, interrupt_at):
     reference = train(tmp_path, tmp_path / "reference")
     with small_tmpfs(tmp_path / "disk", "8m") as disk:
         filler = disk / "filler"
         out = disk / "run"
-        interrupted(tmp_path, out, 7, monkeypatch)              # a checkpoint exists: something to lose
+        interrupted(tmp_path, out, 7, interrupt_at)              # a checkpoint exists: something to lose
         capsys.readouterr()
         free = shutil.disk_usage(disk).free
         filler.write_bytes(b"\0" * max(free - 300_000, 0))      # less than a checkpoint (900 KB) left
@@ -392,11 +384,11 @@ def test_a_full_disk_fails_in_one_line_leaves_no_tmp_files_and_resumes_bitwise(t
         assert_same_weights(final_generator(reference), final_generator(RunDir(out)))
 
 
-def test_a_read_only_disk_fails_in_one_line_and_resumes_once_writable(tmp_path, capsys, monkeypatch):
+def test_a_read_only_disk_fails_in_one_line_and_resumes_once_writable(tmp_path, capsys, interrupt_at):
     reference = train(tmp_path, tmp_path / "reference")
     with small_tmpfs(tmp_path / "disk", "8m") as disk:
         out = disk / "run"
-        interrupted(tmp_path, out, 12, monkeypatch)
+        interrupted(tmp_path, out, 12, interrupt_at)
         capsys.readouterr()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 2
