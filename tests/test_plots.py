@@ -91,3 +91,11 @@ def test_seeds_share_a_row_only_in_the_pipeline_layout():
     grouped = plots.group_runs(laid_out + own)
     assert {key: len(runs) for key, runs in grouped.items()} == {
         ("8gaussians", "wgan-gp"): 2, ("8gaussians", "lambda1"): 1, ("8gaussians", "lambda10"): 1}
+
+
+def test_a_dozen_sweep_variants_differ_by_marker_and_dash_not_only_by_colour():
+    labels = ["wgan-gp", "wgan-clip"] + [f"wgan-gp-variant{index:02d}" for index in range(12)]
+    colors = plots.method_colors(labels)
+    styles = [tuple(plots.variant_style(label, colors).items()) for label in labels if label.startswith("wgan-gp-")]
+    assert len(set(styles)) == 12                                      # every variant its own marker and dash
+    assert plots.variant_style("wgan-gp", colors) == {} == plots.variant_style("wgan-clip", colors)

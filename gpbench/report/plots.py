@@ -27,6 +27,10 @@ METHOD_COLORS = {"wgan-gp": "tab:blue", "wgan-clip": "tab:orange", "ns-gan": "ta
 # tab20 pairs a dark and a light shade; the first five pairs are the methods' hues, so variants start after them
 PALETTE = list(plt.get_cmap("tab20").colors[10:]) + list(plt.get_cmap("tab20b").colors)
 MARKERS_BELOW = 15            # curves with fewer points get markers, so that short ones stay visible
+# Variants (a sweep has a dozen) also differ by marker and dash, so that neighbouring colours stay apart
+VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+VARIANT_DASHES = ("-", "--", "-.", ":")
+MARKERS_ON_A_LINE = 8
 GRID_POINTS = 100
 SEPARATE_SCALE = ("wasserstein_estimate", "d_loss")     # panels where clipped critics get their own axis
 
@@ -37,6 +41,15 @@ def method_colors(labels) -> dict[str, object]:
     others = sorted(label for label in set(labels) if label not in METHOD_COLORS)
     return {**{label: METHOD_COLORS[label] for label in labels if label in METHOD_COLORS},
             **{label: PALETTE[index % len(PALETTE)] for index, label in enumerate(others)}}
+
+
+def variant_style(label: str, colors: dict) -> dict:
+    """Line style of a label: a method's plain line, a variant's own marker and dash beside its colour."""
+    if label in METHOD_COLORS:
+        return {}
+    index = sorted(label for label in colors if label not in METHOD_COLORS).index(label)
+    return {"marker": VARIANT_MARKERS[index % len(VARIANT_MARKERS)],
+            "linestyle": VARIANT_DASHES[(index // len(VARIANT_MARKERS) + index) % len(VARIANT_DASHES)]}
 
 
 def _runs_curves(runs: list[RunResult], key: str, x_key: str, source: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -78,8 +91,9 @@ def _plot_lines(axes, groups, colors, key, x_key="iteration", source="log", comm
         if curve is None:
             continue
         x, mean, spread = curve
-        axes.plot(x, mean, color=colors[label], label=f"{label} (n={len(runs)}){suffix}",
-                  marker="o" if len(x) < MARKERS_BELOW else None, markersize=3)
+        style = {"marker": "o" if len(x) < MARKERS_BELOW else None, **variant_style(label, colors)}
+        axes.plot(x, mean, color=colors[label], label=f"{label} (n={len(runs)}){suffix}", markersize=4,
+                  markevery=max(1, len(x) // MARKERS_ON_A_LINE), **style)
         if len(runs) > 1:
             axes.fill_between(x, spread[0], spread[1], color=colors[label], alpha=0.15)
         drawn += 1
