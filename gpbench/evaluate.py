@@ -109,6 +109,23 @@ class Evaluator:
 
         return reference_statistics_cached(path, extract, want_features="kid" in self.metrics and kind == "inception")
 
+    def real_floor(self, kind: str, count: int) -> dict:
+        """The Fréchet distance between two disjoint sets of real training images of ``count`` each (at most half
+        the split): what a generator as good as the data scores at this sample size. The first set is the
+        reference statistics' own images; the second, the next ``count`` of the same seeded order."""
+        pixels = self.real_images()[0]
+        count = min(count, len(pixels) // 2)
+        mu, sigma, _ = self.reference_statistics(kind, count)
+        path = reference_statistics_path(self.settings.cache_dir, self.dataset.name, "train-disjoint", kind, count,
+                                         len(pixels))
+
+        def extract():
+            chosen = np.sort(np.random.RandomState(EVAL_SEED).permutation(len(pixels))[count:2 * count])
+            return self.extractor(kind)(pixels[chosen], progress=self.progress)["pool"]
+
+        other_mu, other_sigma, _ = reference_statistics_cached(path, extract, want_features=False)
+        return {FEATURE_METRICS[kind][0]: fid_from_stats(mu, sigma, other_mu, other_sigma), "images": count}
+
     # --- scoring ------------------------------------------------------------------------------------
 
     def score(self, generated: np.ndarray) -> dict:
@@ -214,6 +231,8 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     result = {**_run_facts(run, config, status), "iteration": state["iteration"],
               "elapsed_seconds": state.get("elapsed_seconds"), "metrics": evaluator.score(generated),
               "protocol": evaluator.protocol(samples)}
+    if "fid_lenet" in metrics:           # the MNIST-like tables' floor (the LeNet is cheap; Inception is not)
+        result["protocol"]["real_floor"] = evaluator.real_floor("lenet", samples)
     run.write_eval(result)
     return result
 

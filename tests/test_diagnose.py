@@ -135,6 +135,10 @@ def test_a_collapsed_baseline_is_a_failure_in_the_tables_and_not_a_comparison(tm
                for note in blocks[0].notes)
     assert not any("better" in note for note in blocks[0].notes)
     assert blocks[0].notes[0] == "Data: mnist data."          # what the runs trained on, from their status
+    runs[2].final["protocol"] = {"real_floor": {"fid_lenet": 0.8123, "images": 2000}}
+    blocks, _ = tables.replication(runs)
+    assert blocks[0].notes[1] == ("Real-vs-real floor: FID (LeNet) 0.8123 between two disjoint sets of 2,000 "
+                                  "training images (what samples as good as the data score at this size).")
 
 
 def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):

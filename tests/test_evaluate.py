@@ -128,6 +128,10 @@ def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
     cached = sorted(p.name for p in (tmp_path / "data" / "cache").iterdir())
     assert any(name.startswith("lenet-fashion-mnist-400-") and name.endswith("-2epochs.pt") for name in cached)
     assert "stats-fashion-mnist-train-lenet-100-of-400.npz" in cached
+    # the floor: FID (LeNet) between those 100 training images and 100 others of the split
+    assert "stats-fashion-mnist-train-disjoint-lenet-100-of-400.npz" in cached
+    floor = result["protocol"]["real_floor"]
+    assert floor["images"] == 100 and 0 < floor["fid_lenet"] < result["metrics"]["fid_lenet"]
     again = evaluate_run(out, samples=100, curves=False, progress=False)
     assert again["metrics"] == result["metrics"]                      # cached LeNet and statistics
 

@@ -84,8 +84,19 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         block.rows.append(cells)
     for dataset, block in blocks.items():
         runs = [r for r in results if r.dataset == dataset]
-        block.notes = [data_note(runs)] + separation_notes(group_runs(runs), dataset, records)
+        block.notes = [data_note(runs)] + floor_note(runs) + separation_notes(group_runs(runs), dataset, records)
     return list(blocks.values()), records
+
+
+def floor_note(runs: list[RunResult]) -> list[str]:
+    """The real-vs-real FID the runs' evaluation recorded (two disjoint sets of training images), if any."""
+    floors = [((run.final or {}).get("protocol") or {}).get("real_floor") for run in runs]
+    floor = next((floor for floor in floors if floor), None)
+    if floor is None:
+        return []
+    metric, value = next((key, value) for key, value in floor.items() if key != "images")
+    return [f"Real-vs-real floor: {RESULT_LABELS[metric]} {value:.4g} between two disjoint sets of "
+            f"{floor['images']:,} training images (what samples as good as the data score at this size)."]
 
 
 def data_note(runs: list[RunResult]) -> str:
