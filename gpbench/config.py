@@ -54,6 +54,8 @@ _MODE = {
                "halve_d_loss": True},
     "mm-gan": {"game": "mm", "optimizer": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1,
                "halve_d_loss": True},
+    # gan_64x64.py's `lsgan` mode (Figure 2's fourth method): least squares, TF RMSProp 1e-4, one critic step
+    "lsgan": {"game": "ls", "optimizer": "rmsprop-tf", "lr": 1e-4, "n_critic": 1},
 }
 # Where the scripts differ from the mode defaults.
 _EXCEPTIONS = {

@@ -19,7 +19,7 @@ from gpbench.errors import ConfigError
 from gpbench.penalties import Penalty, PenaltyTerm
 from gpbench.penalties.schedules import is_number
 
-GAMES = ("mm", "ns", "wgan")
+GAMES = ("mm", "ns", "wgan", "ls")
 CLIP_PLACEMENTS = ("after", "before")
 
 
@@ -28,6 +28,9 @@ def check_game_options(game: str, real_target: float = 1.0, flip_probability: fl
     """The game and its label options; smoothing, noisy labels and halving belong to mm/ns only."""
     if game not in GAMES:
         raise ConfigError(f"game: {game!r} is not allowed; allowed: {', '.join(GAMES)}")
+    if game == "ls" and (real_target != 1.0 or flip_probability or halve):
+        raise ConfigError("real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to ls "
+                          "(its critic loss is halved by definition)")
     if not is_number(real_target) or not 0.0 < real_target <= 1.0:
         raise ConfigError(f"real_label: expected a number in (0, 1], got {real_target!r}")
     if not is_number(flip_probability) or not 0.0 <= flip_probability <= 1.0:
@@ -57,10 +60,13 @@ def discriminator_loss(game: str, real_scores: torch.Tensor, fake_scores: torch.
     mm / ns: BCE(s_x, real_target) + BCE(s_g, 0), halved when ``halve`` (Gulrajani's ``dcgan`` mode);
     ``real_target`` < 1 is one-sided label smoothing (0.9 is the usual choice); ``flip_probability`` p flips
     each label t -> 1 - t with probability p (noisy labels).  wgan: mean s_g - mean s_x.
+    ls (least squares, Mao et al. 2017, as gan_64x64.py's `lsgan` mode): (mean (s_x - 1)^2 + mean s_g^2) / 2.
     """
     check_game_options(game, real_target, flip_probability, halve)
     if game == "wgan":
         return fake_scores.mean() - real_scores.mean()
+    if game == "ls":
+        return ((real_scores - 1.0).square().mean() + fake_scores.square().mean()) / 2
     real_targets = torch.full_like(real_scores, real_target)
     fake_targets = torch.zeros_like(fake_scores)
     if flip_probability:
@@ -71,10 +77,12 @@ def discriminator_loss(game: str, real_scores: torch.Tensor, fake_scores: torch.
 
 
 def generator_loss(game: str, fake_scores: torch.Tensor) -> torch.Tensor:
-    """mm: -BCE(s_g, 0) = mean log(1 - sigmoid(s_g)); ns: BCE(s_g, 1); wgan: -mean s_g."""
+    """mm: -BCE(s_g, 0) = mean log(1 - sigmoid(s_g)); ns: BCE(s_g, 1); wgan: -mean s_g; ls: mean (s_g - 1)^2."""
     check_game_options(game)
     if game == "wgan":
         return -fake_scores.mean()
+    if game == "ls":
+        return (fake_scores - 1.0).square().mean()
     if game == "mm":
         return -F.softplus(fake_scores).mean()
     return _bce(fake_scores, 1.0)

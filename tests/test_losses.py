@@ -55,8 +55,17 @@ def test_noisy_labels_flip_with_the_given_probability():
     assert loss.item() == pytest.approx(0.25 * 10 + 0.25 * 1e6, rel=0.05)
 
 
+def test_least_squares_losses_of_gan_64x64s_lsgan_mode():
+    """D: (mean (s_x - 1)^2 + mean s_g^2) / 2; G: mean (s_g - 1)^2 (Mao et al. 2017, a-b-c = 0-1-1)."""
+    expected = (mean([(s - 1) ** 2 for s in (2.0, -1.0, 0.5)]) + mean([s**2 for s in (-3.0, 0.25)])) / 2
+    assert discriminator_loss("ls", REAL, FAKE).item() == pytest.approx(expected, rel=1e-12)
+    assert generator_loss("ls", FAKE).item() == pytest.approx(mean([(s - 1) ** 2 for s in (-3.0, 0.25)]), rel=1e-12)
+    with pytest.raises(ConfigError, match="not to ls"):
+        discriminator_loss("ls", REAL, FAKE, halve=True)
+
+
 def test_bad_game_and_wgan_with_label_tricks_are_config_errors():
-    with pytest.raises(ConfigError, match="lsgan"):
+    with pytest.raises(ConfigError, match=r"^game: 'lsgan' is not allowed; allowed: mm, ns, wgan, ls$"):
         generator_loss("lsgan", FAKE)
     with pytest.raises(ConfigError, match="wgan"):
         discriminator_loss("wgan", REAL, FAKE, real_target=0.9)

@@ -54,6 +54,12 @@ def test_presets_resolve_to_the_papers_hyperparameters(arch, method):
     assert config["preset_source"].startswith("Gulrajani")
 
 
+def test_the_lsgan_preset_is_gan_64x64s_lsgan_mode():
+    config = resolve({"method": "lsgan", "dataset": "cifar10"})
+    assert (config["game"], config["optimizer"], config["lr"], config["n_critic"]) == ("ls", "rmsprop-tf", 1e-4, 1)
+    assert config["critic_batchnorm"] and "extrapolation" in config["preset_source"]   # not in gan_cifar.py
+
+
 def test_overrides_win_and_extrapolated_presets_say_so():
     config = resolve({"method": "mm-gan", "dataset": "25gaussians", "lr": 3e-4, "penalty": {"kind": "r1"}})
     assert config["lr"] == 3e-4 and config["game"] == "mm" and config["penalty"] == {"kind": "r1"}
@@ -69,6 +75,7 @@ def tiny(tmp_path, **overrides):
 
 @pytest.mark.parametrize("method, warmup, critic_steps", [
     ("wgan-gp", False, 6 * 5), ("wgan-clip", False, 6 * 5), ("ns-gan", False, 6 * 1), ("mm-gan", False, 6),
+    ("lsgan", False, 6),
     ("wgan-clip", True, 6 * 100)])
 def test_loop_step_counts_per_method(tmp_path, monkeypatch, method, warmup, critic_steps):
     trainer = Trainer(tiny(tmp_path, method=method, critic_warmup=warmup), tmp_path / "run", progress=False)
