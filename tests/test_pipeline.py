@@ -138,7 +138,7 @@ def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
     assert "tiny smoke suite" in markdown and "| wgan-clip" in markdown
     assert r"\toprule" in (tables / "replication.tex").read_text()
     flex = (tables / "flex.md").read_text()
-    assert "flex1-params" in flex and "wgan-lp" in flex and "s / 1k it (engine)" in flex and " (eager) |" in flex
+    assert "flex1-params" in flex and "wgan-lp" in flex and "s / 1k it (engine)" in flex and " (eager) " in flex
     plots = tmp_path / "results" / "tiny" / "plots"
     for name in ("figure3_8gaussians.png", "curves_mnist.png", "flex_figure3_8gaussians.png",
                  "samples/mnist_wgan-gp_seed0.png", "figure4_overfitting.png", "figure1_gradient_norms.png"):
