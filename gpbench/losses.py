@@ -28,15 +28,12 @@ def check_game_options(game: str, real_target: float = 1.0, flip_probability: fl
     """The game and its label options; smoothing, noisy labels and halving belong to mm/ns only."""
     if game not in GAMES:
         raise ConfigError(f"game: {game!r} is not allowed; allowed: {', '.join(GAMES)}")
-    if game == "ls" and (real_target != 1.0 or flip_probability or halve):
-        raise ConfigError("real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to ls "
-                          "(its critic loss is halved by definition)")
     if not is_number(real_target) or not 0.0 < real_target <= 1.0:
         raise ConfigError(f"real_label: expected a number in (0, 1], got {real_target!r}")
     if not is_number(flip_probability) or not 0.0 <= flip_probability <= 1.0:
         raise ConfigError(f"flip_probability: expected a number in [0, 1], got {flip_probability!r}")
-    if game == "wgan" and (real_target != 1.0 or flip_probability or halve):
-        raise ConfigError("real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to wgan")
+    if game not in ("mm", "ns") and (real_target != 1.0 or flip_probability or halve):
+        raise ConfigError(f"real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to {game}")
 
 
 def check_clipping(clip, placement: str) -> None:
