@@ -100,8 +100,9 @@ def _time_iterations(trainer: Trainer, budget_seconds: float, min_iterations: in
 
 def time_config(config: dict, workdir: Path, budget_seconds: float, min_iterations: int,
                 max_iterations: int, engines: tuple[str, ...] = ("auto",), progress=print) -> Timing:
-    """Seconds per generator iteration of ``config`` on this device under each of ``engines``, and of one
-    dev-cost evaluation. The Timing's own time is that of the engine the run would use (``config["engine"]``).
+    """Seconds per generator iteration of ``config`` on this device under each of ``engines`` (keyed by the engine
+    that ran: ``auto`` is eager or graph), and of one dev-cost evaluation. The Timing's own time is that of the
+    engine the run would use (``config["engine"]``).
     An engine that fails on this setting is reported (``progress``) and left out; all failing is an error."""
     base = workdir / hashlib.sha1(signature(config).encode()).hexdigest()[:12]
     by_engine, dev_seconds, device, failure = {}, 0.0, torch.device("cpu"), None
@@ -113,7 +114,8 @@ def time_config(config: dict, workdir: Path, budget_seconds: float, min_iteratio
             progress(f"engine {engine} failed on this setting: {type(error).__name__}: {str(error).splitlines()[0]}")
             continue
         try:
-            by_engine[engine] = _time_iterations(trainer, budget_seconds, min_iterations, max_iterations)
+            ran = "eager" if trainer.engine.name == "eager" else "graph"     # what "auto" became here
+            by_engine[ran] = _time_iterations(trainer, budget_seconds, min_iterations, max_iterations)
             device = trainer.device
             if trainer.dev is not None and not dev_seconds:
                 dev_start = time.perf_counter()

@@ -15,7 +15,7 @@ import yaml
 
 from gpbench.cli import main
 from gpbench.config import resolve
-from gpbench.cost import (RunCost, Timing, best_runs_per_gpu, measure_sharing, signature, suite_cost,
+from gpbench.cost import (RunCost, Timing, best_runs_per_gpu, measure_sharing, signature, suite_cost, time_config,
                           timings_from_json, to_json, to_markdown, wall_clock_hours)
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, DataError
@@ -159,6 +159,16 @@ def test_the_best_runs_per_gpu_is_the_highest_aggregate_throughput_worth_five_pe
     assert best_runs_per_gpu({1: 1.0, 2: 1.2, 4: 2.0}) == 4          # aggregates 1, 1.67, 2.0 (+20 % over K=2)
     assert best_runs_per_gpu({1: 1.0, 2: 1.95, 4: 3.9}) == 1         # 1.026 and 1.026: +2.6 %, not worth it
     assert best_runs_per_gpu({1: 1.0, 2: 1.1, 4: 2.3, 6: 3.0}) == 6  # 1.82, 1.74 (below 2's), 2.0 (+10 % over 2)
+
+
+def test_a_timing_is_keyed_by_the_engine_that_ran(tmp_path):
+    """`auto` is eager on a CPU: the cost table's engine column says what ran, not what was asked."""
+    config = resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 16, "batch_size": 32, "threads": 1,
+                      "device": "cpu"})
+    timing = time_config(config, tmp_path, budget_seconds=0.05, min_iterations=2, max_iterations=5)
+    assert timing.engine == "eager" and set(timing.by_engine) == {"eager"}
+    both = time_config(config, tmp_path / "both", 0.05, 2, 5, engines=("eager", "graph"))
+    assert both.engine == "eager" and set(both.by_engine) == {"eager", "graph"}
 
 
 def test_sharing_is_measured_with_k_processes_at_once(tmp_path):
