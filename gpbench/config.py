@@ -66,13 +66,19 @@ _EXCEPTIONS = {
 }
 # Batchnorm placement per (arch, method): gan_mnist.py only in `wgan` mode, in both nets; gan_cifar.py
 # always in G, in the critic's inner convs except in wgan-gp mode; the ResNet G always, its critic never.
+# One deviation (MNIST_GAN_GENERATOR_BATCHNORM): the standard-GAN games on MNIST get DCGAN's batchnorm in G.
 _BATCHNORM = {
-    "mnist": lambda method: (method == "wgan-clip", method == "wgan-clip"),
+    "mnist": lambda method: (method == "wgan-clip" or method in MNIST_GAN_GENERATOR_BATCHNORM, method == "wgan-clip"),
     "cifar10": lambda method: (True, method not in ("wgan-gp", "wgan-gp-rmsprop")),
     "cifar10-resnet": lambda method: (True, False),
     "toy": lambda method: (False, False),
     "deep-mlp": lambda method: (False, False),
 }
+# gan_mnist.py's `dcgan` mode has no batchnorm in G; with its sigmoid output that generator saturates (every
+# sample the same near-black image, IS 1.000) within a few hundred iterations, seed after seed, and the baseline
+# is dead. Radford et al.'s DCGAN has batchnorm in G (as gan_cifar.py in every mode), which gpbench adds for
+# the standard-GAN games on MNIST; `generator_batchnorm: false` gives the script's net. docs/replication.md.
+MNIST_GAN_GENERATOR_BATCHNORM = ("ns-gan", "mm-gan", "lsgan")
 METHODS = tuple(_MODE)
 # Which presets are the paper's own; the others are gpbench's extrapolations, said so in config.yaml.
 PAPER_PRESETS = {(arch, method) for arch in ("mnist", "cifar10") for method in ("wgan-gp", "wgan-clip", "ns-gan")}
@@ -92,9 +98,10 @@ REPORTED = {
 
 
 # Figure 1 (fixed-generator critics): steps and sizes; the optimizers, lambda and c come from the presets.
-# The paper trains the toy critics to optimality and the 12-layer critic (width 512, Fig. 1b) briefly.
+# The paper trains the toy critics to optimality and the 12-layer critic (width 512, Fig. 1b) briefly; gpbench
+# repeats every critic for each seed and reports mean +- std over seeds (the paper shows one run).
 FIGURE1_DEFAULTS = {"critic_steps": 10_000, "width": 512, "deep_steps": 300, "deep_width": 512,
-                    "average_last": 20, "batch_size": 256, "seed": 0}
+                    "average_last": 20, "batch_size": 256, "seeds": [0, 1, 2]}
 
 
 # Every key a run config may hold, with its default where the preset does not set it.
@@ -149,6 +156,8 @@ def preset(arch: str, method: str) -> dict:
     values["generator_batchnorm"], values["critic_batchnorm"] = _BATCHNORM[arch](method)
     values["preset_source"] = ("Gulrajani et al. 2017 official script" if (arch, method) in PAPER_PRESETS
                                else "gpbench extrapolation (not in the paper's code)")
+    if arch == "mnist" and method in MNIST_GAN_GENERATOR_BATCHNORM:
+        values["preset_source"] += ", with DCGAN's batchnorm in G (the script's dcgan-mode G saturates)"
     return values
 
 

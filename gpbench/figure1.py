@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
@@ -45,6 +46,10 @@ NORM_FLOOR = 1e-45                  # float32's smallest subnormal: a gradient n
 FOLLOW_POINTS, FOLLOW_REFERENCE, FOLLOW_ANGLES, FOLLOW_MIN_DISTANCE = 2000, 20_000, 72, 0.1
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def settings_from(user: dict | None) -> dict:
     user = dict(user or {})
     unknown = sorted(set(user) - set(FIGURE1_DEFAULTS))
@@ -52,8 +57,13 @@ def settings_from(user: dict | None) -> dict:
         raise ConfigError(f"figure1.{unknown[0]}: unknown key; allowed: {', '.join(FIGURE1_DEFAULTS)}")
     settings = {**FIGURE1_DEFAULTS, **user}
     for key, value in settings.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "seed" else 1):
-            raise ConfigError(f"figure1.{key}: expected a whole number >= {0 if key == 'seed' else 1}, got {value!r}")
+        if key == "seeds":
+            if not (isinstance(value, list) and value and all(_whole(v) and v >= 0 for v in value)
+                    and len(set(value)) == len(value)):
+                raise ConfigError(f"figure1.seeds: expected a non-empty list of distinct whole numbers >= 0, "
+                                  f"got {value!r}")
+        elif not _whole(value) or value < 1:
+            raise ConfigError(f"figure1.{key}: expected a whole number >= 1, got {value!r}")
     if settings["average_last"] > settings["deep_steps"]:
         raise ConfigError("figure1.average_last must not exceed figure1.deep_steps")
     return settings
@@ -173,29 +183,44 @@ def _method_name(method: str) -> str:
     return "weight clipping" if method == "wgan-clip" else "gradient penalty"
 
 
-def _value_surfaces(settings: dict, plots_dir: Path, progress: bool) -> dict:
-    seed, batch = settings["seed"], settings["batch_size"]
-    surfaces = {}
+def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3) -> str:
+    values = scale * np.asarray(values, dtype=float)
+    spread = f" +- {values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
+    return f"{values.mean():.{digits}f}{spread}"
+
+
+def _toy_critics(settings: dict, seed: int, progress: bool) -> tuple[dict, dict]:
+    """Fig. 1a for one seed: how well each toy critic follows the data, and its value surface."""
+    follows, surfaces = {}, {}
+    for dataset in TOY_DATASETS:
+        pairs = off_data_pairs(dataset, seed)
+        for method in ("wgan-clip", "wgan-gp"):
+            critic, _ = train_fixed_generator_critic(dataset, method, settings["critic_steps"], settings["width"],
+                                                     settings["batch_size"], seed, progress=progress)
+            follows[f"{dataset}/{method}"] = {"follows_data": follows_data(critic, pairs), "pairs": len(pairs[0])}
+            surfaces[f"{dataset}/{method}"] = value_surface(critic)
+    return follows, surfaces
+
+
+def _plot_value_surfaces(surfaces: dict, per_seed: list[dict], path: Path) -> None:
+    """The first seed's surfaces; each title gives the follows-the-data measure over every seed."""
+    seed = per_seed[0]["seed"]
     figure, axes = plt.subplots(2, 3, figsize=(12, 8), dpi=90)
     axis = np.linspace(-GRID_RANGE, GRID_RANGE, GRID_POINTS)
     for column, dataset in enumerate(TOY_DATASETS):
         data = toy.sample(dataset, 1000, seed)
-        pairs = off_data_pairs(dataset, seed)
         for row, method in enumerate(("wgan-clip", "wgan-gp")):
-            critic, _ = train_fixed_generator_critic(dataset, method, settings["critic_steps"], settings["width"],
-                                                     batch, seed, progress=progress)
-            follows = follows_data(critic, pairs)
-            surfaces[f"{dataset}/{method}"] = {"follows_data": follows, "pairs": len(pairs[0])}
+            key = f"{dataset}/{method}"
             panel = axes[row, column]
-            panel.contourf(axis, axis, value_surface(critic), levels=20, cmap="viridis")
+            panel.contourf(axis, axis, surfaces[key], levels=20, cmap="viridis")
             panel.scatter(data[:, 0], data[:, 1], s=2, c="white", alpha=0.6)
             panel.set_title(f"{dataset}, {_method_name(method)}\nP(D(data) > D(same radius, off the data)) = "
-                            f"{follows:.3f}", fontsize=9)
+                            f"{_mean_std([run['surfaces'][key]['follows_data'] for run in per_seed])}", fontsize=9)
             panel.set_xticks([])
             panel.set_yticks([])
-    figure.suptitle("Value surfaces of critics trained against real + N(0,1) (cf. Gulrajani et al. Fig. 1a)")
-    _save(figure, plots_dir / "figure1_value_surfaces.png")
-    return surfaces
+    figure.suptitle("Value surfaces of critics trained against real + N(0,1) (cf. Gulrajani et al. Fig. 1a); "
+                    f"surfaces of seed {seed}, P mean +- std over {len(per_seed)} seeds", fontsize=10)
+    _save(figure, path)
 
 
 def _weight_summary(values: np.ndarray, c: float) -> dict:
@@ -210,10 +235,12 @@ INSIDE_INIT_FRACTION = 0.5
 INSIDE_INIT = "clip c=0.01, init inside +-c/2"
 
 
-def _deep_critics(settings: dict, plots_dir: Path, progress: bool) -> tuple[dict, dict, dict]:
-    """Fig. 1b: per-layer gradient norms (layer outputs and weights), and the weights at the start and after
-    training (clip c = 0.01 from tflib's init and from inside +-c/2, GP) with the fraction at +-c of each."""
-    norms, zero_layers, weights = {"output": {}, "weight": {}}, {}, {}
+def _deep_critics(settings: dict, seed: int, progress: bool) -> tuple[dict, dict]:
+    """Fig. 1b for one seed: per-layer gradient norms (layer outputs and weights), and the weights at the start
+    and after training (clip c = 0.01 from tflib's init and from inside +-c/2, GP) with the fraction at +-c of
+    each. Returns the numbers and the c = 0.01 / GP weight samples (start, end) for the histogram."""
+    results = {"layer_output_gradient_norms": {}, "layer_weight_gradient_norms": {}, "zero_gradient_layers": {},
+               "weights": {}}
     weight_samples = {}
     runs = [("wgan-clip", c, None) for c in CLIP_VALUES] + [("wgan-gp", None, None),
                                                             ("wgan-clip", 0.01, INSIDE_INIT_FRACTION * 0.01)]
@@ -221,52 +248,56 @@ def _deep_critics(settings: dict, plots_dir: Path, progress: bool) -> tuple[dict
         name = INSIDE_INIT if initial_bound else f"clip c={clip:g}" if clip else "gradient penalty"
         critic, recorded = train_fixed_generator_critic("swissroll", method, settings["deep_steps"],
                                                         settings["deep_width"], settings["batch_size"],
-                                                        settings["seed"], arch="deep-mlp", clip=clip,
+                                                        seed, arch="deep-mlp", clip=clip,
                                                         record_last=settings["average_last"], progress=progress,
                                                         initial_bound=initial_bound)
         reference_c = clip if clip else 0.01
         final = linear_weights(critic)
-        weights[name] = {**_weight_summary(final, reference_c), "reference_c": reference_c,
-                         "initial": _weight_summary(recorded["initial_weights"], reference_c)}
+        results["weights"][name] = {**_weight_summary(final, reference_c), "reference_c": reference_c,
+                                    "initial": _weight_summary(recorded["initial_weights"], reference_c)}
         if clip in (0.01, None):
             weight_samples[name] = (recorded["initial_weights"], final)
         if initial_bound:
             continue                                   # the gradient-norm figure keeps the paper's four critics
-        for kind in norms:
-            norms[kind][name] = _mean_log10(recorded[kind])
-        zero_layers[name] = [int(i) + 1 for i in np.flatnonzero((recorded["output"] == 0).all(axis=0))]
-    _plot_gradient_norms(norms, plots_dir / "figure1_gradient_norms.png")
-    _plot_weights(weight_samples, weights, plots_dir / "figure1_weights.png")
-    return norms, zero_layers, weights
+        results["layer_output_gradient_norms"][name] = _mean_log10(recorded["output"])
+        results["layer_weight_gradient_norms"][name] = _mean_log10(recorded["weight"])
+        results["zero_gradient_layers"][name] = [int(i) + 1
+                                                 for i in np.flatnonzero((recorded["output"] == 0).all(axis=0))]
+    return results, weight_samples
 
 
-def _plot_weights(samples: dict, summaries: dict, path: Path) -> None:
-    """A histogram per critic: its weights at the start (grey) and after training (blue), each on its own range."""
-    figure, axes = plt.subplots(1, len(samples), figsize=(4.6 * len(samples), 3.6), dpi=100)
+def _plot_weights(samples: dict, per_seed: list[dict], path: Path) -> None:
+    """A histogram per critic of the first seed: its weights at the start (grey) and after training (blue), each
+    on its own range; the titles give the fraction at +-c over every seed."""
+    figure, axes = plt.subplots(1, len(samples), figsize=(5.2 * len(samples), 3.8), dpi=100)
     for panel, (name, (initial, final)) in zip(np.atleast_1d(axes), samples.items()):
         bins = np.linspace(min(initial.min(), final.min()), max(initial.max(), final.max()), 81)
         panel.hist(initial, bins=bins, color="0.6", alpha=0.7, label="at the start")
         panel.hist(final, bins=bins, color="tab:blue", alpha=0.7, label="after training")
-        summary = summaries[name]
-        panel.set_title(f"{name}\nat +-0.01: {100 * summary['initial']['at_clip']:.1f} % -> "
-                        f"{100 * summary['at_clip']:.1f} %", fontsize=9)
-        panel.set_xlabel("weight value")
+        panel.set_title(f"{name}\nat +-0.01 (mean +- std, {len(per_seed)} seeds): "
+                        f"{_at_clip_change([run['weights'][name] for run in per_seed])}", fontsize=9)
+        panel.set_xlabel(f"weight value (seed {per_seed[0]['seed']})")
         panel.set_ylabel("weights (log scale: the few far ones show)")
         panel.set_yscale("log")
-        panel.locator_params(axis="x", nbins=5)
+        panel.xaxis.set_major_locator(MaxNLocator(4))
+        panel.tick_params(labelsize=8)
         panel.legend(fontsize=7)
     figure.suptitle("Critic weights, weight clipping vs gradient penalty (cf. Fig. 1b right)", fontsize=10)
     _save(figure, path)
 
 
-def _plot_gradient_norms(norms: dict, path: Path) -> None:
-    titles = {"output": "d loss / d (layer output): the back-propagated signal (Fig. 1b left)",
-              "weight": "d loss / d (layer weights): flat by construction"}
+def _plot_gradient_norms(per_seed: list[dict], path: Path) -> None:
+    """Per layer, the mean over seeds of log10 norm (line) and the seeds' range (band)."""
+    titles = {"layer_output_gradient_norms": "d loss / d (layer output): the back-propagated signal (Fig. 1b left)",
+              "layer_weight_gradient_norms": "d loss / d (layer weights): flat by construction"}
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.2), dpi=100)
-    for panel, kind in zip(axes, ("output", "weight")):
-        for name, values in norms[kind].items():
-            layers = np.arange(1, len(values) + 1)
-            panel.semilogy(layers, 10 ** np.asarray(values), marker="o", label=name)
+    for panel, kind in zip(axes, titles):
+        for name in per_seed[0][kind]:
+            values = np.array([run[kind][name] for run in per_seed])
+            layers = np.arange(1, values.shape[1] + 1)
+            line, = panel.semilogy(layers, 10 ** values.mean(axis=0), marker="o", label=name)
+            panel.fill_between(layers, 10 ** values.min(axis=0), 10 ** values.max(axis=0), color=line.get_color(),
+                               alpha=0.2, linewidth=0)
         panel.set_xlim(len(layers) + 0.5, 0.5)                      # output layer on the left, as the paper
         panel.set_xticks(layers)
         panel.set_xlabel(f"critic layer ({len(layers)} = output, 1 = input)")
@@ -274,6 +305,8 @@ def _plot_gradient_norms(norms: dict, path: Path) -> None:
         panel.set_title(titles[kind], fontsize=9)
         panel.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8)
+    axes[0].text(0.02, 0.02, f"line: mean of log10 over {len(per_seed)} seeds; band: the seeds' range; "
+                 f"a norm of exactly 0 is drawn at {NORM_FLOOR:g}", transform=axes[0].transAxes, fontsize=7)
     axes[1].text(0.02, 0.02, "||dL/dW_k|| = ||delta_k|| ||h_(k-1)||: the signal's decay and the activations' growth\n"
                  "cancel, so weight gradients stay level across depth and cannot show the claim.",
                  transform=axes[1].transAxes, fontsize=7, va="bottom")
@@ -288,17 +321,22 @@ def _save(figure, path: Path) -> None:
 
 
 def run_experiments(settings: dict, out_dir: Path, plots_dir: Path, progress: bool = True) -> dict:
-    """All three experiments; writes figure1.json into ``out_dir`` and the figure1_*.png plots."""
+    """All three experiments for every seed; writes figure1.json into ``out_dir`` and the figure1_*.png plots
+    (surfaces and weight histograms of the first seed, numbers over every seed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     plots_dir.mkdir(parents=True, exist_ok=True)
-    surfaces = _value_surfaces(settings, plots_dir, progress)
-    norms, zero_layers, weights = _deep_critics(settings, plots_dir, progress)
-    results = {"settings": settings, "surfaces": surfaces, "layer_output_gradient_norms": norms["output"],
-               "layer_weight_gradient_norms": norms["weight"], "zero_gradient_layers": zero_layers,
-               "weights": weights}
+    per_seed, first_seed = [], None
+    for seed in settings["seeds"]:
+        follows, surfaces = _toy_critics(settings, seed, progress)
+        deep, weight_samples = _deep_critics(settings, seed, progress)
+        per_seed.append({"seed": seed, "surfaces": follows, **deep})
+        first_seed = first_seed or (surfaces, weight_samples)
+    _plot_value_surfaces(first_seed[0], per_seed, plots_dir / "figure1_value_surfaces.png")
+    _plot_gradient_norms(per_seed, plots_dir / "figure1_gradient_norms.png")
+    _plot_weights(first_seed[1], per_seed, plots_dir / "figure1_weights.png")
+    results = {"settings": settings, "seeds": per_seed}
     write_text_atomic(out_dir / "figure1.json", json.dumps(results, indent=1))
     return results
-
 
 # --- claims ----------------------------------------------------------------------------------------------
 
@@ -318,41 +356,57 @@ def _trend_text(trend: dict, zero_layers: list[int]) -> str:
 PILED_AT_CLIP = 0.3               # clipping moved at least 30 % of the weights onto +-c during training
 
 
-def _at_clip_change(summary: dict) -> str:
-    return f"{100 * summary['initial']['at_clip']:.1f} % -> {100 * summary['at_clip']:.1f} %"
+def _at_clip_change(summaries: list[dict]) -> str:
+    """Mean +- std over seeds of the fraction at +-c, at the start -> after training."""
+    return (f"{_mean_std([s['initial']['at_clip'] for s in summaries], 100, 1)} % -> "
+            f"{_mean_std([s['at_clip'] for s in summaries], 100, 1)} %")
 
 
 def claims(results: dict, gan_results: list[dict]) -> list[dict]:
-    """One row per claim of Figure 1 (and the toy GANs), with the measured figure and whether it held."""
-    norms, zero = results["layer_output_gradient_norms"], results["zero_gradient_layers"]
+    """One row per claim of Figure 1 (and the toy GANs), with the measured figure over every seed and whether it
+    held: a gradient claim in every seed, the weight and value-surface claims on the mean over seeds."""
+    per_seed = results["seeds"]
+    seeds = len(per_seed)
     rows = []
 
     def claim(text, measured, held):
         rows.append({"claim": text, "measured": measured, "reproduced": "yes" if held else "NO"})
 
+    def trends(name):
+        """(the trend of each seed, the trend of the mean log-norms, the layers exactly 0 in any seed)"""
+        norms = [run["layer_output_gradient_norms"][name] for run in per_seed]
+        zero = sorted(set().union(*(run["zero_gradient_layers"][name] for run in per_seed)))
+        each = [gradient_trend(n, run["zero_gradient_layers"][name]) for n, run in zip(norms, per_seed)]
+        return each, gradient_trend(list(np.mean(norms, axis=0)), zero), zero
+
     for name, direction in (("clip c=0.1", "explode"), ("clip c=0.01", "vanish"), ("clip c=0.001", "vanish")):
-        trend = gradient_trend(norms[name], zero[name])
-        total, per_layer = trend["output_to_input_factor"], trend["per_layer_factor"]
-        held = (total > EXPLODE_VANISH_FACTOR and per_layer > 1) if direction == "explode" else \
-            (total < 1 / EXPLODE_VANISH_FACTOR and per_layer < 1)
+        each, mean, zero = trends(name)
+        held = [(t["output_to_input_factor"] > EXPLODE_VANISH_FACTOR and t["per_layer_factor"] > 1)
+                if direction == "explode" else
+                (t["output_to_input_factor"] < 1 / EXPLODE_VANISH_FACTOR and t["per_layer_factor"] < 1) for t in each]
         claim(f"{name}: gradients {direction} from the output layer toward the input (layer outputs)",
-              _trend_text(trend, zero[name]), held)
-    trend = gradient_trend(norms["gradient penalty"], zero["gradient penalty"])
+              f"in {sum(held)}/{seeds} seeds; mean over seeds: " + _trend_text(mean, zero), all(held))
+    each, mean, zero = trends("gradient penalty")
+    ratios = [t["max_min_ratio"] for t in each]
     claim("GP: gradient norms stay flat across layers (layer outputs)",
-          f"max/min over layers {trend['max_min_ratio']:.3g}; " + _trend_text(trend, zero["gradient penalty"]),
-          trend["max_min_ratio"] < FLAT_MAX_MIN_RATIO and not zero["gradient penalty"])
-    inside, paper, penalised = (results["weights"][name] for name in (INSIDE_INIT, "clip c=0.01", "gradient penalty"))
+          f"max/min over layers {min(ratios):.3g}-{max(ratios):.3g} over {seeds} seeds; mean over seeds: "
+          + _trend_text(mean, zero), max(ratios) < FLAT_MAX_MIN_RATIO and not zero)
+    inside, paper, penalised = ([run["weights"][name] for run in per_seed]
+                                for name in (INSIDE_INIT, "clip c=0.01", "gradient penalty"))
+    piled = np.mean([s["at_clip"] - s["initial"]["at_clip"] for s in inside])
     claim("clip c=0.01 piles the weights at +-c (started inside +-c/2); GP spreads them",
-          f"weights within 1 % of +-0.01, at the start -> after training: {_at_clip_change(inside)} (clip, started "
-          f"inside +-c/2); {_at_clip_change(paper)} (clip, tflib init: clamping alone puts them there); "
-          f"{_at_clip_change(penalised)} (GP)",
-          inside["at_clip"] - inside["initial"]["at_clip"] > PILED_AT_CLIP and penalised["at_clip"] < 0.05)
+          f"weights within 1 % of +-0.01, at the start -> after training (mean +- std, {seeds} seeds): "
+          f"{_at_clip_change(inside)} (clip, started inside +-c/2); {_at_clip_change(paper)} (clip, tflib init: "
+          f"clamping alone puts them there); {_at_clip_change(penalised)} (GP)",
+          piled > PILED_AT_CLIP and np.mean([s["at_clip"] for s in penalised]) < 0.05)
     for dataset in TOY_DATASETS:
-        clip, gp = (results["surfaces"][f"{dataset}/{method}"]["follows_data"] for method in ("wgan-clip", "wgan-gp"))
-        pairs = results["surfaces"][f"{dataset}/wgan-gp"]["pairs"]
+        clip, gp = ([run["surfaces"][f"{dataset}/{method}"]["follows_data"] for run in per_seed]
+                    for method in ("wgan-clip", "wgan-gp"))
+        pairs = per_seed[0]["surfaces"][f"{dataset}/wgan-gp"]["pairs"]
         claim(f"{dataset}: the GP critic follows the data, the clipped critic misses it",
-              f"P(D(data point) > D(same point rotated off the data, same radius)) over {pairs:,} pairs: "
-              f"clip {clip:.3f}, GP {gp:.3f}", gp >= FOLLOWS_DATA_MIN and gp - clip >= FOLLOWS_DATA_MARGIN)
+              f"P(D(data point) > D(same point rotated off the data, same radius)) over about {pairs:,} pairs, "
+              f"mean +- std over {seeds} seeds: clip {_mean_std(clip)}, GP {_mean_std(gp)}",
+              np.mean(gp) >= FOLLOWS_DATA_MIN and np.mean(gp) - np.mean(clip) >= FOLLOWS_DATA_MARGIN)
     for dataset in ("8gaussians", "25gaussians"):
         by_method = {}
         for result in gan_results:

@@ -14,7 +14,8 @@ from gpbench.losses import discriminator_loss
 from gpbench.models.signal import layer_gradients
 from gpbench.report.claims import write_claims_table
 
-TINY = {"critic_steps": 20, "width": 16, "deep_steps": 10, "deep_width": 16, "average_last": 3, "batch_size": 32}
+TINY = {"critic_steps": 20, "width": 16, "deep_steps": 10, "deep_width": 16, "average_last": 3, "batch_size": 32,
+        "seeds": [0, 1]}
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +28,29 @@ def test_experiments_write_plots_and_one_norm_per_layer(tiny_results):
     results, root = tiny_results
     for name in ("value_surfaces", "gradient_norms", "weights"):
         assert (root / "plots" / f"figure1_{name}.png").stat().st_size > 5000
-    for kind in ("layer_output_gradient_norms", "layer_weight_gradient_norms"):
-        assert set(results[kind]) == {"clip c=0.1", "clip c=0.01", "clip c=0.001", "gradient penalty"}
-        for norms in results[kind].values():
-            assert len(norms) == 13 and all(np.isfinite(norms))    # 12 ReLU layers + output
-    assert set(results["surfaces"]) == {f"{d}/{m}" for d in ("8gaussians", "25gaussians", "swissroll")
+    assert [run["seed"] for run in results["seeds"]] == [0, 1]
+    for run in results["seeds"]:
+        for kind in ("layer_output_gradient_norms", "layer_weight_gradient_norms"):
+            assert set(run[kind]) == {"clip c=0.1", "clip c=0.01", "clip c=0.001", "gradient penalty"}
+            for norms in run[kind].values():
+                assert len(norms) == 13 and all(np.isfinite(norms))    # 12 ReLU layers + output
+        assert set(run["surfaces"]) == {f"{d}/{m}" for d in ("8gaussians", "25gaussians", "swissroll")
                                         for m in ("wgan-clip", "wgan-gp")}
-    clipped = results["weights"]["clip c=0.001"]
-    assert clipped["max_abs"] <= 0.001 + 1e-9 and clipped["at_clip"] > 0.9   # tflib init is far beyond 0.001
-    # the clamped tflib init is already at +-c; the other clipped critic starts with none there
-    assert results["weights"]["clip c=0.01"]["initial"]["at_clip"] > 0.9
-    inside = results["weights"]["clip c=0.01, init inside +-c/2"]["initial"]
-    assert inside["at_clip"] == 0.0 and inside["max_abs"] <= 0.005
+        clipped = run["weights"]["clip c=0.001"]
+        assert clipped["max_abs"] <= 0.001 + 1e-9 and clipped["at_clip"] > 0.9   # tflib init is far beyond 0.001
+        # the clamped tflib init is already at +-c; the other clipped critic starts with none there
+        assert run["weights"]["clip c=0.01"]["initial"]["at_clip"] > 0.9
+        inside = run["weights"]["clip c=0.01, init inside +-c/2"]["initial"]
+        assert inside["at_clip"] == 0.0 and inside["max_abs"] <= 0.005
+    first, second = (run["layer_output_gradient_norms"]["gradient penalty"] for run in results["seeds"])
+    assert first != second                                       # the seeds are different runs
     assert json.loads((root / "figure1.json").read_text())["settings"]["deep_width"] == 16
 
+
+def test_one_seed_reproduces_its_numbers_inside_a_longer_seed_list(tiny_results, tmp_path):
+    results, _ = tiny_results
+    alone = run_experiments(settings_from({**TINY, "seeds": [1]}), tmp_path, tmp_path / "plots", progress=False)
+    assert alone["seeds"][0] == results["seeds"][1]
 
 def gan_eval(dataset, method, modes, high_quality):
     return {"dataset": dataset, "method": method, "status": "completed",
@@ -66,34 +76,43 @@ def test_claims_table_has_every_claim_row(tiny_results, tmp_path):
 
 def test_claim_verdicts_follow_the_numbers():
     layers = 13
-    results = {
-        "layer_output_gradient_norms": {
-            "clip c=0.1": list(np.linspace(8, 2, layers)),        # grows by 1e6 towards the input: explodes
-            "clip c=0.01": list(np.linspace(-9, -1, layers)),      # shrinks by 1e8 towards the input: vanishes
-            "clip c=0.001": list(np.linspace(-20, -2, layers)),    # shrinks by 1e18 towards the input: vanishes
-            "gradient penalty": [0.1, -0.2] * 6 + [0.0],           # within a factor 10^0.3: flat
-        },
-        "zero_gradient_layers": {"clip c=0.1": [], "clip c=0.01": [], "clip c=0.001": [], "gradient penalty": []},
-        "weights": {"clip c=0.01": {"at_clip": 0.95, "initial": {"at_clip": 0.93}},
-                    "clip c=0.01, init inside +-c/2": {"at_clip": 0.6, "initial": {"at_clip": 0.0}},
-                    "gradient penalty": {"at_clip": 0.001, "initial": {"at_clip": 0.001}}},
-        "surfaces": {f"{d}/{m}": {"follows_data": 0.9 if m == "wgan-gp" else 0.6, "pairs": 2000}
-                     for d in ("8gaussians", "25gaussians", "swissroll") for m in ("wgan-clip", "wgan-gp")},
-    }
+
+    def seed_run(seed, clip01_top, inside_final):
+        return {
+            "seed": seed,
+            "layer_output_gradient_norms": {
+                "clip c=0.1": list(np.linspace(8, clip01_top, layers)),   # grows by 1e6 towards the input: explodes
+                "clip c=0.01": list(np.linspace(-9, -1, layers)),      # shrinks by 1e8 towards the input: vanishes
+                "clip c=0.001": list(np.linspace(-20, -2, layers)),    # shrinks by 1e18 towards the input: vanishes
+                "gradient penalty": [0.1, -0.2] * 6 + [0.0],           # within a factor 10^0.3: flat
+            },
+            "zero_gradient_layers": {"clip c=0.1": [], "clip c=0.01": [], "clip c=0.001": [], "gradient penalty": []},
+            "weights": {"clip c=0.01": {"at_clip": 0.95, "initial": {"at_clip": 0.93}},
+                        "clip c=0.01, init inside +-c/2": {"at_clip": inside_final, "initial": {"at_clip": 0.0}},
+                        "gradient penalty": {"at_clip": 0.001, "initial": {"at_clip": 0.001}}},
+            "surfaces": {f"{d}/{m}": {"follows_data": (0.9 if m == "wgan-gp" else 0.6) + 0.02 * seed, "pairs": 2000}
+                         for d in ("8gaussians", "25gaussians", "swissroll") for m in ("wgan-clip", "wgan-gp")},
+        }
+
+    results = {"seeds": [seed_run(0, 2, 0.6), seed_run(1, 2, 0.5), seed_run(2, 2, 0.7)]}
     gans = [gan_eval("8gaussians", "wgan-gp", 8, 0.7), gan_eval("8gaussians", "wgan-clip", 8, 0.1),
             gan_eval("25gaussians", "wgan-gp", 20, 0.1), gan_eval("25gaussians", "wgan-clip", 22, 0.2)]
     verdicts = {row["claim"].split(":")[0]: row["reproduced"] for row in claims(results, gans)}
     assert verdicts["clip c=0.001"] == verdicts["clip c=0.1"] == verdicts["clip c=0.01"] == verdicts["GP"] == "yes"
     assert verdicts["8gaussians GAN"] == "yes" and verdicts["25gaussians GAN"] == "NO"   # reported, not hidden
     measured = {row["claim"].split(":")[0]: row["measured"] for row in claims(results, gans)}
-    assert "factor 1e-18" in measured["clip c=0.001"] and "factor 1e+06" in measured["clip c=0.1"]
-    results["layer_output_gradient_norms"]["clip c=0.1"] = list(np.linspace(2, 2.5, layers))   # level: NO
-    assert {row["claim"].split(":")[0]: row["reproduced"] for row in claims(results, gans)}["clip c=0.1"] == "NO"
+    assert "in 3/3 seeds" in measured["clip c=0.001"] and "factor 1e-18" in measured["clip c=0.001"]
+    assert "factor 1e+06" in measured["clip c=0.1"]
+    assert "clip 0.620 +- 0.020, GP 0.920 +- 0.020" in measured["swissroll"]
+    results["seeds"][1] = seed_run(1, 8.5, 0.5)                  # one seed's gradients level: the claim is NO
+    rows = {row["claim"].split(":")[0]: row for row in claims(results, gans)}
+    assert rows["clip c=0.1"]["reproduced"] == "NO" and "in 2/3 seeds" in rows["clip c=0.1"]["measured"]
     piles = "clip c=0.01 piles the weights at +-c (started inside +-c/2); GP spreads them"
-    assert "0.0 % -> 60.0 % (clip, started inside +-c/2); 93.0 % -> 95.0 %" in measured[piles]
-    results["weights"]["clip c=0.01, init inside +-c/2"]["at_clip"] = 0.1      # clipping did not pile them: NO
+    assert "0.0 +- 0.0 % -> 60.0 +- 10.0 % (clip, started inside +-c/2); 93.0 +- 0.0 % -> 95.0 +- 0.0 %" in \
+        {row["claim"]: row["measured"] for row in claims(results, gans)}[piles]
+    for run in results["seeds"]:
+        run["weights"]["clip c=0.01, init inside +-c/2"]["at_clip"] = 0.1      # clipping did not pile them: NO
     assert {row["claim"]: row["reproduced"] for row in claims(results, gans)}[piles] == "NO"
-
 
 def test_layer_output_gradients_of_a_linear_critic_equal_the_closed_form():
     """D = W3 W2 W1 x (+ biases), L = mean D(g) - mean D(x): each sample's gradient at layer k's output is
@@ -129,3 +148,6 @@ def test_bad_figure1_settings_are_config_errors():
         settings_from({"steps": 10})
     with pytest.raises(ConfigError, match="deep_width"):
         settings_from({"deep_width": 0})
+    for seeds in ([], [0, 0], [-1], 3, [True], ["0"]):
+        with pytest.raises(ConfigError, match="figure1.seeds"):
+            settings_from({"seeds": seeds})

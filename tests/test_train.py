@@ -60,6 +60,16 @@ def test_the_lsgan_preset_is_gan_64x64s_lsgan_mode():
     assert config["critic_batchnorm"] and "extrapolation" in config["preset_source"]   # not in gan_cifar.py
 
 
+def test_mnist_batchnorm_follows_gan_mnist_py_except_dcgans_generator():
+    placement = {method: (config["generator_batchnorm"], config["critic_batchnorm"], config["preset_source"])
+                 for method in ("wgan-gp", "wgan-clip", "ns-gan")
+                 for config in [resolve({"method": method, "dataset": "mnist"})]}
+    assert placement["wgan-gp"][:2] == (False, False) and placement["wgan-clip"][:2] == (True, True)
+    assert placement["ns-gan"][:2] == (True, False) and "DCGAN's batchnorm in G" in placement["ns-gan"][2]
+    script_net = resolve({"method": "ns-gan", "dataset": "mnist", "generator_batchnorm": False})
+    assert script_net["generator_batchnorm"] is False
+
+
 def test_overrides_win_and_extrapolated_presets_say_so():
     config = resolve({"method": "mm-gan", "dataset": "25gaussians", "lr": 3e-4, "penalty": {"kind": "r1"}})
     assert config["lr"] == 3e-4 and config["game"] == "mm" and config["penalty"] == {"kind": "r1"}
