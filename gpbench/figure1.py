@@ -7,7 +7,9 @@
 (b) left: per layer of a 12-layer ReLU critic on swissroll, clipping c in {0.1, 0.01, 0.001} vs GP, the norm
     of the critic loss's gradient with respect to that layer's output (the back-propagated signal, the paper's
     quantity), and, as a second panel, with respect to its weights (flat across depth by construction);
-(b) right: the weights of that critic after training, clipping c = 0.01 vs GP.
+(b) right: the weights of (a)'s swissroll critics at the start and after training, clipping c = 0.01 vs GP, and
+    a clipped critic started with every weight inside +-c/2 (WEIGHTS_DATASET).
+Every experiment runs once per seed; figure1.json holds each seed's numbers, the claims their spread.
 Optimizers, lambda and the clip value come from the method presets (toy / deep-mlp arch).
 """
 
@@ -189,18 +191,29 @@ def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3) -> str:
     return f"{values.mean():.{digits}f}{spread}"
 
 
-def _toy_critics(settings: dict, seed: int, progress: bool) -> tuple[dict, dict]:
-    """Fig. 1a for one seed: how well each toy critic follows the data, and its value surface."""
-    follows, surfaces = {}, {}
+def _toy_critics(settings: dict, seed: int, progress: bool) -> tuple[dict, dict, dict, dict]:
+    """Fig. 1a for one seed: how well each toy critic follows the data and its value surface; and Fig. 1b right
+    on the swissroll critics: their weights at the start and after training, with a third clipped critic
+    started inside +-c/2 (WEIGHT_CRITICS). Returns (follows, surfaces, weight summaries, weight samples)."""
+    follows, surfaces, weights, samples = {}, {}, {}, {}
     for dataset in TOY_DATASETS:
         pairs = off_data_pairs(dataset, seed)
-        for method in ("wgan-clip", "wgan-gp"):
-            critic, _ = train_fixed_generator_critic(dataset, method, settings["critic_steps"], settings["width"],
-                                                     settings["batch_size"], seed, progress=progress)
-            follows[f"{dataset}/{method}"] = {"follows_data": follows_data(critic, pairs), "pairs": len(pairs[0])}
-            surfaces[f"{dataset}/{method}"] = value_surface(critic)
-    return follows, surfaces
-
+        for method, initial_bound in (("wgan-clip", None), ("wgan-gp", None)) + (
+                (("wgan-clip", INSIDE_INIT_FRACTION * WEIGHTS_C),) if dataset == WEIGHTS_DATASET else ()):
+            critic, recorded = train_fixed_generator_critic(dataset, method, settings["critic_steps"],
+                                                            settings["width"], settings["batch_size"], seed,
+                                                            progress=progress, initial_bound=initial_bound)
+            if dataset == WEIGHTS_DATASET:
+                name = INSIDE_INIT if initial_bound else f"clip c={WEIGHTS_C:g}" if method == "wgan-clip" \
+                    else "gradient penalty"
+                initial, final = recorded["initial_weights"], linear_weights(critic)
+                weights[name] = {**_weight_summary(final, WEIGHTS_C), "initial": _weight_summary(initial, WEIGHTS_C)}
+                samples[name] = (initial, final)
+            if initial_bound is None:
+                follows[f"{dataset}/{method}"] = {"follows_data": follows_data(critic, pairs),
+                                                  "pairs": len(pairs[0])}
+                surfaces[f"{dataset}/{method}"] = value_surface(critic)
+    return follows, surfaces, weights, samples
 
 def _plot_value_surfaces(surfaces: dict, per_seed: list[dict], path: Path) -> None:
     """The first seed's surfaces; each title gives the follows-the-data measure over every seed."""
@@ -229,42 +242,29 @@ def _weight_summary(values: np.ndarray, c: float) -> dict:
             "std": float(values.std()), "max_abs": float(np.abs(values).max())}
 
 
-# Fig. 1b right, judged where it is not true at step 0: tflib's init puts 93 % of the deep critic's weights beyond
-# +-0.01, so clamping alone piles them at +-c; a run started with every weight inside +-c/2 has none there.
+# Fig. 1b right, measured on Fig. 1a's 3-layer swissroll critics (the paper does not say which critic it shows)
+# and judged where it is not true at step 0: tflib's init puts 95 % of their weights beyond +-0.01, so clamping
+# alone piles them at +-c; a third clipped critic starts with every weight inside +-c/2, none there. (The
+# 12-layer critic started inside +-c/2 cannot learn at all: its back-propagated signal is ~1e-16, Fig. 1b left.)
+WEIGHTS_DATASET, WEIGHTS_C = "swissroll", 0.01
 INSIDE_INIT_FRACTION = 0.5
 INSIDE_INIT = "clip c=0.01, init inside +-c/2"
 
 
-def _deep_critics(settings: dict, seed: int, progress: bool) -> tuple[dict, dict]:
-    """Fig. 1b for one seed: per-layer gradient norms (layer outputs and weights), and the weights at the start
-    and after training (clip c = 0.01 from tflib's init and from inside +-c/2, GP) with the fraction at +-c of
-    each. Returns the numbers and the c = 0.01 / GP weight samples (start, end) for the histogram."""
-    results = {"layer_output_gradient_norms": {}, "layer_weight_gradient_norms": {}, "zero_gradient_layers": {},
-               "weights": {}}
-    weight_samples = {}
-    runs = [("wgan-clip", c, None) for c in CLIP_VALUES] + [("wgan-gp", None, None),
-                                                            ("wgan-clip", 0.01, INSIDE_INIT_FRACTION * 0.01)]
-    for method, clip, initial_bound in runs:
-        name = INSIDE_INIT if initial_bound else f"clip c={clip:g}" if clip else "gradient penalty"
-        critic, recorded = train_fixed_generator_critic("swissroll", method, settings["deep_steps"],
-                                                        settings["deep_width"], settings["batch_size"],
-                                                        seed, arch="deep-mlp", clip=clip,
-                                                        record_last=settings["average_last"], progress=progress,
-                                                        initial_bound=initial_bound)
-        reference_c = clip if clip else 0.01
-        final = linear_weights(critic)
-        results["weights"][name] = {**_weight_summary(final, reference_c), "reference_c": reference_c,
-                                    "initial": _weight_summary(recorded["initial_weights"], reference_c)}
-        if clip in (0.01, None):
-            weight_samples[name] = (recorded["initial_weights"], final)
-        if initial_bound:
-            continue                                   # the gradient-norm figure keeps the paper's four critics
+def _deep_critics(settings: dict, seed: int, progress: bool) -> dict:
+    """Fig. 1b left for one seed: per-layer gradient norms (layer outputs and weights) of the 12-layer critic
+    under clipping c in CLIP_VALUES and GP, and the layers whose gradient is exactly 0."""
+    results = {"layer_output_gradient_norms": {}, "layer_weight_gradient_norms": {}, "zero_gradient_layers": {}}
+    for method, clip in [("wgan-clip", c) for c in CLIP_VALUES] + [("wgan-gp", None)]:
+        name = f"clip c={clip:g}" if clip else "gradient penalty"
+        _, recorded = train_fixed_generator_critic("swissroll", method, settings["deep_steps"], settings["deep_width"],
+                                                   settings["batch_size"], seed, arch="deep-mlp", clip=clip,
+                                                   record_last=settings["average_last"], progress=progress)
         results["layer_output_gradient_norms"][name] = _mean_log10(recorded["output"])
         results["layer_weight_gradient_norms"][name] = _mean_log10(recorded["weight"])
         results["zero_gradient_layers"][name] = [int(i) + 1
                                                  for i in np.flatnonzero((recorded["output"] == 0).all(axis=0))]
-    return results, weight_samples
-
+    return results
 
 def _plot_weights(samples: dict, per_seed: list[dict], path: Path) -> None:
     """A histogram per critic of the first seed: its weights at the start (grey) and after training (blue), each
@@ -282,7 +282,8 @@ def _plot_weights(samples: dict, per_seed: list[dict], path: Path) -> None:
         panel.xaxis.set_major_locator(MaxNLocator(4))
         panel.tick_params(labelsize=8)
         panel.legend(fontsize=7)
-    figure.suptitle("Critic weights, weight clipping vs gradient penalty (cf. Fig. 1b right)", fontsize=10)
+    figure.suptitle(f"Weights of the 3-layer {WEIGHTS_DATASET} critics, weight clipping vs gradient penalty "
+                    "(cf. Fig. 1b right)", fontsize=10)
     _save(figure, path)
 
 
@@ -327,9 +328,9 @@ def run_experiments(settings: dict, out_dir: Path, plots_dir: Path, progress: bo
     plots_dir.mkdir(parents=True, exist_ok=True)
     per_seed, first_seed = [], None
     for seed in settings["seeds"]:
-        follows, surfaces = _toy_critics(settings, seed, progress)
-        deep, weight_samples = _deep_critics(settings, seed, progress)
-        per_seed.append({"seed": seed, "surfaces": follows, **deep})
+        follows, surfaces, weights, weight_samples = _toy_critics(settings, seed, progress)
+        per_seed.append({"seed": seed, "surfaces": follows, "weights": weights,
+                         **_deep_critics(settings, seed, progress)})
         first_seed = first_seed or (surfaces, weight_samples)
     _plot_value_surfaces(first_seed[0], per_seed, plots_dir / "figure1_value_surfaces.png")
     _plot_gradient_norms(per_seed, plots_dir / "figure1_gradient_norms.png")
@@ -394,7 +395,7 @@ def claims(results: dict, gan_results: list[dict]) -> list[dict]:
     inside, paper, penalised = ([run["weights"][name] for run in per_seed]
                                 for name in (INSIDE_INIT, "clip c=0.01", "gradient penalty"))
     piled = np.mean([s["at_clip"] - s["initial"]["at_clip"] for s in inside])
-    claim("clip c=0.01 piles the weights at +-c (started inside +-c/2); GP spreads them",
+    claim(f"clip c=0.01 piles the {WEIGHTS_DATASET} critic's weights at +-c (started inside +-c/2); GP spreads them",
           f"weights within 1 % of +-0.01, at the start -> after training (mean +- std, {seeds} seeds): "
           f"{_at_clip_change(inside)} (clip, started inside +-c/2); {_at_clip_change(paper)} (clip, tflib init: "
           f"clamping alone puts them there); {_at_clip_change(penalised)} (GP)",

@@ -36,10 +36,10 @@ def test_experiments_write_plots_and_one_norm_per_layer(tiny_results):
                 assert len(norms) == 13 and all(np.isfinite(norms))    # 12 ReLU layers + output
         assert set(run["surfaces"]) == {f"{d}/{m}" for d in ("8gaussians", "25gaussians", "swissroll")
                                         for m in ("wgan-clip", "wgan-gp")}
-        clipped = run["weights"]["clip c=0.001"]
-        assert clipped["max_abs"] <= 0.001 + 1e-9 and clipped["at_clip"] > 0.9   # tflib init is far beyond 0.001
+        clipped = run["weights"]["clip c=0.01"]
+        assert clipped["max_abs"] <= 0.01 + 1e-9 and clipped["initial"]["at_clip"] > 0.9   # tflib init: far beyond
         # the clamped tflib init is already at +-c; the other clipped critic starts with none there
-        assert run["weights"]["clip c=0.01"]["initial"]["at_clip"] > 0.9
+        assert set(run["weights"]) == {"clip c=0.01", "clip c=0.01, init inside +-c/2", "gradient penalty"}
         inside = run["weights"]["clip c=0.01, init inside +-c/2"]["initial"]
         assert inside["at_clip"] == 0.0 and inside["max_abs"] <= 0.005
     first, second = (run["layer_output_gradient_norms"]["gradient penalty"] for run in results["seeds"])
@@ -67,7 +67,7 @@ def test_claims_table_has_every_claim_row(tiny_results, tmp_path):
             path.write_text(json.dumps(gan_eval(dataset, method, modes, quality)))
             evals.append(str(path))
     markdown = write_claims_table(tmp_path / "figure1", "tiny.", root / "figure1.json", evals).read_text()
-    for text in ("clip c=0.001", "clip c=0.1", "clip c=0.01", "GP: gradient norms stay flat", "piles the weights",
+    for text in ("clip c=0.001", "clip c=0.1", "clip c=0.01", "GP: gradient norms stay flat", "piles the swissroll critic's weights",
                  "8gaussians: the GP critic", "25gaussians: the GP critic", "swissroll: the GP critic",
                  "8gaussians GAN", "25gaussians GAN"):
         assert text in markdown, text
@@ -107,7 +107,7 @@ def test_claim_verdicts_follow_the_numbers():
     results["seeds"][1] = seed_run(1, 8.5, 0.5)                  # one seed's gradients level: the claim is NO
     rows = {row["claim"].split(":")[0]: row for row in claims(results, gans)}
     assert rows["clip c=0.1"]["reproduced"] == "NO" and "in 2/3 seeds" in rows["clip c=0.1"]["measured"]
-    piles = "clip c=0.01 piles the weights at +-c (started inside +-c/2); GP spreads them"
+    piles = "clip c=0.01 piles the swissroll critic's weights at +-c (started inside +-c/2); GP spreads them"
     assert "0.0 +- 0.0 % -> 60.0 +- 10.0 % (clip, started inside +-c/2); 93.0 +- 0.0 % -> 95.0 +- 0.0 %" in \
         {row["claim"]: row["measured"] for row in claims(results, gans)}[piles]
     for run in results["seeds"]:
