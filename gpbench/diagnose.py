@@ -59,7 +59,8 @@ AT_CLIP_TOLERANCE = 0.01
 SIGNAL_VANISHED, SIGNAL_EXPLODED = 1e-5, 1e5
 # Overfitting (Gulrajani Fig. 4b): the gap mean D(training) - mean D(held-out) on the same generated samples
 # exceeds 3 of its standard errors at the end and has grown since the first dev evaluation.
-GAP_STANDARD_ERRORS = 3.0
+GAP_STANDARD_ERRORS = 3.0        # a gap counts as separated when it exceeds 3 of its standard errors
+GAP_END_POINTS = 3               # the gap "at the end": the mean over the last 3 dev evaluations
 # Collapse: toy runs losing a quarter of their captured modes along the eval curve, or an image metric 20 %
 # worse than its best, while the Wasserstein estimate keeps falling.
 MODES_LOST_FRACTION, METRIC_WORSE_FRACTION = 0.25, 0.2
@@ -248,17 +249,27 @@ def check_weight_clipping(run: RunLogs) -> Check:
     return Check("weight clipping", "ok", evidence, numbers=numbers)
 
 
+def dev_gap(iterations: np.ndarray, training: np.ndarray, held_out: np.ndarray,
+            standard_error: np.ndarray) -> dict | None:
+    """Gulrajani Fig. 4b for one run: the gap (training - held-out Wasserstein estimate) at the first dev evaluation
+    and over the last GAP_END_POINTS (their mean, the estimates' means, the window's iterations), with the end
+    gap's standard error from the logged per-evaluation errors (inf when they are missing)."""
+    if len(iterations) < GAP_END_POINTS + 1 or len(held_out) != len(iterations):
+        return None
+    gap, tail = training - held_out, slice(-GAP_END_POINTS, None)
+    error = (float(np.sqrt((standard_error[tail] ** 2).mean() / GAP_END_POINTS))
+             if len(standard_error) == len(iterations) and np.isfinite(standard_error[tail]).all() else math.inf)
+    return {"start": float(gap[0]), "end": float(gap[tail].mean()), "standard_error": error,
+            "training_end": float(training[tail].mean()), "held_out_end": float(held_out[tail].mean()),
+            "first_end_iteration": int(iterations[-GAP_END_POINTS]), "iterations": int(iterations[-1])}
+
+
 def _gap(run: RunLogs) -> dict | None:
     _, held = run.series("dev_wasserstein_estimate")
     x, train = run.series("dev_train_wasserstein_estimate")
     _, error = run.series("dev_gap_standard_error")
-    if len(x) < 4 or len(held) != len(x):
-        return None
-    gap = train - held
-    end = float(gap[-3:].mean())
-    se = float(np.sqrt((error[-3:] ** 2).mean() / 3)) if len(error) == len(x) else math.inf
-    return {"start": float(gap[0]), "end": end, "standard_error": se, "x": x, "held": held, "train": train}
-
+    gap = dev_gap(x, train, held, error)
+    return gap and {**gap, "x": x, "held": held}
 
 def check_rising_estimate(run: RunLogs, earlier: list[Check]) -> Check:
     """A rising Wasserstein estimate, told apart by cause (docs/diagnose.md)."""
@@ -266,8 +277,10 @@ def check_rising_estimate(run: RunLogs, earlier: list[Check]) -> Check:
     if gap and gap["end"] > GAP_STANDARD_ERRORS * gap["standard_error"] and gap["end"] > gap["start"]:
         held_slope, held_error = trend(*_last_part(gap["x"], gap["held"], 0.5))
         return Check("rising estimate", "warn",
-                     f"training data {gap['train'][-1]:.3g} vs held-out {gap['held'][-1]:.3g}: the gap grew from "
-                     f"{gap['start']:.3g} to {gap['end']:.3g} ± {gap['standard_error']:.2g}; held-out trend "
+                     f"over the last {GAP_END_POINTS} dev evaluations (iterations {gap['first_end_iteration']:,}-"
+                     f"{gap['iterations']:,}) training data {gap['training_end']:.3g} vs held-out "
+                     f"{gap['held_out_end']:.3g}: the gap grew from {gap['start']:.3g} to {gap['end']:.3g} ± "
+                     f"{gap['standard_error']:.2g}; held-out trend "
                      f"{held_slope:+.3g} ± {held_error:.2g} per 1k iterations - the critic overfits the training set "
                      "(Gulrajani Fig. 4b)", "more training data, a smaller critic, or fewer critic steps; judge the "
                      "run by the held-out estimate", {"gap_end": gap["end"], "gap_standard_error": gap["standard_error"]})

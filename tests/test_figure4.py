@@ -4,6 +4,7 @@ correlation between the critic's estimate and the sample metric over snapshots."
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 
 from gpbench.figure4 import figure4_claims, gap_summary, plot_figure4
@@ -24,6 +25,19 @@ def test_the_gap_at_the_end_averages_the_last_evaluations_over_seeds():
     assert summary["start"] == pytest.approx(0.0) and summary["end"] == pytest.approx(((0.2 + 0.3 + 0.4) / 3 + (0.2 + 0.3 + 0.6) / 3) / 2)
     assert summary["standard_error"] == pytest.approx(0.01 / 3 ** 0.5 / 2 ** 0.5)
     assert summary["iterations"] == 400 and summary["seeds"] == 2
+    ends = [0.3, 1.1 / 3]                                      # 95 % t interval over the two seeds: t(0.975, 1) = 12.706
+    half = 12.7062047 * np.std(ends, ddof=1) / 2 ** 0.5
+    assert summary["interval"] == pytest.approx((np.mean(ends) - half, np.mean(ends) + half))
+
+
+def test_with_several_seeds_the_claim_is_judged_on_the_interval_over_seeds():
+    tight = [run("wgan-gp", [0.0, 0.1, 0.2, 0.3, gap], seed) for seed, gap in enumerate((0.4, 0.45, 0.5))]
+    wide = [run("wgan-gp", [0.0, 0.1, 0.0, 0.0, gap], seed) for seed, gap in enumerate((0.9, -0.6, 0.1))]
+    verdict = {name: figure4_claims(runs)[0] for name, runs in (("tight", tight), ("wide", wide))}
+    assert verdict["tight"]["reproduced"] == "yes" and verdict["wide"]["reproduced"] == "NO"
+    # ends 0.3, 0.317, 0.333: std 0.0167, half-width t(0.975, 2) = 4.303 x 0.0167 / sqrt(3) = 0.0414
+    assert "0.317 ± 0.017 (std over seeds), 95 % interval [0.275, 0.358]" in verdict["tight"]["measured"]
+    assert "3 seed(s): 0.3, 0.317, 0.333)" in verdict["tight"]["measured"]
 
 
 def test_claims_report_a_separating_gap_as_yes_and_a_flat_one_as_no():
@@ -31,7 +45,7 @@ def test_claims_report_a_separating_gap_as_yes_and_a_flat_one_as_no():
     verdicts = {row["claim"].split(" on ")[0]: row for row in rows}
     assert verdicts["wgan-gp-subset1000"]["reproduced"] == "yes"
     assert verdicts["wgan-clip-subset1000"]["reproduced"] == "NO"
-    assert "0.3 ± 0.0058 over the last 3 dev evaluations (iterations 200-400;" in \
+    assert "0.3, 95 % interval [0.289, 0.311] over the last 3 dev evaluations (iterations 200-400;" in \
         verdicts["wgan-gp-subset1000"]["measured"]
 
 
