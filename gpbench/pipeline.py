@@ -17,6 +17,7 @@ from pathlib import Path
 from gpbench.config import preset, resolve
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
+from gpbench.penalties.schedules import is_number
 from gpbench.yamlio import read_yaml
 
 
@@ -80,13 +81,35 @@ def inherit_lambda(penalty: dict, config: dict) -> dict:
     """A flex variant that does not set lambda takes the base method's preset lambda for the run's dataset
     (toys 0.1, images 10 for wgan-gp), so that the sweep compares penalties at the strength the paper used."""
     penalty = copy.deepcopy(penalty)
-    if isinstance(penalty, dict) and "lambda" not in penalty:
+    if isinstance(penalty, dict) and "lambda" not in penalty and penalty.get("kind") != "none":
         arch = config.get("arch") or get_dataset(config["dataset"]).default_arch
         base = preset(arch, config["method"]).get("penalty")
         if base and "lambda" in base:
             penalty["lambda"] = base["lambda"]
     return penalty
 
+
+def lambda_variants(variants: dict[str, dict], grid: dict | None) -> dict[str, dict | None]:
+    """The flex sweep's variants with ``flex.lambdas`` applied: a variant listed there runs once per lambda, as
+    ``<name>-lambda<value>``; the others keep their own lambda or inherit the preset's (value None)."""
+    grid = grid or {}
+    expanded: dict[str, dict | None] = {}
+    for name in grid:
+        if name not in variants:
+            raise ConfigError(f"flex.lambdas: {name!r} is not a flex variant; variants: {', '.join(variants)}")
+        if not isinstance(variants[name], dict) or "lambda" in variants[name] or \
+                variants[name].get("kind") == "none":
+            raise ConfigError(f"flex.lambdas: variant {name!r} sets its own lambda (or has none); grid only "
+                              "variants without one")
+    for name, penalty in variants.items():
+        if name not in grid:
+            expanded[name] = penalty
+            continue
+        for value in grid[name]:
+            if not is_number(value) or value < 0:
+                raise ConfigError(f"flex.lambdas.{name}: expected numbers >= 0, got {value!r}")
+            expanded[f"{name}-lambda{value:g}"] = {**penalty, "lambda": value}
+    return expanded
 
 def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     """Every run of the suite, its config resolved (so a bad override fails before any job runs)."""
@@ -104,7 +127,7 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
                     runs.append(Run("replication", dataset, method, variant, seed, {**config, "seed": seed}))
     flex = suite.get("flex")
     if flex:
-        variants = load_variants(suite, base)
+        variants = lambda_variants(load_variants(suite, base), flex.get("lambdas"))
         for dataset in flex["datasets"]:
             overrides = copy.deepcopy((flex.get("overrides") or {}).get(dataset, {}))
             for name, penalty in variants.items():

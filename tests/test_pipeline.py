@@ -27,6 +27,21 @@ def job_counts(output: str) -> dict[str, int]:
     return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
+def test_a_lambda_grid_runs_its_variants_once_per_lambda_and_leaves_the_others_alone():
+    suite = {"suite": "g", "seeds": [0], "flex": {"datasets": ["8gaussians"], "lambdas": {"wgan-gp": [0.1, 1, 10]},
+                                                  "variants": {"none": {"kind": "none"}, "wgan-gp": {"kind": "wgan-gp"},
+                                                               "lp": {"kind": "wgan-lp", "lambda": 3.0}}}}
+    penalties = {run.variant: run.config["penalty"] for run in plan(suite)}
+    assert penalties == {"none": {"kind": "none"}, "lp": {"kind": "wgan-lp", "lambda": 3.0},
+                         "wgan-gp-lambda0.1": {"kind": "wgan-gp", "lambda": 0.1},
+                         "wgan-gp-lambda1": {"kind": "wgan-gp", "lambda": 1},
+                         "wgan-gp-lambda10": {"kind": "wgan-gp", "lambda": 10}}
+    for grid, message in (({"r1": [1.0]}, "'r1' is not a flex variant"), ({"lp": [1.0]}, "sets its own lambda"),
+                          ({"none": [1.0]}, "sets its own lambda"), ({"wgan-gp": [-1]}, "expected numbers >= 0")):
+        with pytest.raises(ConfigError, match=message):
+            plan({**suite, "flex": {**suite["flex"], "lambdas": grid}})
+
+
 def test_default_suite_plans_one_run_per_method_dataset_seed_and_flex_variant():
     paper = yaml.safe_load((REPO / "configs/paper.yaml").read_text())
     variants = yaml.safe_load((REPO / "configs/flex.yaml").read_text())["variants"]
@@ -53,7 +68,7 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
     figure4 = [run for run in runs if run.group == "figure4"]
     assert {(run.method, run.config["train_subset"]) for run in figure4} == {("wgan-gp", 1000), ("wgan-clip", 1000)}
-    evaluated = 42 + 99                  # replication (toys 18, MNIST 9, CIFAR-10 12, ResNet 3) and flex (3 x 11 x 3)
+    evaluated = 42 + 108                 # replication (toys 18, MNIST 9, CIFAR-10 12, ResNet 3) and flex (3 x 12 x 3)
     # every run is evaluated, the Figure 4 runs too (Fig. 4a ranks their snapshots)
     assert counts["train"] == len(runs) == counts["eval"] == evaluated + len(figure4)
     for run in runs[:: 7]:
