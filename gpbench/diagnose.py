@@ -334,6 +334,18 @@ def _metric_stalls(run: RunLogs, since: float) -> tuple[bool, str] | None:
     return not improving, f"{metric} moved {slope:+.3g} ± {error:.2g} per 1k iterations on the eval curve"
 
 
+# A curve point scores a few hundred samples (eval curve_samples): one unlucky point is noise, not a collapse, so the
+# curve is judged by the mean of CURVE_SMOOTHING neighbouring snapshots.
+CURVE_SMOOTHING = 3
+
+
+def smoothed_curve(values: np.ndarray) -> np.ndarray:
+    """The running mean over CURVE_SMOOTHING neighbouring points (the curve itself when it is shorter)."""
+    if len(values) < CURVE_SMOOTHING:
+        return values
+    return np.convolve(values, np.ones(CURVE_SMOOTHING) / CURVE_SMOOTHING, mode="valid")
+
+
 def check_collapse(run: RunLogs) -> Check:
     if run.collapsed:
         return Check("collapse", "fail", f"the final samples are all the same: their spread is {run.sample_spread:.1e} "
@@ -351,25 +363,27 @@ def check_collapse(run: RunLogs) -> Check:
     metric = _main_metric(run)
     if metric is None:
         return Check("collapse", "ok", "no evaluation curve (run `gpbench eval`)")
-    x, y = run.series(metric, "curve")
+    _, raw = run.series(metric, "curve")
+    y = smoothed_curve(raw)
     _, w = run.series("wasserstein_estimate")
     falling = len(w) >= MIN_POINTS and trend(*run.series("wasserstein_estimate"))[0] < 0
+    window = f"(evaluation curve, mean of {CURVE_SMOOTHING} neighbouring snapshots)"
     if metric == "modes":
         total = run.curve[-1].get("total_modes", 1)
         lost = y.max() - y[-1]
         if lost >= MODES_LOST_FRACTION * total and falling:
-            return Check("collapse", "warn", f"modes captured fell from {y.max():.0f} to {y[-1]:.0f} of {total} while "
-                                             "the Wasserstein estimate kept falling: mode collapse",
+            return Check("collapse", "warn", f"modes captured fell from {y.max():.1f} to {y[-1]:.1f} of {total} "
+                                             f"{window} while the Wasserstein estimate kept falling: mode collapse",
                          "raise lambda or n_critic; compare seeds", {"modes_lost": float(lost)})
-        return Check("collapse", "ok", f"modes captured {y[-1]:.0f} of {total} at the end (best {y.max():.0f})")
+        return Check("collapse", "ok", f"modes captured {y[-1]:.1f} of {total} at the end (best {y.max():.1f}) {window}")
     best = y.min() if metric in LOWER_IS_BETTER else y.max()
     worse = (y[-1] - best) / abs(best) if metric in LOWER_IS_BETTER else (best - y[-1]) / abs(best)
     if worse > METRIC_WORSE_FRACTION and falling:
         return Check("collapse", "warn", f"{metric} {y[-1]:.4g} at the end, {100 * worse:.0f} % worse than its best "
-                                         f"{best:.4g}, while the Wasserstein estimate kept falling",
+                                         f"{best:.4g} {window}, while the Wasserstein estimate kept falling",
                      "the samples got worse: look at them; lower the learning rates or raise lambda",
                      {"worse_fraction": float(worse)})
-    return Check("collapse", "ok", f"{metric} {y[-1]:.4g} at the end (best {best:.4g})")
+    return Check("collapse", "ok", f"{metric} {y[-1]:.4g} at the end (best {best:.4g}) {window}")
 
 
 def diagnose(path: str | Path) -> list[Check]:

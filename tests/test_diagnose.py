@@ -149,6 +149,22 @@ def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):
     assert check.verdict == "fail" and "all the same" in check.evidence and "2.0e-05" in check.evidence
 
 
+def test_one_unlucky_curve_point_is_not_a_collapse_but_a_sustained_drop_is(tmp_path):
+    """Curve points score a few hundred samples: the check compares 3-snapshot means, so a last point 12 modes
+    down (one noisy evaluation) passes while three points 8 modes down (mean 17 vs best 25) warn."""
+    from gpbench.diagnose import check_collapse
+
+    run = fake_result(tmp_path, "25gaussians", "wgan-gp", 0, 0.9, {"modes": 20})
+    run.log = [{"iteration": 100 * i, "wasserstein_estimate": 1.0 - 0.01 * i} for i in range(20)]
+    modes = {"noisy": [20, 25, 25, 25, 25, 25, 25, 13], "sustained": [20, 25, 25, 25, 25, 17, 17, 17]}
+    verdicts = {}
+    for name, values in modes.items():
+        run.curve = [{"iteration": 250 * i, "modes": value, "total_modes": 25} for i, value in enumerate(values)]
+        verdicts[name] = check_collapse(run)
+    assert verdicts["noisy"].verdict == "ok" and "modes captured 21.0 of 25 at the end" in verdicts["noisy"].evidence
+    assert verdicts["sustained"].verdict == "warn" and "fell from 25.0 to 17.0" in verdicts["sustained"].evidence
+
+
 def test_separation_is_a_welch_95_percent_interval_of_the_difference_of_means():
     """Hand-computed: means 1.0 and 0.5, std 0.1 and 0.2, 5 seeds each: se = sqrt(0.01/5 + 0.04/5) = 0.1,
     df = 0.01^2 / ((0.002^2 + 0.008^2) / 4) = 5.882, t(0.975, 5.882) = 2.4588: 0.5 ± 0.2459."""
