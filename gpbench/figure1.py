@@ -299,6 +299,10 @@ def _plot_gradient_norms(per_seed: list[dict], path: Path) -> None:
             line, = panel.semilogy(layers, 10 ** values.mean(axis=0), marker="o", label=name)
             panel.fill_between(layers, 10 ** values.min(axis=0), 10 ** values.max(axis=0), color=line.get_color(),
                                alpha=0.2, linewidth=0)
+            zero = values.max(axis=0) <= np.log10(NORM_FLOOR)          # exactly 0 in every seed
+            panel.plot(layers[zero], np.full(zero.sum(), NORM_FLOOR), linestyle="none", marker="x", color="black",
+                       markersize=9, zorder=5, label=f"exactly 0 (drawn at {NORM_FLOOR:g})" if zero.any() and
+                       not any(h.get_label().startswith("exactly 0") for h in panel.get_lines()) else None)
         panel.set_xlim(len(layers) + 0.5, 0.5)                      # output layer on the left, as the paper
         panel.set_xticks(layers)
         panel.set_xlabel(f"critic layer ({len(layers)} = output, 1 = input)")
@@ -306,8 +310,8 @@ def _plot_gradient_norms(per_seed: list[dict], path: Path) -> None:
         panel.set_title(titles[kind], fontsize=9)
         panel.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8)
-    axes[0].text(0.02, 0.02, f"line: mean of log10 over {len(per_seed)} seeds; band: the seeds' range; "
-                 f"a norm of exactly 0 is drawn at {NORM_FLOOR:g}", transform=axes[0].transAxes, fontsize=7)
+    axes[0].text(0.02, 0.02, f"line: mean of log10 over {len(per_seed)} seeds; band: the seeds' range",
+                 transform=axes[0].transAxes, fontsize=7)
     axes[1].text(0.02, 0.02, "||dL/dW_k|| = ||delta_k|| ||h_(k-1)||: the signal's decay and the activations' growth\n"
                  "cancel, so weight gradients stay level across depth and cannot show the claim.",
                  transform=axes[1].transAxes, fontsize=7, va="bottom")

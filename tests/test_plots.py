@@ -99,3 +99,20 @@ def test_a_dozen_sweep_variants_differ_by_marker_and_dash_not_only_by_colour():
     styles = [tuple(plots.variant_style(label, colors).items()) for label in labels if label.startswith("wgan-gp-")]
     assert len(set(styles)) == 12                                      # every variant its own marker and dash
     assert plots.variant_style("wgan-gp", colors) == {} == plots.variant_style("wgan-clip", colors)
+
+
+def test_the_curve_panel_shows_the_tables_final_evaluation_beside_the_curve(tmp_path, figures):
+    """Curve points score 500 samples, the tables 2,500: the final evaluation is drawn as its own marker (mean
+    over seeds at the last iteration, error bar = std), and the legend says both sample counts."""
+    runs = [run("wgan-gp", seed, 0.01) for seed in (0, 1)]
+    for seed, result in enumerate(runs):
+        result.curve = [{**point, "samples": 500} for point in result.curve]
+        result.final = {"iteration": 100, "metrics": {"modes": 8, "high_quality": 0.3 + 0.1 * seed},
+                        "protocol": {"samples": 2500}}
+    plots.figure3("8gaussians", list(plots.group_runs(runs).items()), tmp_path)
+    by_iteration = figures[0].axes[0]
+    stars = [line for line in by_iteration.get_lines() if line.get_marker() == "*" and len(line.get_xdata())]
+    assert [(x, y) for line in stars for x, y in zip(line.get_xdata(), line.get_ydata())] == \
+        [(100, pytest.approx(35.0))]                          # high-quality %, mean of 30 and 40
+    labels = [text.get_text() for text in by_iteration.get_legend().get_texts()]
+    assert "final evaluation (2,500 samples; the tables), curve points 500" in labels

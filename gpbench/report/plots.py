@@ -100,6 +100,27 @@ def _plot_lines(axes, groups, colors, key, x_key="iteration", source="log", comm
     return drawn
 
 
+def _plot_final_evaluations(axes, groups, colors, metric: str) -> None:
+    """The tables' numbers on the curve panel: each method's final evaluation (mean +- std over seeds, a star at
+    the last iteration). Curve points score fewer samples, so the curve's end and the star may differ."""
+    scale = 100.0 if metric == "high_quality" else 1.0
+    counts = {"final": set(), "curve": set()}
+    for (_, label), runs in groups:
+        finals = [(run.final["iteration"], scale * run.final["metrics"][metric]) for run in runs
+                  if run.final and run.final.get("metrics", {}).get(metric) is not None]
+        if not finals:
+            continue
+        counts["final"].add(runs[0].final.get("protocol", {}).get("samples"))
+        counts["curve"] |= {point.get("samples") for run in runs for point in run.curve}
+        iterations, values = np.array(finals).T
+        axes.errorbar(iterations.mean(), values.mean(), yerr=values.std(ddof=1) if len(values) > 1 else None,
+                      color=colors[label], marker="*", markersize=10, markeredgecolor="black", capsize=3, zorder=5)
+    if counts["final"]:
+        sizes = {key: ", ".join(f"{n:,}" for n in sorted(v for v in values if v)) or "?" for key, values in counts.items()}
+        axes.plot([], [], linestyle="none", marker="*", markersize=10, color="white", markeredgecolor="black",
+                  label=f"final evaluation ({sizes['final']} samples; the tables), curve points {sizes['curve']}")
+
+
 def _empty(axes, text: str) -> None:
     axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center", fontsize=8, color="gray")
 
@@ -125,6 +146,7 @@ def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     colors = method_colors(label for (_, label), _ in groups)
     figure, (by_iteration, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
     drawn = _plot_lines(by_iteration, groups, colors, metric, source="curve")
+    _plot_final_evaluations(by_iteration, groups, colors, metric)
     _plot_lines(by_time, groups, colors, metric, x_key="elapsed_seconds", source="curve", common_grid=True)
     direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
     for axes, xlabel in ((by_iteration, "generator iterations"), (by_time, "wall-clock seconds (mean over seeds)")):
