@@ -116,3 +116,20 @@ def test_the_curve_panel_shows_the_tables_final_evaluation_beside_the_curve(tmp_
         [(100, pytest.approx(35.0))]                          # high-quality %, mean of 30 and 40
     labels = [text.get_text() for text in by_iteration.get_legend().get_texts()]
     assert "final evaluation (2,500 samples; the tables), curve points 500" in labels
+
+
+def test_a_sweep_with_a_lambda_grid_is_drawn_as_small_multiples_with_the_control_in_each(tmp_path, figures):
+    labels = ["wgan-gp-none"] + [f"wgan-gp-{family}-lambda{value}" for family in ("flex1-inputs", "wgan-gp", "r1")
+                                 for value in ("0.1", "1", "10")]
+    runs = [run(label, 0, 0.01) for label in labels]
+    for result in runs:
+        result.config["dataset"] = "8gaussians"
+    plots.write_plots([], tmp_path)                                        # nothing to draw: nothing written
+    path = plots.sweep_figure3("8gaussians", list(plots.group_runs(runs).items()), tmp_path, "flex_")
+    assert path.name == "flex_figure3_8gaussians.png" and path.stat().st_size > 5000
+    panels = [axes for axes in figures[0].axes if axes.get_lines()]
+    assert [axes.get_title() for axes in panels] == ["wgan-gp-flex1-inputs", "wgan-gp-r1", "wgan-gp-wgan-gp"]
+    for axes in panels:                     # the control and the family's three lambdas, smallest lambda first
+        names = [line.get_label().split(" (n=")[0] for line in axes.get_lines() if not line.get_label().startswith("_")]
+        assert names[0] == "wgan-gp-none" and [name.rsplit("lambda", 1)[1] for name in names[1:]] == ["0.1", "1", "10"]
+    assert plots.variant_family("wgan-gp-flex0-10-params-lambda0.1") == ("wgan-gp-flex0-10-params", "0.1")

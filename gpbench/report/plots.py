@@ -3,6 +3,7 @@ one line per method), training curves (Wasserstein estimate, critic loss, gradie
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -162,6 +163,53 @@ def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
                        + marks_of(run for _, runs in groups for run in runs))
 
 
+SMALL_MULTIPLES_ABOVE = 8     # more labels than this (a sweep): one panel per variant family instead of one panel
+LAMBDA_SUFFIX = re.compile(r"-lambda([0-9.e+-]+)$")
+CONTROL = "none"              # the sweep's no-penalty control (label <base method>-none), grey in every panel
+
+
+def variant_family(label: str) -> tuple[str, str | None]:
+    """(family, lambda) of a sweep label: ``flex1-inputs-lambda10`` -> ("flex1-inputs", "10")."""
+    match = LAMBDA_SUFFIX.search(label)
+    return (label[:match.start()], match.group(1)) if match else (label, None)
+
+
+def sweep_figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
+    """Figure 3 for a sweep: one small panel per variant family (its lambdas as lines from light to dark, the
+    no-penalty control in grey in every panel), the metric against generator iterations, shared y axis."""
+    metric = get_dataset(dataset).curve_metric
+    families: dict[str, list] = {}
+    for group in groups:
+        families.setdefault(variant_family(group[0][1])[0], []).append(group)
+    control = [group for family in [f for f in families if f == CONTROL or f.endswith(f"-{CONTROL}")]
+               for group in families.pop(family)]
+    columns = 4
+    rows = -(-len(families) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.8 * rows), dpi=100, sharey=True,
+                                squeeze=False)
+    for panel, (family, members) in zip(axes.flat, sorted(families.items())):
+        members = sorted(members, key=lambda group: float(variant_family(group[0][1])[1] or 0))
+        shades = plt.get_cmap("viridis")(np.linspace(0.85, 0.1, len(members)))
+        colors = {group[0][1]: shade for group, shade in zip(members, shades)}
+        colors.update({group[0][1]: "0.55" for group in control})
+        _plot_lines(panel, control + members, colors, metric, source="curve")
+        _plot_final_evaluations(panel, control + members, colors, metric)
+        panel.set_title(family, fontsize=9)
+        panel.grid(alpha=0.3)
+        panel.legend(fontsize=6)
+    for panel in axes.flat[len(families):]:
+        panel.axis("off")
+    direction = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+    for panel in axes[:, 0]:
+        panel.set_ylabel(f"{RESULT_LABELS[metric]} ({direction})", fontsize=8)
+    for panel in axes[-1]:
+        panel.set_xlabel("generator iterations", fontsize=8)
+    return save_figure(figure, out_dir / f"{prefix}figure3_{dataset}.png",
+                       f"{dataset}: {RESULT_LABELS[metric]} during training, one panel per variant (lambdas light to "
+                       f"dark; grey: {CONTROL}, no penalty); stars: final evaluation"
+                       + marks_of(run for _, runs in groups for run in runs))
+
+
 def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     """Wasserstein estimate, critic loss and gradient norm over generator iterations; clipped critics, whose
     estimate and loss are orders of magnitude smaller, get their own (right) axis in those panels."""
@@ -206,5 +254,6 @@ def write_plots(run_dirs: list[str], out_dir: str | Path, prefix: str = "") -> l
     results = [RunResult.read(path) for path in run_dirs]
     written = []
     for dataset, groups in _by_dataset(results):
-        written += [figure3(dataset, groups, out_dir, prefix), training_curves(dataset, groups, out_dir, prefix)]
+        progress = sweep_figure3 if len(groups) > SMALL_MULTIPLES_ABOVE else figure3
+        written += [progress(dataset, groups, out_dir, prefix), training_curves(dataset, groups, out_dir, prefix)]
     return written
