@@ -283,6 +283,7 @@ rule table:
     output:
         expand(f"{RESULTS}/tables/{{{{group}}}}.{{ext}}", ext=["md", "csv", "tex"]),
         report(f"{RESULTS}/tables/{{group}}.html", caption="report/table.rst", category="1. Tables"),
+        f"{RESULTS}/tables/{{group}}_runs.csv",
     log:
         f"{RESULTS}/logs/table-{{group}}.log",
     wildcard_constraints:

@@ -149,6 +149,18 @@ def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):
     assert check.verdict == "fail" and "all the same" in check.evidence and "2.0e-05" in check.evidence
 
 
+def test_the_per_run_rows_say_which_seeds_count_and_why_not(tmp_path):
+    from gpbench.report.tables import run_records
+
+    runs = [fake_result(tmp_path, "mnist", "ns-gan", 0, 2e-5, {"fid_lenet": 4875.0, "is_lenet": 1.0}),
+            fake_result(tmp_path, "mnist", "ns-gan", 1, 0.8, {"fid_lenet": 900.0, "is_lenet": 5.0})]
+    runs[1].final.update({"iteration": 1000, "protocol": {"samples": 2000}})
+    records = run_records(runs)
+    assert [(r["seed"], r["counted"], r["fid_lenet"]) for r in records] == [(0, "no: collapsed", 4875.0),
+                                                                           (1, "yes", 900.0)]
+    assert records[1]["samples"] == 2000 and records[1]["method"] == "ns-gan"
+
+
 def test_one_unlucky_curve_point_is_not_a_collapse_but_a_sustained_drop_is(tmp_path):
     """Curve points score a few hundred samples: the check compares 3-snapshot means, so a last point 12 modes
     down (one noisy evaluation) passes while three points 8 modes down (mean 17 vs best 25) warn."""

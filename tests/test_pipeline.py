@@ -153,6 +153,9 @@ def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
     markdown = (tables / "replication.md").read_text()
     assert "tiny smoke suite" in markdown and "| wgan-clip" in markdown
     assert r"\toprule" in (tables / "replication.tex").read_text()
+    with open(tables / "replication_runs.csv") as handle:
+        per_run = list(csv.DictReader(handle))
+    assert len(per_run) == 3 and {row["counted"] for row in per_run} <= {"yes", "no: collapsed"}   # one seed
     flex = (tables / "flex.md").read_text()
     assert "flex1-params" in flex and "wgan-lp" in flex and "s / 1k it (engine)" in flex and " (eager) " in flex
     plots = tmp_path / "results" / "tiny" / "plots"

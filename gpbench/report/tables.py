@@ -286,10 +286,36 @@ HTML_STYLE = ("body{font-family:sans-serif;font-size:13px;margin:1em}table{borde
               "th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}"
               "th{background:#f2f2f2}.caption,.note{color:#333;max-width:70em}")
 TABLES = {"replication": replication, "flex": flex, "health": health}
+PER_RUN_SUFFIX = "_runs.csv"      # beside replication.csv and flex.csv: one row per run, what the means are made of
+
+
+def run_records(results: list[RunResult]) -> list[dict]:
+    """One record per run: its seed, status, whether its numbers count (and why not), its final metrics."""
+    records = []
+    for (dataset, label), runs in group_runs(results).items():
+        for run in runs:
+            counted = "yes" if run in _usable(runs) else (
+                "no: diverged" if run.diverged else "no: collapsed" if run.collapsed else "no: not evaluated")
+            final = run.final or {}
+            records.append({"dataset": dataset, "method": label, "seed": run.config["seed"],
+                            "status": run.status.get("status"), "iteration": final.get("iteration"),
+                            "counted": counted, "elapsed_seconds": final.get("elapsed_seconds"),
+                            "samples": (final.get("protocol") or {}).get("samples"),
+                            **{metric: run.metric(metric) for metric in (final.get("metrics") or {})}})
+    return records
+
+
+def _write_csv(path: Path, records: list[dict]) -> None:
+    with open(path, "w", newline="") as handle:
+        fieldnames = list(dict.fromkeys(key for record in records for key in record)) or ["dataset"]
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="")
+        writer.writeheader()
+        writer.writerows(records)
 
 
 def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: str) -> list[Path]:
-    """Write ``out_stem``.md/.csv/.tex/.html for ``kind`` in TABLES; returns the paths."""
+    """Write ``out_stem``.md/.csv/.tex/.html for ``kind`` in TABLES (and, but for health, the per-run rows in
+    ``out_stem``_runs.csv); returns the paths."""
     results = [RunResult.read(path) for path in run_dirs]
     blocks, records = TABLES[kind](results)
     title = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)",
@@ -299,10 +325,9 @@ def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: 
     paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex", ".html")]
     paths[0].write_text(to_markdown(blocks, title, caption))
     paths[3].write_text(to_html(blocks, title, caption))
-    with open(paths[1], "w", newline="") as handle:
-        fieldnames = list(dict.fromkeys(key for record in records for key in record)) or ["dataset"]
-        writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="")
-        writer.writeheader()
-        writer.writerows(records)
+    _write_csv(paths[1], records)
     paths[2].write_text(to_latex(blocks, caption))
+    if kind != "health":
+        paths.append(out_stem.parent / f"{out_stem.name}{PER_RUN_SUFFIX}")
+        _write_csv(paths[-1], run_records(results))
     return paths
