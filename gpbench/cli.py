@@ -221,6 +221,56 @@ def _claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    """Re-train and re-evaluate chosen runs of a suite from scratch under WORK, compare each with the same seed in
+    the suite's committed per-run tables, and write the comparison page."""
+    from datetime import date
+
+    import torch
+
+    from gpbench.config import resolve
+    from gpbench.evaluate import evaluate_run
+    from gpbench.pipeline import load_suite, plan
+    from gpbench.report import reproducibility
+    from gpbench.train import Trainer
+
+    suite = load_suite([args.suite])
+    runs = {run.path: run for run in plan(suite)}
+    unknown = [path for path in args.runs if path not in runs]
+    if unknown:
+        raise ConfigError(f"--runs: {unknown[0]!r} is not a run of {args.suite}; e.g. {', '.join(list(runs)[:3])}")
+    results = Path(args.results or f"results/{suite['suite']}")
+    committed = reproducibility.read_committed(results / "tables")
+    threads = suite.get("threads", 1)
+    torch.set_num_threads(threads)
+    evaluation = suite.get("eval") or {}
+    reruns = {}
+    for path in args.runs:
+        run = runs[path]
+        run_dir = Path(args.work) / path
+        Trainer(resolve({**run.config, "threads": threads}), run_dir).run()
+        result = evaluate_run(run_dir, samples=(evaluation.get("samples") or {}).get(run.dataset), curves=False,
+                              metrics=(evaluation.get("metrics") or {}).get(run.dataset),
+                              lenet_epochs=evaluation.get("lenet_epochs"))
+        scale = {"high_quality": 100.0}
+        reruns[(run.dataset, run.label, run.seed)] = {
+            metric: None if value is None else scale.get(metric, 1.0) * value
+            for metric, value in (result.get("metrics") or {}).items()}
+    rows = reproducibility.compare(committed, reruns)
+    header = [f"Suite {args.suite}; committed numbers: {results}/tables/*{reproducibility.PER_RUN_SUFFIX}.",
+              f"Re-run {date.today().isoformat()} on {reproducibility.machine()}; torch {torch.__version__}, "
+              f"{threads} thread(s) per run; each run trained from scratch and evaluated as the suite evaluates "
+              f"it (final checkpoint, the suite's sample counts).",
+              "Bitwise equality holds on one machine and thread count (tests/test_train.py); across CPU types "
+              "floating-point rounding differs and a GAN's trajectory with it: the question is whether a re-run "
+              "stays inside the spread of the committed seeds."]
+    out = Path(args.out or results / "reproducibility.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(reproducibility.to_markdown(rows, header))
+    print(out.read_text())
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line, pointing at --help."""
 
@@ -376,6 +426,16 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--out", required=True, help="output path without extension")
     claims.add_argument("--caption", default="")
     claims.set_defaults(run=_claims)
+
+    reproduce = verbs.add_parser("reproduce", help="re-train chosen runs of a suite and compare them with the "
+                                                   "committed per-run tables (results/<suite>/reproducibility.md)")
+    reproduce.add_argument("--suite", required=True, help="the suite config, e.g. configs/quick.yaml")
+    reproduce.add_argument("--runs", nargs="+", required=True, metavar="RUN",
+                           help="runs as the pipeline names them, e.g. 8gaussians/wgan-gp/seed0")
+    reproduce.add_argument("--work", required=True, help="where the re-runs train (a fresh folder)")
+    reproduce.add_argument("--results", help="the committed results folder (default results/<suite>)")
+    reproduce.add_argument("--out", help="the page (default <results>/reproducibility.md)")
+    reproduce.set_defaults(run=_reproduce)
     return parser
 
 
