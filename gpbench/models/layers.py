@@ -47,8 +47,8 @@ class Conv2dSame(nn.Conv2d):
     """tflib Conv2D: a k x k convolution with TensorFlow SAME padding and tflib init."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 he_init: bool = True):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride)
+                 he_init: bool = True, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, bias=bias)
         fan_in = in_channels * kernel_size**2
         fan_out = out_channels * kernel_size**2 / stride**2
         tflib_init_(self, _conv_std(fan_in, fan_out, he_init))
