@@ -27,6 +27,26 @@ def job_counts(output: str) -> dict[str, int]:
     return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
+@pytest.mark.parametrize("name", ["quick", "quick-figures", "paper", "tiny", "rehearsal"])
+def test_every_shipped_suite_passes_the_schema_and_plans(name):
+    import jsonschema
+
+    suite = yaml.safe_load((REPO / f"configs/{name}.yaml").read_text())
+    jsonschema.validate(suite, yaml.safe_load((REPO / "configs/schema.yaml").read_text()))
+    runs = plan(suite, base=REPO)
+    assert runs or "figure1" in suite
+    if name == "quick":        # the seeds and controls the quick suite promises in its caption
+        seeds = {(run.dataset, run.label): set() for run in runs}
+        for run in runs:
+            seeds[(run.dataset, run.label)].add(run.seed)
+        assert all(len(seeds[(d, m)]) == 5 for d in ("8gaussians", "25gaussians", "swissroll")
+                   for m in ("wgan-gp", "wgan-gp-rmsprop", "wgan-clip"))
+        assert all(len(seeds[("mnist", m)]) == 3 for m in ("wgan-gp", "wgan-gp-rmsprop", "wgan-clip", "ns-gan"))
+        flex = {label for dataset, label in seeds if label.startswith("wgan-gp-") and dataset == "8gaussians"}
+        assert {"wgan-gp-none", "wgan-gp-flex1-inputs-lambda0.1", "wgan-gp-flex1-inputs-lambda1",
+                "wgan-gp-flex1-inputs-lambda10", "wgan-gp-wgan-gp-lambda10"} <= flex
+
+
 def test_a_lambda_grid_runs_its_variants_once_per_lambda_and_leaves_the_others_alone():
     suite = {"suite": "g", "seeds": [0], "flex": {"datasets": ["8gaussians"], "lambdas": {"wgan-gp": [0.1, 1, 10]},
                                                   "variants": {"none": {"kind": "none"}, "wgan-gp": {"kind": "wgan-gp"},
