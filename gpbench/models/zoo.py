@@ -48,7 +48,7 @@ def stages(size: int) -> int:
     return 4 if size == 64 else 3
 
 
-def _norm(kind: str | None, channels: int) -> nn.Module:
+def norm_layer(kind: str | None, channels: int) -> nn.Module:
     if kind is None:
         return nn.Identity()
     if kind == "layernorm":
@@ -67,7 +67,7 @@ def _activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU(), "leaky_relu": LeakyReLU(), "tanh": nn.Tanh(), "gate": Gate()}[name]
 
 
-def _output_activation(name: str) -> nn.Module:
+def output_activation(name: str) -> nn.Module:
     return {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid()}[name]
 
 
@@ -83,13 +83,13 @@ class ConvGenerator(nn.Sequential):
                  weight_std: float | None = None):
         factor = 2 if activation == "gate" else 1
         layers = [_with_std(linear(NOISE_DIM, 4 * 4 * widths[0] * factor), weight_std), Reshape(widths[0] * factor, 4, 4)]
-        layers += [_norm("batchnorm" if norm else None, widths[0] * factor), _activation(activation)]
+        layers += [norm_layer("batchnorm" if norm else None, widths[0] * factor), _activation(activation)]
         for index, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
             layers += [_with_std(ConvTranspose2dSame(width_in, width_out * factor), weight_std),
-                       _norm("batchnorm" if norm else None, width_out * factor), _activation(activation)]
+                       norm_layer("batchnorm" if norm else None, width_out * factor), _activation(activation)]
             if index == 0 and size == 28:
                 layers.append(Crop(7))
-        layers += [_with_std(ConvTranspose2dSame(widths[-1], channels), weight_std), _output_activation(output)]
+        layers += [_with_std(ConvTranspose2dSame(widths[-1], channels), weight_std), output_activation(output)]
         super().__init__(*layers)
         self.noise_dim = NOISE_DIM
 
@@ -104,7 +104,7 @@ class ConvCritic(nn.Sequential):
         layers, width_in = [], channels
         for index, width in enumerate(widths):
             layers += [_with_std(Conv2dSame(width_in, width * factor, 5, stride=2), weight_std),
-                       _norm(norm if index else None, width * factor), _activation(activation)]
+                       norm_layer(norm if index else None, width * factor), _activation(activation)]
             width_in = width
         layers += [nn.Flatten(), _with_std(linear(4 * 4 * widths[-1], 1), weight_std), nn.Flatten(0)]
         super().__init__(*layers)
@@ -118,7 +118,7 @@ class FCGenerator(nn.Sequential):
         for _ in range(FC_LAYERS):
             layers += [linear(width_in, FC_WIDTH, init="he"), nn.ReLU()]
             width_in = FC_WIDTH
-        layers += [linear(FC_WIDTH, channels * size * size), _output_activation(output), Reshape(channels, size, size)]
+        layers += [linear(FC_WIDTH, channels * size * size), output_activation(output), Reshape(channels, size, size)]
         super().__init__(*layers)
         self.noise_dim = NOISE_DIM
 
@@ -150,7 +150,7 @@ class BottleneckBlock(nn.Module):
         middle = (ConvTranspose2dSame(width_in // 2, width_out // 2, kernel_size=3) if resample == "up" else
                   Conv2dSame(width_in // 2, width_out // 2, 3, stride=2 if resample == "down" else 1))
         self.residual = nn.Sequential(nn.ReLU(), Conv2dSame(width_in, width_in // 2, 1), nn.ReLU(), middle, nn.ReLU(),
-                                      Conv2dSame(width_out // 2, width_out, 1, bias=False), _norm(norm, width_out))
+                                      Conv2dSame(width_out // 2, width_out, 1, bias=False), norm_layer(norm, width_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + RESIDUAL_SCALE * self.residual(x)
@@ -171,7 +171,7 @@ class ResnetGenerator(nn.Module):
         layers += [BottleneckBlock(widths[-1] // 2, widths[-1] // 2, None, "batchnorm") for _ in range(blocks - 1)]
         layers.append(Conv2dSame(widths[-1] // 2, channels, 1, he_init=False))
         self.body = nn.Sequential(*layers)
-        self.output = _output_activation(output)
+        self.output = output_activation(output)
         self.noise_dim = NOISE_DIM
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
