@@ -1,0 +1,87 @@
+"""A folder of images as a dataset (Figure 2 on LSUN bedrooms exported to files, Table 1 on downsampled ImageNet):
+every PNG or JPEG under a folder, centre-cropped to a square and resized to 32 or 64 pixels with PIL's box filter
+(an area average, as downsampled ImageNet was made), RGB, uint8 (N, 3, S, S), in sorted path order.
+
+Decoding is the slow part, so the pixels are cached beside their identity: the sorted relative paths, sizes and
+modification times of the files and the target size. An unreadable file stops the load with one line naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from gpbench.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SIZES = (32, 64)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Every PNG / JPEG file under ``folder`` (any depth), sorted; a missing or empty folder is a DataError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder; put the PNG or JPEG images (any sub-folders) there")
+    files = sorted(path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+    if not files:
+        raise DataError(f"{folder}: no PNG or JPEG files ({', '.join(IMAGE_SUFFIXES)}) under this folder")
+    return files
+
+
+def folder_identity(folder: Path, files: list[Path], size: int) -> str:
+    """A digest of what the pixels depend on: each file's relative path, byte size and modification time, the size."""
+    listing = [[str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns] for path in files]
+    return hashlib.sha256(json.dumps([listing, size]).encode()).hexdigest()[:16]
+
+
+def square_resized(path: Path, size: int) -> np.ndarray:
+    """One image: RGB, centre-cropped to a square, box-resized to size x size, as uint8 (3, size, size)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            side = min(image.size)
+            left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
+            image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BOX)
+            return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DataError(f"{path}: unreadable image ({' '.join(str(error).split())}); remove or replace the file") from None
+
+
+def _read_cache(cache: Path | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The cached pixels, or None when there is no cache or it is unreadable or of another shape (recomputed)."""
+    if cache is None or not cache.is_file():
+        return None
+    try:
+        pixels = np.load(cache, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        pixels = None
+    if pixels is None or pixels.shape != shape or pixels.dtype != np.uint8:
+        logging.getLogger(__name__).info("%s: damaged or foreign cache, decoding the images again", cache)
+        return None
+    return pixels
+
+
+def load_image_folder(folder: str | Path, size: int, cache_dir: str | Path | None = None) -> tuple[np.ndarray, str]:
+    """(uint8 images (N, 3, size, size), a sentence saying which data it is), from the cache when its identity
+    matches the folder's current files."""
+    if size not in SIZES:
+        raise DataError(f"image size {size}: an image folder is resized to {' or '.join(map(str, SIZES))} pixels")
+    folder = Path(folder)
+    files = list_images(folder)
+    identity = folder_identity(folder, files, size)
+    cache = Path(cache_dir) / f"imagefolder-{identity}.npy" if cache_dir else None
+    pixels = _read_cache(cache, (len(files), 3, size, size))
+    if pixels is None:
+        pixels = np.stack([square_resized(path, size) for path in files])
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_suffix(".partial.npy")
+            np.save(partial, pixels, allow_pickle=False)
+            partial.replace(cache)
+    return pixels, f"{len(pixels):,} images under {folder}, centre-cropped and resized to {size}x{size}"

@@ -1,0 +1,64 @@
+"""A folder of images as data: centre crop and box resize, sorted order, the cache and its identity, and one-line
+errors for a missing folder, no images, an unreadable file and a size the nets do not take."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gpbench import DataError
+from gpbench.data.imagefolder import load_image_folder
+
+
+def write(path, array, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path, **kwargs)
+
+
+def test_images_are_centre_cropped_box_resized_and_sorted(tmp_path):
+    wide = np.zeros((40, 80, 3), np.uint8)
+    wide[:, 20:60] = (200, 10, 30)                     # the centre square is one colour; the sides are black
+    write(tmp_path / "b" / "wide.png", wide)
+    write(tmp_path / "a.jpg", np.full((64, 64, 3), 128), quality=100)
+    gray = np.arange(64 * 64).reshape(64, 64) % 256
+    write(tmp_path / "c.PNG", gray)                    # grayscale, upper-case suffix
+    (tmp_path / "notes.txt").write_text("not an image")
+    pixels, source = load_image_folder(tmp_path, 32)
+    assert pixels.shape == (3, 3, 32, 32) and pixels.dtype == np.uint8
+    assert abs(int(pixels[0].mean()) - 128) <= 1                       # a.jpg first (sorted paths)
+    assert (pixels[1].reshape(3, -1).T == (200, 10, 30)).all()       # b/wide.png: only its centre square remains
+    box = gray.reshape(32, 2, 32, 2).mean(axis=(1, 3))               # 2x2 area means
+    assert np.abs(pixels[2][0].astype(float) - box).max() <= 1 and (pixels[2][0] == pixels[2][1]).all()
+    assert "3 images under" in source and "32x32" in source
+
+
+def test_the_cache_is_used_until_a_file_changes(tmp_path):
+    folder, cache = tmp_path / "images", tmp_path / "cache"
+    write(folder / "one.png", np.full((8, 8, 3), 50))
+    first, _ = load_image_folder(folder, 32, cache)
+    [cached] = list(cache.iterdir())
+    np.save(cached, np.full_like(first, 7), allow_pickle=False)      # a planted value shows the cache is read
+    assert (load_image_folder(folder, 32, cache)[0] == 7).all()
+    write(folder / "one.png", np.full((8, 8, 3), 60))
+    os.utime(folder / "one.png", ns=(1, 1))                             # a new identity (mtime, size)
+    assert (load_image_folder(folder, 32, cache)[0] == 60).all()
+    for damaged in cache.iterdir():
+        damaged.write_bytes(b"\x93NUMPY garbage")
+    assert (load_image_folder(folder, 32, cache)[0] == 60).all()      # damaged: decoded again
+
+
+def test_bad_folders_and_files_stop_with_one_line_naming_them(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        load_image_folder(tmp_path / "missing", 32)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no PNG or JPEG files"):
+        load_image_folder(tmp_path / "empty", 32)
+    write(tmp_path / "mixed" / "good.png", np.zeros((8, 8, 3)))
+    (tmp_path / "mixed" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DataError) as error:
+        load_image_folder(tmp_path / "mixed", 64)
+    message = str(error.value)
+    assert "broken.jpg: unreadable image" in message and "\n" not in message
+    with pytest.raises(DataError, match="resized to 32 or 64 pixels"):
+        load_image_folder(tmp_path / "mixed", 48)
