@@ -27,6 +27,8 @@ import fcntl
 import hashlib
 import io
 import json
+import pickle
+import re
 import logging
 import os
 import shutil
@@ -123,7 +125,14 @@ def append_jsonl(path: Path, record: dict) -> None:
 
 
 def load_torch(path: Path, map_location=None) -> dict:
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """A run file (checkpoint, snapshot, LeNet cache) read as tensors and plain containers only: a forged file
+    raises UnpicklingError instead of running code (torch.load with weights_only=True)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        raise RunDirError(f"{path}: refused: it holds {found.group(1) if found else 'objects'} besides tensors and "
+                          "plain values (a forged or foreign file; gpbench never runs code from a run file)") from None
 
 
 def _digest(hasher, value) -> None:

@@ -22,6 +22,7 @@ import torch
 from gpbench import samples
 from gpbench.config import identity, load_run_config, model_options, parse_overrides, resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream, toy
+from gpbench.data.streams import numpy_state_from_tensors, numpy_state_to_tensors
 from gpbench.engine import build_engine, choose_engine, memory_format
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
@@ -57,14 +58,15 @@ def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
 
 
 def _rng_state(device: torch.device) -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+    return {"torch": torch.get_rng_state(), "numpy": numpy_state_to_tensors(np.random.get_state()),
+            "python": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
 
 
 def _restore_rng(state: dict) -> None:
     """The generators' states are CPU byte tensors, wherever the checkpoint was mapped to."""
     torch.set_rng_state(state["torch"].cpu())
-    np.random.set_state(state["numpy"])
+    np.random.set_state(numpy_state_from_tensors(state["numpy"]))
     random.setstate(state["python"])
     if state["cuda"] is not None:
         torch.cuda.set_rng_state_all([cuda_state.cpu() for cuda_state in state["cuda"]])

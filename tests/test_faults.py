@@ -113,6 +113,28 @@ def test_no_usable_checkpoint_says_the_run_must_restart(tmp_path, capsys, interr
     assert str(run.path) in error
 
 
+class _Payload:
+    """A pickle that runs a shell command when unpickled (what a forged run file in a shared folder would hold)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_forged_run_file_is_refused_and_runs_nothing(tmp_path, capsys):
+    run = train(tmp_path, tmp_path / "run")
+    marker = tmp_path / "owned"
+    for path in [run.file(CHECKPOINT), run.file(PREVIOUS_CHECKPOINT)] + [path for _, path in run.snapshots()]:
+        torch.save({"iteration": 20, "generator": _Payload(marker)}, path)
+    error = fails_cleanly(capsys, ["diagnose", str(run.path)], "refused: it holds posix.system", verb="diagnose")
+    assert "no usable checkpoint" in error and not marker.exists()
+    assert main(["eval", str(run.path), "--samples", "100"]) == 2
+    assert not marker.exists()
+    capsys.readouterr()
+
+
 def test_damaged_config_and_eval_files_are_one_line_errors(tmp_path, capsys):
     run = train(tmp_path, tmp_path / "run")
     assert main(["eval", str(run.path), "--samples", "100", "--curve-samples", "100"]) == 0

@@ -5,6 +5,21 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import torch
+
+
+def numpy_state_to_tensors(state: tuple) -> dict:
+    """A RandomState's ``get_state()`` in the plain containers and tensors ``torch.load(weights_only=True)`` reads
+    (run files never hold pickled numpy objects: a pickle can run code)."""
+    name, keys, position, has_gauss, cached = state
+    return {"bit_generator": str(name), "keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+            "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}
+
+
+def numpy_state_from_tensors(state: dict) -> tuple:
+    """The inverse of :func:`numpy_state_to_tensors`, for ``RandomState.set_state``."""
+    return (state["bit_generator"], state["keys"].numpy().astype(np.uint32), state["position"], state["has_gauss"],
+            state["cached_gaussian"])
 
 
 class Stream:
@@ -18,10 +33,10 @@ class Stream:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.get_state()}
+        return {"rng": numpy_state_to_tensors(self.rng.get_state())}
 
     def load_state_dict(self, state: dict) -> None:
-        self.rng.set_state(state["rng"])
+        self.rng.set_state(numpy_state_from_tensors(state["rng"]))
 
 
 class SamplerStream(Stream):
@@ -61,9 +76,10 @@ class EpochStream(Stream):
         return self.transform(rows, self.rng) if self.transform else rows
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "order": self.order.copy(), "position": self.position}
+        return {**super().state_dict(), "order": torch.from_numpy(self.order.astype(np.int64)),
+                "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.order = np.asarray(state["order"])
+        self.order = state["order"].numpy().astype(self.order.dtype)
         self.position = int(state["position"])

@@ -17,6 +17,7 @@ from torch import nn
 
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor
 from gpbench.progress import progress_bar
+from gpbench.rundir import load_torch
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def lenet_features_cached(settings: ExtractorSettings) -> LeNetFeatures:
     digest = hashlib.sha1(np.ascontiguousarray(train_x[::97]).tobytes()).hexdigest()[:10]
     path = settings.cache_dir / f"lenet-{dataset.name}-{len(train_x)}-{digest}-{epochs}epochs.pt"
     if path.is_file():
-        state = torch.load(path, weights_only=False)
+        state = load_torch(path)
         model = LeNet()
         model.load_state_dict(state["model"])
         extractor = LeNetFeatures(model)
