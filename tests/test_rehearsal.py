@@ -77,7 +77,9 @@ def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
     cifar = {(run.label, run.seed) for run in runs if run.dataset == "cifar10" and run.group == "replication"}
     for method in ("wgan-clip", "wgan-gp-rmsprop", "wgan-gp", "ns-gan", "wgan-gp-cifar10-resnet"):
         assert {seed for label, seed in cifar if label == method} == {0, 1, 2}, method
-    assert len([run for run in runs if run.dataset == "cifar10" and run.group == "flex"]) == 33
+    flex = [run for run in runs if run.dataset == "cifar10" and run.group == "flex"]
+    assert len(flex) == 36                                         # 11 penalty variants and the no-penalty control, 3 seeds
+    assert {run.seed for run in flex if run.variant == "none"} == {0, 1, 2}
     rmsprop = next(run for run in runs if run.label == "wgan-gp-rmsprop")
     from gpbench.config import resolve
 
