@@ -5,6 +5,7 @@
 # from gpbench.data, a run's file names from gpbench.rundir; every paper number from the method presets.
 
 import shlex
+import sys
 from pathlib import Path
 
 import yaml
@@ -12,18 +13,23 @@ from snakemake.utils import validate
 
 from gpbench import rundir
 from gpbench.data import DATASETS
-from gpbench.pipeline import (GROUPS as RUN_GROUPS, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
+from gpbench.errors import ConfigError
+from gpbench.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
                               load_costs, load_suite, plan, train_priority)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
-suite = load_suite(suite_files, workflow.config_settings.config)
-config.clear()
-config.update(suite)
-validate(config, "configs/schema.yaml")
+try:
+    suite = load_suite(suite_files, workflow.config_settings.config)
+    config.clear()
+    config.update(suite)
+    validate(config, "configs/schema.yaml")
+    RUNS = {run.path: run for run in plan(config, base=Path(workflow.basedir))}
+except ConfigError as error:        # one line naming the key, exit 2, before any job (as every gpbench verb)
+    print(f"error: {error}", file=sys.stderr)
+    raise SystemExit(2)
 
 SUITE = config["suite"]
-RUNS = {run.path: run for run in plan(config, base=Path(workflow.basedir))}
 RUN_ROOT = f"runs/{SUITE}"
 RESULTS = f"results/{SUITE}"
 DATA_ROOT = config.get("data_root", "data")
@@ -55,10 +61,10 @@ PRIORITY = {path: train_priority(run) for path, run in RUNS.items()}
 
 report: "report/workflow.rst"
 
-wildcard_constraints:
-    run=r"[^/]+/[^/]+/seed\d+",
+wildcard_constraints:             # run paths are made of names that passed pipeline.NAME_PATTERN
+    run=rf"{NAME_PATTERN.pattern}/{NAME_PATTERN.pattern}/seed\d+",
     dataset="|".join(DATASETS),
-    label=r"[^/_]+(-[^/_]+)*",
+    label=NAME_PATTERN.pattern,
     seed=r"\d+",
 
 
@@ -177,7 +183,7 @@ rule data:
     params:
         data_root=DATA_ROOT,
     shell:
-        "gpbench data {wildcards.dataset} --data-root {params.data_root:q} --out {output.note:q} > {log:q} 2>&1"
+        "gpbench data {wildcards.dataset:q} --data-root {params.data_root:q} --out {output.note:q} > {log:q} 2>&1"
 
 
 rule prepare_metrics:
@@ -193,7 +199,7 @@ rule prepare_metrics:
         options=lambda wildcards: metric_options(wildcards.dataset),
         samples=lambda wildcards: prepared_sample_counts(wildcards.dataset),
     shell:
-        "gpbench prepare-metrics {wildcards.dataset} --data-root {params.data_root:q} {params.samples} "
+        "gpbench prepare-metrics {wildcards.dataset:q} --data-root {params.data_root:q} {params.samples} "
         "{params.options} --threads {threads} --out {output.notes:q} > {log:q} 2>&1"
 
 
@@ -291,7 +297,7 @@ rule table:
         out=lambda wildcards: f"{RESULTS}/tables/{wildcards.group}",
         caption=options(("--caption", CAPTION)),
     shell:
-        "gpbench table {wildcards.group} {input.evals:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
+        "gpbench table {wildcards.group:q} {input.evals:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"
 
 
 rule plots:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -24,6 +25,18 @@ from gpbench.yamlio import read_yaml
 FIGURE4_SUBSET = 1000                       # "a random 1000-digit subset of MNIST" (Gulrajani et al. Fig. 4b)
 FIGURE4_METHODS = ("wgan-gp", "wgan-clip")
 GROUPS = ("replication", "flex", "figure4")
+# Names that become run paths, Snakemake wildcards and shell words: letters, digits, "." and "-", starting with a
+# letter or digit ("_" separates the fields of sample file names). No quote, "$", parenthesis, backtick, space or
+# slash can reach a job's command.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
+
+
+def check_name(name, key: str) -> str:
+    """``name`` if it matches NAME_PATTERN, else a ConfigError naming the key and what is allowed."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(f"{key}: {name!r} is not allowed as a name; use letters, digits, '.' and '-', "
+                          "starting with a letter or digit")
+    return name
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,8 @@ def lambda_variants(variants: dict[str, dict], grid: dict | None) -> dict[str, d
     ``<name>-lambda<value>``; the others keep their own lambda or inherit the preset's (value None)."""
     grid = grid or {}
     expanded: dict[str, dict | None] = {}
+    for name in variants:
+        check_name(name, "flex.variants")
     for name in grid:
         if name not in variants:
             raise ConfigError(f"flex.lambdas: {name!r} is not a flex variant; variants: {', '.join(variants)}")
@@ -115,6 +130,7 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     """Every run of the suite, its config resolved (so a bad override fails before any job runs)."""
     runs: list[Run] = []
     seeds = suite["seeds"]
+    check_name(suite.get("suite"), "suite")
     common = {"data_root": suite.get("data_root", "data")}
     for group in suite.get("replication", []):
         for dataset in group["datasets"]:

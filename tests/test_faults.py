@@ -193,6 +193,28 @@ def test_a_suite_without_caption_and_with_shell_characters_runs_safely(tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.parametrize("where", ["variant", "suite"])
+def test_shell_metacharacters_in_a_name_stop_the_suite_in_one_line_and_run_nothing(tmp_path, where):
+    suite = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    name = "a'$(touch PWNED)`touch PWNED2`"
+    if where == "variant":
+        suite["flex"] = {**suite["flex"], "variants": {name: {"kind": "wgan-gp"}}}
+        suite["flex"].pop("variants_file", None)
+    else:
+        suite["suite"] = name
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
+                             "--configfile", str(tmp_path / "suite.yaml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert not list(tmp_path.glob("PWNED*")) and not (tmp_path / "runs").exists()
+    assert result.returncode != 0
+    if where == "variant":                  # the suite name (and an arch) the schema refuses, in Snakemake's words
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: flex.variants: {name!r} is not allowed as a name; use letters, digits, '.' and '-', "
+            "starting with a letter or digit")
+
+
 def test_threads_may_change_when_a_run_resumes(tmp_path):
     settings = dict(method="wgan-gp", dataset="8gaussians", dim=8, batch_size=16, iterations=4, checkpoint_every=2,
                     threads=1, data_root=str(tmp_path / "data"))
