@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from gpbench import __version__
@@ -443,9 +445,23 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (how Snakemake and SLURM stop a job), handled as Ctrl-C is: the trainer records it in status.json."""
+    signal_number = signal.SIGTERM
+
+    def __str__(self) -> str:
+        return "stopped by SIGTERM"
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gpbench: %(message)s")
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
         return args.run(args)
     except GpbenchError as error:
@@ -457,9 +473,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.verb == "train" else ""
         print(f"gpbench {args.verb}: error: {where}{_one_line(error.strerror or error)}{resume}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"gpbench {args.verb}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        print(f"gpbench {args.verb}: {error or 'interrupted'}", file=sys.stderr)
+        return 128 + getattr(error, "signal_number", signal.SIGINT)
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,13 @@ def check_divergence(run: RunLogs) -> Check:
     if status == "failed":
         return Check("divergence", "fail", f"the run failed: {run.status.get('message', 'no reason recorded')}",
                      "fix what the message says, then run the same `gpbench train` command to resume")
+    if status in ("interrupted", "running"):
+        finished = f"{run.status.get('iteration')} of {run.config['iterations']} iterations"
+        return Check("divergence", "fail" if status == "interrupted" else "warn",
+                     f"the run did not finish ({finished}): " + run.status.get(
+                         "message", "status running: still training, or killed without a word"),
+                     "run the same `gpbench train` command to resume; until then its numbers are not the run's "
+                     "result", {"iteration": run.status.get("iteration")})
     if status != "diverged":
         return Check("divergence", "ok", f"no non-finite loss (status {status or 'unknown'})")
     at = run.status.get("iteration", 0)

@@ -8,6 +8,7 @@ reference statistics are built and cached by the metrics package; this module on
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from gpbench.metrics.reference import reference_statistics_cached, reference_sta
 from gpbench.metrics.toy import EMD_MAX_SAMPLES, earth_movers_distance, mode_coverage, sliced_wasserstein
 from gpbench.models import build
 from gpbench.rundir import RunDir
+
+log = logging.getLogger(__name__)
 
 EVAL_SEED = 2020                  # noise for generated samples and the choice of real samples
 MAX_SAMPLES = {"toy": 1_000_000, "image": 100_000}   # generated samples one evaluation holds in memory
@@ -205,6 +208,10 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
             raise RunDirError(f"{run_dir} has no checkpoint yet (status: {status.get('status', 'none')}); train it "
                               "first")
         return _record_without_checkpoint(run, config, status)
+    if status.get("status") not in ("completed", "diverged"):
+        log.warning("%s did not finish (status %s at iteration %s of %s): its numbers are scored but count nowhere "
+                    "until it resumes and completes", run_dir, status.get("status", "none"), status.get("iteration"),
+                    config["iterations"])
     samples = samples or dataset.eval_samples
     curve_samples = curve_samples or dataset.curve_samples
     cache_dir = Path(cache_dir) if cache_dir else Path(config["data_root"]) / "cache"

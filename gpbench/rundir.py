@@ -113,15 +113,36 @@ def read_jsonl(path: Path) -> list[dict]:
                 log.warning("%s: dropped a partial last line (line %d), as a full disk or a kill leaves it",
                             path, number)
                 break
-            raise RunDirError(f"{path} is damaged at line {number} (not a JSON record); delete that line "
-                              "or the file") from None
+            raise RunDirError(f"{path} is damaged at line {number} (not a JSON record); repair or remove that "
+                              "line (the other lines hold the run's record)") from None
         records.append(record)
     return records
 
 
 def append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    """Append one record. A last line without its newline is first ended (a whole record) or cut off (a partial
+    one, as a kill or a full disk leaves it, which read_jsonl drops too), so that the record never lands on it."""
+    path = Path(path)
+    with open(path, "ab+") as handle:
+        size = handle.seek(0, 2)
+        if size:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                handle.seek(0)
+                content = handle.read()
+                start = content.rfind(b"\n") + 1
+                try:
+                    whole = isinstance(json.loads(content[start:]), dict)
+                except ValueError:
+                    whole = False
+                if whole:
+                    handle.write(b"\n")
+                else:
+                    log.warning("%s: cut off a partial last line (line %d) before appending", path,
+                                content.count(b"\n") + 1)
+                    handle.truncate(start)
+        handle.seek(0, 2)
+        handle.write((json.dumps(record) + "\n").encode())
 
 
 def load_torch(path: Path, map_location=None) -> dict:
@@ -221,8 +242,8 @@ class RunDir:
             return None
         config = parse_yaml(path.read_text(errors="replace"), str(path))
         if not isinstance(config, dict):
-            raise RunDirError(f"{path} is damaged (not a mapping of keys to values); delete the run directory "
-                              "and train again")
+            raise RunDirError(f"{path} is damaged (not a mapping of keys to values); move it aside and run the "
+                              "same `gpbench train` command: it writes the file again, checked against the checkpoint")
         return config
 
     def require_config(self) -> dict:
@@ -314,7 +335,8 @@ class RunDir:
                             problems[0], name, state.get("iteration"))
             return state
         raise RunDirError(f"{self.path}: no usable checkpoint ({'; '.join(problems) or 'none written'}); the run "
-                          f"must restart: delete {self.path} and run the same command")
+                          f"must restart: move {self.path} aside (its logs and snapshots stay there) and run the "
+                          "same command")
 
     def snapshot_path(self, iteration: int) -> Path:
         return self.file(SNAPSHOTS) / f"generator_{iteration:06d}.pt"

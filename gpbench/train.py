@@ -54,7 +54,7 @@ def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
     if differing:
         key = differing[0]
         raise ConfigError(f"{where} holds a run with another config ({key}: {before.get(key)!r} there, "
-                          f"{now.get(key)!r} now); choose another --out or delete that directory")
+                          f"{now.get(key)!r} now); choose another --out or move that directory aside")
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -153,6 +153,7 @@ class Trainer:
         self.first_nonfinite = torch.tensor(-1, device=self.device)
         self.critic_step = 0
         self.elapsed_before = 0.0
+        self.checkpointed_iteration: int | None = None      # where a resume starts (None: from the beginning)
         self.last_gradient_norm: torch.Tensor | None = None
         self.engine = build_engine(self, engine)
         self.critic_parameters = list(self.critic.parameters())
@@ -168,6 +169,7 @@ class Trainer:
     # --- checkpoints --------------------------------------------------------------------------------
 
     def _save_checkpoint(self) -> None:
+        self.checkpointed_iteration = self.iteration
         self.run_dir.save_checkpoint({
             "iteration": self.iteration,
             "critic_step": self.critic_step,
@@ -192,6 +194,7 @@ class Trainer:
         state = self.run_dir.load_checkpoint(map_location="cpu")    # the optimizers place their state themselves
         _check_same_run(f"{self.out / CHECKPOINT}", state.get("config"), self.config)
         self.iteration, self.critic_step = state["iteration"], state["critic_step"]
+        self.checkpointed_iteration = self.iteration
         self.elapsed_before = state["elapsed_seconds"]
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
@@ -398,14 +401,28 @@ class Trainer:
                 if checkpoint_now:
                     self._save_checkpoint()
                     self._write_status("running")
+        except KeyboardInterrupt as error:          # Ctrl-C, or SIGTERM from Snakemake or SLURM (cli.main)
+            self._record_interruption(error)
+            raise
         except BaseException as error:
-            if not isinstance(error, KeyboardInterrupt):
-                self._record_failure(error)
+            self._record_failure(error)
             raise
         finally:
             bar.close()
         self._write_status("completed")
         return "completed"
+
+    def _record_interruption(self, error: KeyboardInterrupt) -> None:
+        """status.json says "interrupted", at which iteration, and where the same command resumes: no verb takes
+        the run for a finished one."""
+        resume = self.checkpointed_iteration
+        try:
+            self._write_status("interrupted", message=f"{str(error) or 'interrupted'} at iteration {self.iteration} "
+                               f"of {self.config['iterations']}; the same command resumes from "
+                               f"{'the checkpoint at iteration ' + str(resume) if resume else 'the beginning'}",
+                               resumes_from=resume or 0)
+        except OSError:
+            pass
 
     def _record_failure(self, error: BaseException) -> None:
         """status.json says "failed" and why, where it can still be written (not on a full disk)."""

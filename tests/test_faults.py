@@ -2,12 +2,15 @@
 file, key or option, exit 2, nothing written or lost; damaged runs resume; diverged runs flow on."""
 
 import contextlib
+import csv
 import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,6 +94,43 @@ def test_a_damaged_line_inside_a_jsonl_file_is_named(tmp_path):
     run.file("metrics.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(RunDirError, match=r"metrics.jsonl is damaged at line 4"):
         run.read_metrics()
+
+
+@pytest.mark.parametrize("last", ['{"iteration": 2, "fid"', '{"iteration": 2, "fid": 5.0}'])
+def test_an_append_after_a_last_line_without_newline_never_lands_on_it(tmp_path, last):
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.file("eval.jsonl").write_text('{"iteration": 1, "fid": 7.0}\n' + last)   # a kill mid-line, or no newline
+    run.append_eval_curve({"iteration": 3, "fid": 4.0})
+    whole = last.endswith("}")
+    assert [line["iteration"] for line in run.read_eval_curve()] == ([1, 2, 3] if whole else [1, 3])
+    assert run.file("eval.jsonl").read_text().endswith('{"iteration": 3, "fid": 4.0}\n')
+
+
+def test_a_run_stopped_by_sigterm_says_interrupted_and_counts_nowhere(tmp_path, capsys, caplog):
+    out = tmp_path / "run"
+    command = [sys.executable, "-c", "import sys; from gpbench.cli import main; sys.exit(main())", "train",
+               run_config(tmp_path), "--out", str(out), *SHORT, "--set", "iterations=100000"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / CHECKPOINT).is_file() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)                # how Snakemake and SLURM stop a job
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 128 + signal.SIGTERM and stderr.strip().splitlines()[-1] == \
+        "gpbench train: stopped by SIGTERM"
+    status = RunDir(out).read_status()
+    assert status["status"] == "interrupted" and status["resumes_from"] % 5 == 0 and status["resumes_from"] >= 5
+    assert status["message"].startswith(f"stopped by SIGTERM at iteration {status['iteration']} of 100000; the "
+                                        f"same command resumes from the checkpoint at iteration {status['resumes_from']}")
+    assert main(["eval", str(out), "--samples", "200", "--curve-samples", "100"]) == 0
+    assert "did not finish (status interrupted" in caplog.text
+    assert main(["table", "replication", str(out / "eval.json"), "--out", str(tmp_path / "table")]) == 0
+    [record] = list(csv.DictReader(open(tmp_path / "table_runs.csv")))
+    assert record["counted"] == f"no: unfinished (interrupted at iteration {status['iteration']})"
+    assert "unfinished seed 0 (interrupted" in (tmp_path / "table.md").read_text()
+    assert main(["diagnose", str(out)]) == 0
+    assert "the run did not finish" in capsys.readouterr().out
 
 
 def test_a_checkpoint_with_flipped_bytes_falls_back_to_the_previous_one(tmp_path, capsys, caplog, interrupt_at):

@@ -102,13 +102,14 @@ def _plot_lines(axes, groups, colors, key, x_key="iteration", source="log", comm
 
 
 def _plot_final_evaluations(axes, groups, colors, metric: str) -> None:
-    """The tables' numbers on the curve panel: each method's final evaluation (mean +- std over seeds, a star at
-    the last iteration). Curve points score fewer samples, so the curve's end and the star may differ."""
+    """The tables' numbers on the curve panel: each method's final evaluation (mean +- std over the seeds that
+    count in the tables, a star at the last iteration). Curve points score fewer samples, so the curve's end and
+    the star may differ."""
     scale = 100.0 if metric == "high_quality" else 1.0
     counts = {"final": set(), "curve": set()}
     for (_, label), runs in groups:
         finals = [(run.final["iteration"], scale * run.final["metrics"][metric]) for run in runs
-                  if run.final and run.final.get("metrics", {}).get(metric) is not None]
+                  if run.counted and run.final.get("metrics", {}).get(metric) is not None]
         if not finals:
             continue
         counts["final"].add(runs[0].final.get("protocol", {}).get("samples"))

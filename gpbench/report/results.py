@@ -91,8 +91,30 @@ class RunResult:
         return not self.diverged and is_collapsed(self.sample_spread)
 
     @property
+    def unfinished(self) -> bool:
+        """Stopped before its last iteration without diverging: interrupted, failed, or still running (status.json
+        says which). Its checkpoint is not the run's result."""
+        return not self.diverged and self.status.get("status") != "completed"
+
+    @property
     def failed(self) -> bool:
-        return self.diverged or self.collapsed
+        return self.diverged or self.collapsed or self.unfinished
+
+    @property
+    def counted(self) -> bool:
+        """Whether its numbers count in the tables, the plots' final-evaluation stars and the claims: trained to
+        the end without diverging or collapsing, and evaluated."""
+        return not self.failed and bool(self.final)
+
+    @property
+    def why_not_counted(self) -> str | None:
+        if self.counted:
+            return None
+        if self.diverged:
+            return "diverged"
+        if self.unfinished:
+            return f"unfinished ({self.status.get('status', 'no status')} at iteration {self.status.get('iteration')})"
+        return "collapsed" if self.collapsed else "not evaluated"
 
     def metric(self, name: str) -> float | None:
         if not self.final:

@@ -37,14 +37,17 @@ def _stability(runs: list[RunResult]) -> str:
     """"none diverged", or which seeds diverged (and when) and which collapsed (samples all the same)."""
     diverged = [f"seed {r.config['seed']} at {r.status.get('iteration')}" for r in runs if r.diverged]
     collapsed = [f"seed {r.config['seed']} (sample spread {r.sample_spread:.1e})" for r in runs if r.collapsed]
+    unfinished = [f"seed {r.config['seed']} ({r.status.get('status', 'no status')} at {r.status.get('iteration')} "
+                  f"of {r.config['iterations']})" for r in runs if r.unfinished]
     parts = (["diverged " + ", ".join(diverged)] if diverged else []) + (
-        ["collapsed " + ", ".join(collapsed)] if collapsed else [])
+        ["collapsed " + ", ".join(collapsed)] if collapsed else []) + (
+        ["unfinished " + ", ".join(unfinished)] if unfinished else [])
     return "; ".join(parts) if parts else "none diverged"
 
 
 def _usable(runs: list[RunResult]) -> list[RunResult]:
-    """The runs whose metrics count: trained without diverging or collapsing, and evaluated."""
-    return [r for r in runs if not r.failed and r.final]
+    """The runs whose metrics count (RunResult.counted)."""
+    return [r for r in runs if r.counted]
 
 
 def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
@@ -294,8 +297,7 @@ def run_records(results: list[RunResult]) -> list[dict]:
     records = []
     for (dataset, label), runs in group_runs(results).items():
         for run in runs:
-            counted = "yes" if run in _usable(runs) else (
-                "no: diverged" if run.diverged else "no: collapsed" if run.collapsed else "no: not evaluated")
+            counted = "yes" if run.counted else f"no: {run.why_not_counted}"
             final = run.final or {}
             records.append({"dataset": dataset, "method": label, "seed": run.config["seed"],
                             "status": run.status.get("status"), "iteration": final.get("iteration"),
