@@ -103,14 +103,15 @@ class Evaluator:
         (dataset, split, extractor, n); features are cached too when KID needs them."""
         pixels = self.real_images()[0]
         count = min(count, len(pixels))
+        identity = self.extractor(kind).identity
         path = reference_statistics_path(self.settings.cache_dir, self.dataset.name, "train", kind, count,
-                                         len(pixels))
+                                         len(pixels), identity)
 
         def extract():
             chosen = np.sort(np.random.RandomState(EVAL_SEED).permutation(len(pixels))[:count])
             return self.extractor(kind)(pixels[chosen], progress=self.progress)["pool"]
 
-        return reference_statistics_cached(path, extract, want_features="kid" in self.metrics and kind == "inception")
+        return reference_statistics_cached(path, extract, "kid" in self.metrics and kind == "inception", identity)
 
     def real_floor(self, kind: str, count: int) -> dict:
         """The Fréchet distance between two disjoint sets of real training images of ``count`` each (at most half
@@ -119,14 +120,15 @@ class Evaluator:
         pixels = self.real_images()[0]
         count = min(count, len(pixels) // 2)
         mu, sigma, _ = self.reference_statistics(kind, count)
+        identity = self.extractor(kind).identity
         path = reference_statistics_path(self.settings.cache_dir, self.dataset.name, "train-disjoint", kind, count,
-                                         len(pixels))
+                                         len(pixels), identity)
 
         def extract():
             chosen = np.sort(np.random.RandomState(EVAL_SEED).permutation(len(pixels))[count:2 * count])
             return self.extractor(kind)(pixels[chosen], progress=self.progress)["pool"]
 
-        other_mu, other_sigma, _ = reference_statistics_cached(path, extract, want_features=False)
+        other_mu, other_sigma, _ = reference_statistics_cached(path, extract, False, identity)
         return {FEATURE_METRICS[kind][0]: fid_from_stats(mu, sigma, other_mu, other_sigma), "images": count}
 
     # --- scoring ------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Feature extractors (Inception through its real weights-path code, LeNet) and `gpbench eval` end to end."""
 
 import json
+import logging
+import re
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from gpbench.evaluate import evaluate_run
 from gpbench.metrics import features as feature_module
 from gpbench.metrics.features import InceptionFeatures
 from gpbench.metrics.lenet import LeNetFeatures, train_lenet
+from gpbench.rundir import load_torch
 from gpbench.train import Trainer
 
 from test_data import write_idx
@@ -108,7 +111,7 @@ def test_eval_final_metrics_are_reproducible(tmp_path):
     assert first == second
 
 
-def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
+def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch, caplog):
     import gpbench.metrics.lenet as lenet
 
     monkeypatch.setattr(lenet, "LENET_MIN_SAMPLE_PASSES", 1)           # 2 epochs on the small slice
@@ -127,13 +130,30 @@ def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch):
     assert "50-image test split" in result["protocol"]["lenet"]
     cached = sorted(p.name for p in (tmp_path / "data" / "cache").iterdir())
     assert any(name.startswith("lenet-fashion-mnist-400-") and name.endswith("-2epochs.pt") for name in cached)
-    assert "stats-fashion-mnist-train-lenet-100-of-400.npz" in cached
+    stats = [name for name in cached if re.fullmatch(r"stats-fashion-mnist-train-lenet-lenet-[0-9a-f]{16}-100-of-400"
+                                                     r"-v\d+\.npz", name)]
+    assert len(stats) == 1                        # keyed by the LeNet's weights and the reference protocol
     # the floor: FID (LeNet) between those 100 training images and 100 others of the split
-    assert "stats-fashion-mnist-train-disjoint-lenet-100-of-400.npz" in cached
+    assert any(name.startswith("stats-fashion-mnist-train-disjoint-lenet-lenet-") for name in cached)
     floor = result["protocol"]["real_floor"]
     assert floor["images"] == 100 and 0 < floor["fid_lenet"] < result["metrics"]["fid_lenet"]
     again = evaluate_run(out, samples=100, curves=False, progress=False)
     assert again["metrics"] == result["metrics"]                      # cached LeNet and statistics
+    cache = tmp_path / "data" / "cache"
+    (cache / stats[0]).write_bytes((cache / stats[0]).read_bytes()[:50])          # a kill mid-write, a full disk
+    [lenet_file] = cache.glob("lenet-*.pt")
+    lenet_file.write_bytes(lenet_file.read_bytes()[:100])
+    with caplog.at_level(logging.WARNING):
+        repaired = evaluate_run(out, samples=100, curves=False, progress=False)
+    assert "training the LeNet again" in caplog.text and "unreadable (" in caplog.text
+    assert repaired["metrics"] == result["metrics"]      # the same seeded LeNet again, the statistics recomputed
+    assert load_torch(lenet_file)["accuracy"] > 0
+    # statistics stored under this key but made with other weights (stale): recomputed, never used
+    np.savez(cache / stats[0], mu=np.zeros(3), sigma=np.eye(3), extractor=np.array("lenet-0000000000000000"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert evaluate_run(out, samples=100, curves=False, progress=False)["metrics"] == result["metrics"]
+    assert "made with other weights (lenet-0000000000000000); recomputing" in caplog.text
 
 
 def test_eval_rejects_metrics_that_do_not_fit_and_missing_runs(tmp_path, capsys):

@@ -28,16 +28,19 @@ RANDOM_WEIGHTS_SUFFIX = ".random.json"           # the companion `gpbench rehear
 RANDOM_INCEPTION = "RANDOM INCEPTION"
 
 
-def weights_identity(path: Path) -> str:
-    """What the Inception weights at ``path`` are: the official ones (by their sha256), random ones written for a
-    rehearsal, or other weights, whose numbers cannot be compared with published ones."""
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def weights_identity(path: Path, digest: str) -> str:
+    """What the Inception weights at ``path`` (sha256 ``digest``) are: the official ones, random ones written for
+    a rehearsal, or other weights, whose numbers cannot be compared with published ones."""
     if path.with_name(path.name + RANDOM_WEIGHTS_SUFFIX).is_file():
         return f"{RANDOM_INCEPTION}: random weights written by gpbench rehearsal-data ({path}); the numbers mean nothing"
-    with open(path, "rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256")
-    if digest.hexdigest().startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
-        return f"the official {INCEPTION_WEIGHTS_FILE} (sha256 {digest.hexdigest()[:16]}...)"
-    return (f"UNOFFICIAL INCEPTION WEIGHTS at {path} (sha256 {digest.hexdigest()[:16]}..., not the official "
+    if digest.startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
+        return f"the official {INCEPTION_WEIGHTS_FILE} (sha256 {digest[:16]}...)"
+    return (f"UNOFFICIAL INCEPTION WEIGHTS at {path} (sha256 {digest[:16]}..., not the official "
             f"{INCEPTION_WEIGHTS_SHA256_PREFIX}...): not comparable with published numbers")
 
 
@@ -56,12 +59,14 @@ class ExtractorSettings:
 
 
 class FeatureExtractor:
-    """Batches uint8 images through :meth:`features`; ``notes`` says, for the protocol, what was used."""
+    """Batches uint8 images through :meth:`features`; ``notes`` says, for the protocol, what was used, and
+    ``identity`` (a digest of the weights) keys the cached reference statistics made with it."""
 
     label = "features"
 
-    def __init__(self, batch_size: int):
+    def __init__(self, batch_size: int, identity: str):
         self.batch_size = batch_size
+        self.identity = identity
         self.notes: dict[str, object] = {}
 
     def features(self, batch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +104,6 @@ class InceptionFeatures(FeatureExtractor):
                  batch_size: int = 64):
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        super().__init__(batch_size)
         cached = default_inception_weights()
         if weights_path is None and cached.is_file():
             weights_path = cached
@@ -117,13 +121,15 @@ class InceptionFeatures(FeatureExtractor):
                                 f"{cached} (or pass its path with --inception-weights FILE)") from None
             raise DataError(f"{weights_path} is not torch-fidelity's {INCEPTION_WEIGHTS_FILE} "
                             f"({type(error).__name__}: {error})") from None
+        used = Path(weights_path) if weights_path is not None else cached
+        digest = file_sha256(used) if used.is_file() else None
+        super().__init__(batch_size, f"inception-{digest[:16]}" if digest else "inception-torch-fidelity-default")
         self.model = model.to(device)
         self.device = torch.device(device)
         self.notes["inception"] = ("torch-fidelity inception-v3-compat: pool3 (2048) for FID/KID, "
                                    "logits_unbiased (1008) for IS")
-        used = Path(weights_path) if weights_path is not None else cached
-        if used.is_file():
-            self.notes["inception_weights"] = weights_identity(used)
+        if digest:
+            self.notes["inception_weights"] = weights_identity(used, digest)
 
     @classmethod
     def from_settings(cls, settings: ExtractorSettings) -> "InceptionFeatures":

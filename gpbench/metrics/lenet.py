@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from torch import nn
 
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor
 from gpbench.progress import progress_bar
-from gpbench.rundir import load_torch
+from gpbench.rundir import load_torch, state_digest, torch_save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class LeNetFeatures(FeatureExtractor):
     label = "LeNet features"
 
     def __init__(self, model: LeNet, batch_size: int = 500):
-        super().__init__(batch_size)
+        super().__init__(batch_size, f"lenet-{state_digest(model.state_dict())[:16]}")
         self.model = model.eval()
 
     def features(self, batch):
@@ -89,6 +90,20 @@ def default_epochs(train_size: int) -> int:
     return max(2, -(-LENET_MIN_SAMPLE_PASSES // train_size))
 
 
+def _read_lenet_cache(path: Path) -> dict | None:
+    """The cached LeNet's state, or None (with a one-line notice) when the file is truncated, forged or foreign:
+    the LeNet is then trained again and the file replaced."""
+    try:
+        state = load_torch(path)
+        LeNet().load_state_dict(state["model"])
+        float(state["accuracy"])
+        return state
+    except Exception as error:          # torch.load, a missing key or a shape mismatch fail alike
+        log.warning("%s cannot be used (%s: %s); training the LeNet again", path, type(error).__name__,
+                    str(error).splitlines()[0] if str(error) else "")
+        return None
+
+
 def lenet_features_cached(settings: ExtractorSettings) -> LeNetFeatures:
     """The dataset's LeNet: loaded from ``cache_dir`` or trained on its classifier split and cached there.
     Its notes give the epochs, the training size and the accuracy with where it was measured."""
@@ -97,8 +112,8 @@ def lenet_features_cached(settings: ExtractorSettings) -> LeNetFeatures:
     epochs = settings.lenet_epochs or default_epochs(len(train_x))
     digest = hashlib.sha1(np.ascontiguousarray(train_x[::97]).tobytes()).hexdigest()[:10]
     path = settings.cache_dir / f"lenet-{dataset.name}-{len(train_x)}-{digest}-{epochs}epochs.pt"
-    if path.is_file():
-        state = load_torch(path)
+    state = _read_lenet_cache(path) if path.is_file() else None
+    if state is not None:
         model = LeNet()
         model.load_state_dict(state["model"])
         extractor = LeNetFeatures(model)
@@ -108,8 +123,8 @@ def lenet_features_cached(settings: ExtractorSettings) -> LeNetFeatures:
         extractor = LeNetFeatures(train_lenet(train_x, train_y, epochs, progress=settings.progress))
         accuracy = extractor.accuracy(test_x, test_y)
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        torch.save({"model": extractor.model.state_dict(), "accuracy": accuracy, "accuracy_on": accuracy_on,
-                    "epochs": epochs}, path)
+        torch_save_atomic(path, {"model": extractor.model.state_dict(), "accuracy": accuracy,
+                                 "accuracy_on": accuracy_on, "epochs": epochs})
     extractor.notes["lenet"] = (f"LeNet (conv32-conv64-fc1024) penultimate features for FID, logits for IS; "
                                 f"{epochs} epochs on {len(train_x):,} images, accuracy {accuracy:.4f} on "
                                 f"{accuracy_on}; weights {path}")
