@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from gpbench.data.images import CIFAR_DIR, SYNTHETIC_MARKER
+from gpbench.errors import DataError
 from gpbench.metrics.features import INCEPTION_NAME, RANDOM_WEIGHTS_SUFFIX
 from gpbench.rundir import replace_atomically, write_text_atomic
 
@@ -43,6 +44,10 @@ def synthetic_cifar10_images(count: int, rng: np.random.RandomState) -> tuple[np
 def write_synthetic_cifar10(data_root: str | Path, images_per_batch: int, seed: int = 0) -> Path:
     """``data_root``/cifar-10-batches-py/ with every batch file of the real format and the SYNTHETIC marker."""
     folder = Path(data_root) / CIFAR_DIR
+    present = [name for name in (*CIFAR_BATCHES, "batches.meta") if (folder / name).exists()]
+    if present and not (folder / SYNTHETIC_MARKER).is_file():
+        raise DataError(f"{folder} holds {present[0]} without a {SYNTHETIC_MARKER} marker (real CIFAR-10?): "
+                        "rehearsal data is never written over it; give the rehearsal another --data-root")
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.RandomState(seed)
     for name in CIFAR_BATCHES:

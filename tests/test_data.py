@@ -1,6 +1,7 @@
 """Toy recipes, IDX and CIFAR-10 loaders on files the tests write, stream state round trips."""
 
 import gzip
+import os
 import pickle
 import tarfile
 
@@ -191,6 +192,47 @@ def test_malformed_cifar_batch_is_a_data_error(tmp_path):
     (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="test_batch"):
         images.load_cifar10(tmp_path, "test", verify=False, download=False)
+
+
+@pytest.mark.parametrize("data, found", [
+    (np.full((4, 3072), np.nan), "NaN or infinite values"),
+    (np.full((4, 3072), 300, dtype=np.int16), "values from 300 to 300"),
+    (np.full((4, 3072), -1, dtype=np.int64), "values from -1 to -1"),
+    (np.full((4, 3072), 0.5), "values from 0.5 to 0.5"),
+])
+def test_cifar_pixels_outside_0_255_are_refused_naming_the_file(tmp_path, data, found):
+    write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as handle:
+        pickle.dump({b"data": data, b"labels": [1, 2, 3, 4]}, handle)
+    with pytest.raises(DataError, match="test_batch") as caught:
+        images.load_cifar10(tmp_path, "test", verify=False, download=False)
+    assert found in str(caught.value) and "whole numbers 0..255" in str(caught.value)
+
+
+class _Forged:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def test_a_forged_cifar_batch_runs_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as handle:
+        pickle.dump({b"data": _Forged(), b"labels": [1]}, handle)
+    with pytest.raises(DataError, match=r"test_batch is not a CIFAR-10 python batch .*which a CIFAR-10 batch never"):
+        images.load_cifar10(tmp_path, "test", verify=False, download=False)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_the_rehearsal_writer_refuses_a_folder_with_real_data(tmp_path, capsys):
+    from gpbench.cli import main
+
+    write_cifar_batches(tmp_path / "cifar-10-batches-py")
+    before = (tmp_path / "cifar-10-batches-py" / "data_batch_1").read_bytes()
+    assert main(["rehearsal-data", "--data-root", str(tmp_path), "--inception", str(tmp_path / "w.pth")]) == 2
+    assert "without a SYNTHETIC marker (real CIFAR-10?)" in capsys.readouterr().err
+    assert (tmp_path / "cifar-10-batches-py" / "data_batch_1").read_bytes() == before
+    assert not (tmp_path / "cifar-10-batches-py" / "SYNTHETIC").exists()
 
 
 def test_pixel_ranges_follow_the_scripts():

