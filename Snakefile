@@ -209,7 +209,7 @@ rule train:
         data=lambda wildcards: expand(rules.data.output.note, dataset=dataset_of(wildcards))
         if dataset_of(wildcards) in IMAGE_DATASETS else [],
     output:
-        status=f"{RUN_DIR}/{rundir.STATUS}",
+        done=f"{RUN_DIR}/{rundir.TRAIN_DONE}",      # not status.json: Snakemake deletes outputs before a rerun
     log:
         f"{RUN_DIR}/{rundir.TRAIN_LOG}",
     benchmark:
@@ -225,12 +225,13 @@ rule train:
     params:
         run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
     shell:
-        "gpbench train {input.config:q} --out {params.run_dir:q} --set threads={threads} > {log:q} 2>&1"
+        "gpbench train {input.config:q} --out {params.run_dir:q} --set threads={threads} > {log:q} 2>&1 "
+        "&& touch {output.done:q}"
 
 
 rule eval:
     input:
-        status=rules.train.output.status,
+        trained=rules.train.output.done,
         prepared=lambda wildcards: expand(rules.prepare_metrics.output.notes, dataset=dataset_of(wildcards))
         if dataset_of(wildcards) in IMAGE_DATASETS else [],
     output:
@@ -321,7 +322,7 @@ rule plots:
 
 rule sample_picture:
     input:
-        lambda wildcards: expand(rules.train.output.status, run=f"{wildcards.dataset}/{wildcards.label}/seed{wildcards.seed}"),
+        lambda wildcards: expand(rules.train.output.done, run=f"{wildcards.dataset}/{wildcards.label}/seed{wildcards.seed}"),
     output:
         report(f"{RESULTS}/plots/samples/{{dataset}}_{{label}}_seed{{seed}}.png", caption="report/samples.rst",
                category="7. Samples", subcategory="{dataset}"),
@@ -351,7 +352,7 @@ rule figure1:
 
 rule figure4:
     input:
-        expand(rules.train.output.status, run=GROUPS["figure4"]),
+        expand(rules.train.output.done, run=GROUPS["figure4"]),
     output:
         report(f"{RESULTS}/plots/figure4_overfitting.png", caption="report/figure4.rst", category="5. Figure 4"),
     log:

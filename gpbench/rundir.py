@@ -4,7 +4,9 @@
         run.yaml          the run config the pipeline wrote (input of `gpbench train`)
         config.yaml       the resolved run config, every default filled in
         metrics.jsonl     one JSON line per logged iteration (with the dev critic cost every dev_every iterations)
-        status.json       running | completed | diverged | failed, with the iteration
+        status.json       running | completed | diverged | interrupted | failed, with the iteration
+        train.done        the pipeline's mark that `gpbench train` returned 0 (the train rule's output, so that
+                          Snakemake, which deletes a job's outputs before rerunning it, never deletes status.json)
         checkpoint.pt     models, optimizers, RNG and data-stream state, the run's identity and a checksum
         checkpoint.prev.pt  the checkpoint before it, kept until the new one is written and verified
         .lock             held by the one trainer of this directory
@@ -64,6 +66,7 @@ DIAGNOSIS_PLOT = "diagnosis.png"
 TRAIN_LOG = "train.log"
 EVAL_LOG = "eval.log"
 TRAIN_BENCHMARK = "train.benchmark.tsv"
+TRAIN_DONE = "train.done"
 
 
 def replace_atomically(path: Path, write) -> None:

@@ -54,7 +54,8 @@ def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
     if differing:
         key = differing[0]
         raise ConfigError(f"{where} holds a run with another config ({key}: {before.get(key)!r} there, "
-                          f"{now.get(key)!r} now); choose another --out or move that directory aside")
+                          f"{now.get(key)!r} now); to keep it, undo the change or train into another --out (in a "
+                          "suite: another suite name); to train afresh here, move that directory aside")
 
 
 def _rng_state(device: torch.device) -> dict:

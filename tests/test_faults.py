@@ -231,6 +231,18 @@ def test_a_suite_without_caption_and_with_shell_characters_runs_safely(tmp_path)
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     again = subprocess.run([*command, "-n"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # an edited run setting: the finished run is kept whole, and its train log says in one line what to do
+    run = tmp_path / "runs/probe/8gaussians/wgan-gp/seed0"
+    kept = {name: (run / name).read_bytes() for name in ("status.json", "checkpoint.pt", "metrics.jsonl", "eval.json")}
+    suite["replication"][0]["overrides"]["iterations"] = 3
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    edited = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert edited.returncode != 0
+    assert {name: (run / name).read_bytes() for name in kept} == kept
+    assert (run / "train.log").read_text().strip().splitlines()[-1] == (
+        "gpbench train: error: runs/probe/8gaussians/wgan-gp/seed0 holds a run with another config (iterations: 2 there, 3 now); "
+        "to keep it, undo the change or train into another --out (in a suite: another suite name); to train afresh "
+        "here, move that directory aside")
 
 
 @pytest.mark.parametrize("where", ["variant", "suite"])

@@ -92,7 +92,7 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     # every run is evaluated, the Figure 4 runs too (Fig. 4a ranks their snapshots)
     assert counts["train"] == len(runs) == counts["eval"] == evaluated + len(figure4)
     for run in runs[:: 7]:
-        assert f"runs/paper/{run.path}/status.json" in result.stdout
+        assert f"runs/paper/{run.path}/train.done" in result.stdout
     assert counts["table"] == 2
     # longest first: every image train job outranks every toy train job; among them, more critic updates first
     priorities = {run: int(priority) for run, priority in
