@@ -67,6 +67,9 @@ TRAIN_LOG = "train.log"
 EVAL_LOG = "eval.log"
 TRAIN_BENCHMARK = "train.benchmark.tsv"
 TRAIN_DONE = "train.done"
+# What every checkpoint holds (train.Trainer._save_checkpoint writes them; a file without one is damaged).
+CHECKPOINT_KEYS = ("iteration", "critic_step", "elapsed_seconds", "config", "generator", "critic", "g_optimizer",
+                   "d_optimizer", "stream", "rng")
 
 
 def replace_atomically(path: Path, write) -> None:
@@ -96,9 +99,10 @@ def torch_save_atomic(path: Path, payload: dict) -> None:
     replace_atomically(path, lambda temporary: torch.save(payload, temporary))
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, required: tuple[str, ...] = ("iteration",)) -> list[dict]:
     """Every record of a JSON-lines file; [] when the file does not exist. A partial last line is dropped with a
-    warning; a damaged line before it is a RunDirError naming the file and the line."""
+    warning; a damaged line before it, or a record without a whole-number ``required`` field, is a RunDirError
+    naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -118,6 +122,10 @@ def read_jsonl(path: Path) -> list[dict]:
                 break
             raise RunDirError(f"{path} is damaged at line {number} (not a JSON record); repair or remove that "
                               "line (the other lines hold the run's record)") from None
+        missing = [key for key in required if isinstance(record.get(key), bool) or not isinstance(record.get(key), int)]
+        if missing:
+            raise RunDirError(f"{path} line {number} has no whole-number {missing[0]!r} (every record needs one); "
+                              "repair or remove that line")
         records.append(record)
     return records
 
@@ -265,10 +273,13 @@ class RunDir:
         if not path.is_file():
             return {}
         try:
-            return json.loads(path.read_text())
+            status = json.loads(path.read_text(errors="replace"))
+            if isinstance(status, dict) and isinstance(status.get("status"), str):
+                return status
         except ValueError:
-            log.warning("%s is damaged; the next `gpbench train` of this run rewrites it", path)
-            return {"status": "unknown"}
+            pass
+        log.warning("%s is damaged (not a status record); the next `gpbench train` of this run rewrites it", path)
+        return {"status": "unknown"}
 
     def write_status(self, status: str, iteration: int, **extra) -> None:
         write_json_atomic(self.file(STATUS), {"status": status, "iteration": iteration, **extra})
@@ -327,6 +338,9 @@ class RunDir:
                 continue
             try:
                 state = load_torch(path, map_location)
+                missing = [key for key in CHECKPOINT_KEYS if key not in state] if isinstance(state, dict) else ["all"]
+                if missing:
+                    raise ValueError(f"not a gpbench checkpoint: no {missing[0]!r}")
                 checksum = state.pop("checksum", None)
                 if checksum is not None and checksum != state_digest(state):
                     raise ValueError("checksum mismatch")

@@ -197,11 +197,16 @@ class Trainer:
         self.iteration, self.critic_step = state["iteration"], state["critic_step"]
         self.checkpointed_iteration = self.iteration
         self.elapsed_before = state["elapsed_seconds"]
-        self.generator.load_state_dict(state["generator"])
-        self.critic.load_state_dict(state["critic"])
-        self.g_optimizer.load_state_dict(state["g_optimizer"])
-        self.d_optimizer.load_state_dict(state["d_optimizer"])
-        self.stream.load_state_dict(state["stream"])
+        try:
+            self.generator.load_state_dict(state["generator"])
+            self.critic.load_state_dict(state["critic"])
+            self.g_optimizer.load_state_dict(state["g_optimizer"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+            self.stream.load_state_dict(state["stream"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise RunDirError(f"{self.out / CHECKPOINT} holds models or optimizers of another shape than this "
+                              f"config builds ({type(error).__name__}: {str(error).splitlines()[0]}); train into "
+                              "another --out, or move that directory aside") from None
         if state.get("last_real") is not None:       # the next generator step's batch for a penalty on g_loss
             self.engine.restore_last_real(state["last_real"])
         _restore_rng(state["rng"])

@@ -189,6 +189,46 @@ def test_damaged_config_and_eval_files_are_one_line_errors(tmp_path, capsys):
     fails_cleanly(capsys, ["eval", str(run.path)], "config.yaml is not valid YAML at line 2", verb="eval")
 
 
+@pytest.mark.parametrize("status", ["null", "{bad", '["completed"]'])
+def test_a_damaged_status_json_counts_the_run_nowhere(tmp_path, capsys, status):
+    run = train(tmp_path, tmp_path / "run")
+    run.file("status.json").write_text(status)
+    assert main(["eval", str(run.path), "--samples", "100", "--curve-samples", "100"]) == 0
+    assert main(["table", "replication", str(run.path), "--out", str(tmp_path / "table")]) == 0
+    [record] = list(csv.DictReader(open(tmp_path / "table_runs.csv")))
+    assert record["counted"].startswith("no: unfinished (unknown")
+    capsys.readouterr()
+    assert main(["diagnose", str(run.path)]) == 0
+    assert "the run did not finish (how far of 20 iterations unknown): status.json is damaged" in capsys.readouterr().out
+
+
+def test_a_metrics_line_without_its_iteration_is_named(tmp_path, capsys):
+    run = train(tmp_path, tmp_path / "run")
+    with open(run.file("metrics.jsonl"), "a") as handle:
+        handle.write('{"d_loss": 1.0}\n')
+    fails_cleanly(capsys, ["diagnose", str(run.path)], "metrics.jsonl line 21 has no whole-number 'iteration'",
+                  verb="diagnose")
+
+
+def test_checkpoints_without_their_keys_or_of_another_shape_are_one_line_errors(tmp_path, capsys, interrupt_at):
+    from gpbench.rundir import state_digest
+
+    run = interrupted(tmp_path, tmp_path / "keys", 12, interrupt_at)
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        state = torch.load(run.file(name), weights_only=True)
+        del state["critic"], state["checksum"]
+        torch.save(state, run.file(name))
+    fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(run.path), *SHORT],
+                  "no usable checkpoint (checkpoint.pt: ValueError: not a gpbench checkpoint: no 'critic'")
+    run = interrupted(tmp_path, tmp_path / "shape", 12, interrupt_at)
+    state = torch.load(run.file(CHECKPOINT), weights_only=True)
+    del state["checksum"]
+    state["generator"] = {name: torch.zeros(3, *value.shape) for name, value in state["generator"].items()}
+    torch.save({**state, "checksum": state_digest(state)}, run.file(CHECKPOINT))
+    fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(run.path), *SHORT],
+                  "checkpoint.pt holds models or optimizers of another shape than this config builds")
+
+
 # --- class 2: divergence flows through the pipeline ------------------------------------------------------
 
 def test_divergence_before_the_first_checkpoint_is_evaluated_and_tabled(tmp_path, capsys):
