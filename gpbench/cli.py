@@ -121,6 +121,8 @@ def _rehearsal_data(args: argparse.Namespace) -> int:
 
     if not 10 <= args.images_per_batch <= 10_000:
         raise ConfigError(f"--images-per-batch: expected a whole number from 10 to 10,000, got {args.images_per_batch}")
+    if not 0 <= args.seed < 2**32:
+        raise ConfigError(f"--seed: expected a whole number from 0 to {2**32 - 1:,}, got {args.seed}")
     folder = write_synthetic_cifar10(args.data_root, args.images_per_batch, args.seed)
     weights = write_random_inception(args.inception, args.seed)
     print(f"wrote SYNTHETIC DATA into {folder}/ and RANDOM INCEPTION weights to {weights}")
@@ -441,8 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_ERROR_CHARACTERS = 2000
+
+
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """The message on one line, and at most MAX_ERROR_CHARACTERS of it (a value quoted in it may be huge)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= MAX_ERROR_CHARACTERS else line[:MAX_ERROR_CHARACTERS - 30] + " … (message shortened)"
 
 
 class Terminated(KeyboardInterrupt):

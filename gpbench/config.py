@@ -280,6 +280,12 @@ def _validate(config: dict) -> None:
     if config["train_subset"] is not None and config["dataset"] in TOYS_DRAWN_FRESH:
         raise ConfigError(f"train_subset: {config['dataset']} draws its samples fresh; it applies to image datasets "
                           "and 25gaussians")
+    for key, batches in (("generator_batchnorm", ("batch_size", "generator_batch_size")),
+                         ("critic_batchnorm", ("batch_size",))):
+        small = [size for size in batches if config[size] < 2]
+        if config[key] and small:
+            raise ConfigError(f"{small[0]}: {config[small[0]]} with {key} on; batchnorm needs at least 2 samples "
+                              f"per batch (or set {key}: false)")
     _check_penalty(config)
 
 

@@ -126,6 +126,16 @@ def lambda_variants(variants: dict[str, dict], grid: dict | None) -> dict[str, d
             expanded[f"{name}-lambda{value:g}"] = {**penalty, "lambda": value}
     return expanded
 
+def check_eval_metrics(evaluation: dict) -> None:
+    """``eval.metrics``: every metric applies to its dataset (caught before any job, not after training)."""
+    for dataset, metrics in (evaluation.get("metrics") or {}).items():
+        allowed = get_dataset(dataset).metrics
+        for metric in metrics or []:
+            if metric not in allowed:
+                raise ConfigError(f"eval.metrics.{dataset}: {metric!r} does not apply to {dataset}; allowed: "
+                                  f"{', '.join(allowed)}")
+
+
 def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     """Every run of the suite, its config resolved (so a bad override fails before any job runs)."""
     runs: list[Run] = []
@@ -159,6 +169,7 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
                       **copy.deepcopy(figure4.get("overrides", {}))}
             for seed in figure4.get("seeds", seeds):
                 runs.append(Run("figure4", dataset, method, f"subset{subset}", seed, {**config, "seed": seed}))
+    check_eval_metrics(suite.get("eval") or {})
     paths = [run.path for run in runs]
     duplicated = sorted({path for path in paths if paths.count(path) > 1})
     if duplicated:

@@ -25,6 +25,7 @@ with a warning; a checkpoint that fails to load or fails its checksum falls back
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import hashlib
 import io
@@ -96,7 +97,18 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def torch_save_atomic(path: Path, payload: dict) -> None:
-    replace_atomically(path, lambda temporary: torch.save(payload, temporary))
+    """torch.save, atomically; its RuntimeError on a failed write (a full disk: "file write failed") becomes the
+    OSError every other write raises, naming the file."""
+    def save(temporary: Path) -> None:
+        try:
+            torch.save(payload, temporary)
+        except RuntimeError as error:
+            if "write" not in str(error).lower():
+                raise
+            raise OSError(errno.ENOSPC, f"writing failed ({str(error).splitlines()[0]}); is the disk full?",
+                          str(path)) from None
+
+    replace_atomically(path, save)
 
 
 def read_jsonl(path: Path, required: tuple[str, ...] = ("iteration",)) -> list[dict]:

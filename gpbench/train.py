@@ -45,6 +45,34 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+STATE_BYTES_PER_PARAMETER = 16          # float32 weights, gradients and two Adam moments
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes free on ``device`` (MemAvailable on a Linux CPU), or None where it cannot be told."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def check_memory(config: dict, device: torch.device) -> None:
+    """A ConfigError before anything is allocated when the models' weights, gradients and optimizer state alone
+    need more memory than the device has free (the models are built on the meta device: no memory, no RNG)."""
+    with torch.device("meta"):
+        generator, critic = build(config["arch"], **model_options(config))
+    parameters = sum(p.numel() for model in (generator, critic) for p in model.parameters())
+    needed, available = STATE_BYTES_PER_PARAMETER * parameters, free_memory(device)
+    if available is not None and needed > available:
+        raise ConfigError(f"dim: {config['dim']} (depth {config['depth']}) builds {parameters:,} parameters: "
+                          f"{needed / 2**30:.1f} GiB with gradients and optimizer state, but this {device.type} has "
+                          f"{available / 2**30:.1f} GiB free; lower dim")
+
+
 def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
     """The run held in ``where`` must be the one ``config`` describes (keys that only change speed aside)."""
     if previous is None:
@@ -97,6 +125,7 @@ class Trainer:
         if self.out.exists() and not self.out.is_dir():
             raise RunDirError(f"--out {self.out} is a file, not a run directory")
         self.device = resolve_device(config["device"])
+        check_memory(config, self.device)
         if config["threads"]:
             torch.set_num_threads(config["threads"])
         _check_same_run(str(self.out), self.run_dir.read_config(), config)

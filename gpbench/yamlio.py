@@ -12,6 +12,7 @@ import yaml
 from gpbench.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_VALUES = 100_000      # values of a document with its aliases expanded (a "billion laughs" stops here)
 
 # YAML 1.2 floats, which YAML 1.1 (PyYAML's default) misses when they have no dot or an unsigned exponent.
 _FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?
@@ -50,12 +51,30 @@ _resolve_float_like_yaml_1_2()
 def parse_yaml(text: str, source: str):
     """The YAML document in ``text``; ``source`` names it in the one-line error."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)
+        document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError(f"{source} is not valid YAML{where}: {problem}") from None
+    if _expanded_size(document, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise ConfigError(f"{source} expands to more than {MAX_CONFIG_VALUES:,} values (nested YAML aliases?); "
+                          "a gpbench config is far smaller")
+    return document
+
+
+def _expanded_size(value, budget: int) -> int:
+    """How many values ``value`` holds with shared (aliased) parts counted each time, stopping past ``budget``."""
+    count, stack = 0, [value]
+    while stack and count <= budget:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
 
 
 def read_yaml(path: str | Path, what: str = "config"):

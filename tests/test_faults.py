@@ -414,6 +414,11 @@ def test_rerunning_a_completed_run_keeps_its_data_note(tmp_path, monkeypatch):
     (b"method: wgan-gp\ndataset: mnist\nbatch_size: 60000\n", "batch_size: 60000 is larger than"),
     (b"method: wgan-gp\ndataset: 8gaussians\niterations: [\n", "is not valid YAML at line"),
     (b"- just\n- a list\n", "must hold a mapping"),
+    (b"method: ns-gan\ndataset: mnist\nbatch_size: 1\n", "batch_size: 1 with generator_batchnorm on"),
+    (b"method: wgan-gp\ndataset: cifar10\ndim: 8192\n", "builds 33,624,997,892 parameters"),
+    (b"method: wgan-gp\ndataset: 8gaussians\nbetas:\n  - &a [x, x, x, x, x, x, x, x, x]\n"
+     + b"".join(f"  - &{b} [{', '.join([f'*{a}'] * 9)}]\n".encode() for a, b in zip("abcdefg", "bcdefgh")),
+     "expands to more than 100,000 values"),
 ])
 def test_former_tracebacks_are_one_line_errors(tmp_path, capsys, monkeypatch, text, named):
     from gpbench.data import images
@@ -432,6 +437,7 @@ def test_former_tracebacks_are_one_line_errors(tmp_path, capsys, monkeypatch, te
     (["train", "CONFIG", "--out", "FILE"], "is a file, not a run directory"),
     (["eval", "FILE"], "is not a gpbench run"),
     (["eval", "OUT"], "is not a gpbench run"),
+    (["rehearsal-data", "--data-root", "OUT", "--inception", "OUT/w.pth", "--seed", "-1"], "--seed: expected"),
 ])
 def test_bad_command_lines_are_one_line_errors(tmp_path, capsys, argv, named):
     (tmp_path / "file").write_text("not a run")
@@ -518,6 +524,21 @@ def test_a_full_disk_fails_in_one_line_leaves_no_tmp_files_and_resumes_bitwise(t
         filler.unlink()
         assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 0
         assert_same_weights(final_generator(reference), final_generator(RunDir(out)))
+
+
+def test_torch_saves_runtime_error_on_a_full_disk_is_the_same_one_line(tmp_path, capsys, monkeypatch):
+    def full(payload, path):                  # what torch.save raises when the disk fills mid-write
+        Path(path).write_bytes(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file "
+                           "data/3: file write failed")
+
+    monkeypatch.setattr(torch, "save", full)
+    out = tmp_path / "run"
+    assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 2
+    error = one_line_error(capsys)
+    assert f"{out}/snapshots/generator_000005.pt: writing failed (" in error and "is the disk full?" in error
+    assert "resumes" in error
+    assert not list(out.rglob("*.tmp"))
 
 
 def test_a_read_only_disk_fails_in_one_line_and_resumes_once_writable(tmp_path, capsys, interrupt_at):

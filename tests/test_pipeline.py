@@ -134,6 +134,18 @@ def test_a_bad_run_override_is_named_with_its_run():
         plan(suite)
 
 
+def test_a_suite_metric_that_does_not_fit_its_dataset_stops_before_any_job(tmp_path):
+    suite = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    suite["eval"] = {**suite.get("eval", {}), "metrics": {"8gaussians": ["modes", "fid"]}}
+    with pytest.raises(ConfigError, match=r"eval.metrics.8gaussians: 'fid' does not apply to 8gaussians; allowed: "
+                                          r"modes, emd, swd"):
+        plan(suite)
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    result = subprocess.run([*SNAKEMAKE, "-n", "--configfile", str(tmp_path / "suite.yaml")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: eval.metrics.8gaussians")
+
+
 def wait_for(predicate, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
