@@ -20,7 +20,9 @@ from gpbench.data import DATASETS, get_dataset
 from gpbench.engine import ENGINES, MEMORY_FORMATS
 from gpbench.errors import ConfigError
 from gpbench.losses import CLIP_PLACEMENTS, GAMES, check_clipping, check_game_options
-from gpbench.models import ARCHITECTURES
+from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
+from gpbench.models.random_architectures import draw_architecture
+from gpbench.models.zoo import FIGURE2_ROWS, RESNET_BLOCKS
 from gpbench.optim import OPTIMIZERS
 from gpbench.penalties import build_penalty
 from gpbench.penalties.schedules import is_number
@@ -40,6 +42,11 @@ _SCRIPT = {
     "cifar10": {"batch_size": 64, "iterations": 200_000, "dim": 128, "dev_samples": 10_000},  # gan_cifar.py
     "cifar10-resnet": {"batch_size": 64, "generator_batch_size": 128, "iterations": 100_000, "dim": 128,
                        "lr_decay": "linear", "dequantize": True, "dev_samples": 10_000},     # gan_cifar_resnet.py
+    # gan_64x64.py (Figure 2): batch 64, DIM 64, 200k iterations, 6 bottleneck blocks per resolution
+    "figure2": {"batch_size": 64, "iterations": 200_000, "dim": 64, "resnet_blocks": RESNET_BLOCKS},
+    # Table 1: the paper gives no training length or batch for its random architectures; gpbench's choice is
+    # gan_64x64.py's (docs/replication.md, "Robustness across architectures")
+    "random": {"batch_size": 64, "iterations": 200_000, "dim": 64},
 }
 # The scripts' three modes. `wgan` = weight clipping, `dcgan` = NS-GAN with the halved critic loss.
 _MODE = {
@@ -63,6 +70,8 @@ _EXCEPTIONS = {
     ("deep-mlp", "wgan-gp"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},
     ("toy", "wgan-gp-rmsprop"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},
     ("cifar10-resnet", "wgan-gp"): {"lr": 2e-4, "betas": [0.0, 0.9]},
+    ("figure2", "wgan-gp"): {"betas": [0.0, 0.9]},                          # gan_64x64.py: Adam(1e-4, 0, 0.9)
+    ("random", "wgan-gp"): {"betas": [0.0, 0.9]},
 }
 # Batchnorm placement per (arch, method): gan_mnist.py only in `wgan` mode, in both nets; gan_cifar.py
 # always in G, in the critic's inner convs except in wgan-gp mode; the ResNet G always, its critic never.
@@ -73,6 +82,9 @@ _BATCHNORM = {
     "cifar10-resnet": lambda method: (True, False),
     "toy": lambda method: (False, False),
     "deep-mlp": lambda method: (False, False),
+    # Figure 2's row or Table 1's draw decides where normalisation goes; the method decides which (model_options)
+    "figure2": lambda method: (True, True),
+    "random": lambda method: (True, True),
 }
 # gan_mnist.py's `dcgan` mode has no batchnorm in G; with its sigmoid output that generator saturates (every
 # sample the same near-black image, IS 1.000) within a few hundred iterations, seed after seed, and the baseline
@@ -115,6 +127,9 @@ DEFAULTS = {
     "halve_d_loss": False, "real_label": 1.0, "flip_probability": 0.0,
     "critic_warmup": False,            # Arjovsky's 100 critic steps for the first 25 and every 500th G iteration
     "generator_batchnorm": None, "critic_batchnorm": None, "dequantize": False,
+    "figure2_row": None,               # arch figure2: which of Figure 2's architectures (gpbench.models.zoo)
+    "resnet_blocks": None,             # arch figure2, row resnet: bottleneck blocks per resolution (paper 6)
+    "random_architecture": None,       # arch random: {seed, index, space} of Table 1's draw
     "checkpoint_every": 1000, "log_every": 100, "sample_every": None,
     "dev_every": 100,                  # the dev critic cost (held-out real data) every N generator iterations
     "dev_samples": 1000,               # held-out samples it uses (the image presets: the whole 10k split)
@@ -132,8 +147,8 @@ _INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_b
                "dim": (1, 8192), "depth": (1, 256), "n_critic": (1, 10_000), "checkpoint_every": (1, 10**9),
                "log_every": (1, 10**9), "sample_every": (1, 10**9), "snapshot_every": (1, 10**9),
                "threads": (1, 1024), "seed": (0, 2**31 - 1), "dev_every": (1, 10**9),
-               "dev_samples": (1, 1_000_000), "train_subset": (2, 10**8)}
-_OPTIONAL_INTS = ("threads", "train_subset")     # null = leave torch's default / the whole training split
+               "dev_samples": (1, 1_000_000), "train_subset": (2, 10**8), "resnet_blocks": (1, 64)}
+_OPTIONAL_INTS = ("threads", "train_subset", "resnet_blocks")     # null = leave torch's default / the whole training split
 # Keys that change speed or what is logged, not the results: they may differ when a run resumes.
 RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
                 "dev_samples", "engine", "memory_format")
@@ -145,9 +160,22 @@ _BOOLS = ("halve_d_loss", "critic_warmup", "generator_batchnorm", "critic_batchn
 
 
 def model_options(config: dict) -> dict:
-    """The keyword arguments of :func:`gpbench.models.build` from a resolved config or a preset."""
-    return {"dim": config["dim"], "depth": config.get("depth") or 3,
-            "generator_batchnorm": config["generator_batchnorm"], "critic_batchnorm": config["critic_batchnorm"]}
+    """The keyword arguments of :func:`gpbench.models.build` from a resolved config or a preset. Figure 2's rows
+    and Table 1's draws also take the dataset's image geometry and range, and the critic's normalisation:
+    layernorm under a gradient penalty (batchnorm mixes the samples it differentiates), batchnorm otherwise
+    (gan_64x64.py's Normalize)."""
+    options = {"dim": config["dim"], "depth": config.get("depth") or 3,
+               "generator_batchnorm": config["generator_batchnorm"], "critic_batchnorm": config["critic_batchnorm"]}
+    if config.get("arch") in IMAGE_LAYOUT_ARCHITECTURES:
+        dataset = DATASETS[config["dataset"]]
+        channels, size = dataset.image_shape
+        options.update(size=size, channels=channels, output="sigmoid" if dataset.value_range == (0.0, 1.0) else "tanh",
+                       critic_norm="layernorm" if config["penalty"]["kind"] != "none" else "batchnorm")
+        if config["arch"] == "figure2":
+            options.update(figure2_row=config["figure2_row"], resnet_blocks=config["resnet_blocks"])
+        else:
+            options["random_architecture"] = config["random_architecture"]
+    return options
 
 
 def preset(arch: str, method: str) -> dict:
@@ -286,7 +314,23 @@ def _validate(config: dict) -> None:
         if config[key] and small:
             raise ConfigError(f"{small[0]}: {config[small[0]]} with {key} on; batchnorm needs at least 2 samples "
                               f"per batch (or set {key}: false)")
+    _check_layout(config)
     _check_penalty(config)
+
+
+def _check_layout(config: dict) -> None:
+    """figure2_row and random_architecture: required by their arch, refused by any other."""
+    arch = config["arch"]
+    for key, owner in (("figure2_row", "figure2"), ("random_architecture", "random")):
+        if config[key] is not None and arch != owner:
+            raise ConfigError(f"{key}: applies to arch {owner} only (this run's arch is {arch})")
+    if arch == "figure2" and config["figure2_row"] not in FIGURE2_ROWS:
+        raise ConfigError(f"figure2_row: {config['figure2_row']!r} is not allowed; allowed: {', '.join(FIGURE2_ROWS)}")
+    if arch == "random":
+        drawn = config["random_architecture"]
+        if not isinstance(drawn, dict) or set(drawn) != {"seed", "index", "space"}:
+            raise ConfigError(f"random_architecture: expected {{seed: S, index: K, space: cpu|paper}}, got {drawn!r}")
+        draw_architecture(drawn["seed"], drawn["index"], drawn["space"])      # refuses bad values in one line
 
 
 def parse_overrides(overrides: list[str]) -> dict:

