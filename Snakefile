@@ -51,7 +51,8 @@ def cluster(job, key):
 
 
 # Rules that only write small files run where Snakemake runs, never as cluster jobs.
-localrules: all, run_config, data, rehearsal_data, diagnose, health, table, plots, sample_picture, figure4, claims
+localrules: all, run_config, data, rehearsal_data, diagnose, health, table, plots, grid, sample_picture, figure4,
+    claims
 CAPTION = config.get("caption", "")
 GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in RUN_GROUPS}
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
@@ -125,6 +126,11 @@ def claims_outputs():
     return [f"{RESULTS}/tables/claims.md", f"{RESULTS}/tables/claims.csv"]
 
 
+def grid_outputs():
+    datasets = sorted({RUNS[path].dataset for path in GROUPS["architectures"]})
+    return expand(f"{RESULTS}/plots/figure2_grid_{{dataset}}.png", dataset=datasets)
+
+
 def figure4_outputs():
     return [f"{RESULTS}/plots/figure4_overfitting.png"] if GROUPS["figure4"] else []
 
@@ -139,6 +145,9 @@ rule all:
     input:
         table_outputs("replication"),
         table_outputs("flex"),
+        table_outputs("architectures"),
+        table_outputs("random_architectures"),
+        grid_outputs(),
         plot_outputs("replication", ""),
         plot_outputs("flex", "flex_"),
         claims_outputs(),
@@ -293,7 +302,7 @@ rule table:
     log:
         f"{RESULTS}/logs/table-{{group}}.log",
     wildcard_constraints:
-        group="replication|flex",
+        group="replication|flex|architectures|random_architectures",
     params:
         out=lambda wildcards: f"{RESULTS}/tables/{wildcards.group}",
         caption=options(("--caption", CAPTION)),
@@ -318,6 +327,21 @@ rule plots:
         out=f"{RESULTS}/plots",
     shell:
         "gpbench plot {input:q} --out {params.out:q} --prefix '{wildcards.prefix}' > {log:q} 2>&1"
+
+
+rule grid:
+    input:
+        lambda wildcards: evals([path for path in GROUPS["architectures"] if RUNS[path].dataset == wildcards.dataset]),
+    output:
+        report(f"{RESULTS}/plots/figure2_grid_{{dataset}}.png", caption="report/grid.rst",
+               category="9. Architectures (Figure 2, Table 1)"),
+    log:
+        f"{RESULTS}/logs/grid-{{dataset}}.log",
+    params:
+        runs=lambda wildcards: [f"{RUN_ROOT}/{path}" for path in GROUPS["architectures"]
+                                if RUNS[path].dataset == wildcards.dataset],
+    shell:
+        "gpbench grid {params.runs:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule sample_picture:

@@ -13,6 +13,9 @@ from pathlib import Path
 from gpbench import __version__
 from gpbench.errors import ConfigError, GpbenchError
 
+# report.tables.TABLES's keys (tests tie them), spelled here so that parsing a command line imports no torch
+TABLE_KINDS = ("replication", "flex", "health", "architectures", "random_architectures")
+
 DEVICE_HELP = "where the generator and Inception run: auto (a CUDA GPU where there is one), cpu, cuda, cuda:N"
 DESCRIPTION = """\
 gpbench: gradient penalties for GAN training, benchmarked, and Gulrajani et al. 2017 ("Improved Training of
@@ -113,6 +116,13 @@ def _plot(args: argparse.Namespace) -> int:
 
     paths = write_plots(args.runs, args.out, args.prefix)
     print(f"wrote {len(paths)} plots into {args.out}")
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> int:
+    from gpbench.report.plots import architecture_grid
+
+    print(f"wrote {architecture_grid(args.runs, args.out)}")
     return 0
 
 
@@ -352,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(run=_prepare_metrics)
 
     table = verbs.add_parser("table", help="write results tables (md, csv, tex, html) from evaluated runs")
-    table.add_argument("kind", choices=["replication", "flex", "health"])
+    table.add_argument("kind", choices=list(TABLE_KINDS))
     table.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
     table.add_argument("--out", required=True, help="output path without extension")
     table.add_argument("--caption", default="", help="protocol and reductions, printed with the tables")
@@ -363,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", required=True, help="plots directory")
     plot.add_argument("--prefix", default="", help="prefix of the plot file names, e.g. flex_")
     plot.set_defaults(run=_plot)
+
+    grid = verbs.add_parser("grid", help="Figure 2's sample grid: architecture rows x method columns")
+    grid.add_argument("runs", nargs="+", help="run directories of an architectures section")
+    grid.add_argument("--out", required=True, help="the PNG to write")
+    grid.set_defaults(run=_grid)
 
     rehearsal = verbs.add_parser("rehearsal-data", help="synthetic CIFAR-10 in the real format and random Inception "
                                  "weights, to rehearse the GPU path on CPU (configs/rehearsal.yaml)")

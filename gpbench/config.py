@@ -109,6 +109,12 @@ REPORTED = {
 }
 
 
+# Table 1 (200 random architectures, 32x32 ImageNet): minimum Inception score -> architectures that pass it with
+# only the standard GAN, only WGAN-GP, both, neither (Gulrajani et al. 2017, Table 1)
+REPORTED_TABLE1 = {1.0: (0, 8, 192, 0), 3.0: (1, 88, 110, 1), 5.0: (0, 147, 42, 11), 7.0: (1, 104, 5, 90),
+                   9.0: (0, 0, 0, 200)}
+
+
 # Figure 1 (fixed-generator critics): steps and sizes; the optimizers, lambda and c come from the presets.
 # The paper trains the toy critics to optimality and the 12-layer critic (width 512, Fig. 1b) briefly; gpbench
 # repeats every critic for each seed and reports mean +- std over seeds (the paper shows one run).

@@ -24,7 +24,10 @@ from gpbench.yamlio import read_yaml
 
 FIGURE4_SUBSET = 1000                       # "a random 1000-digit subset of MNIST" (Gulrajani et al. Fig. 4b)
 FIGURE4_METHODS = ("wgan-gp", "wgan-clip")
-GROUPS = ("replication", "flex", "figure4")
+GROUPS = ("replication", "flex", "figure4", "architectures", "random_architectures")
+FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")   # gan_64x64.py's modes dcgan, lsgan, wgan, wgan-gp
+TABLE1_METHODS = ("ns-gan", "wgan-gp")                           # Table 1: the standard GAN against WGAN-GP
+RANDOM_LABEL = "random"                                          # run label <method>-random<k>
 # Names that become run paths, Snakemake wildcards and shell words: letters, digits, "." and "-", starting with a
 # letter or digit ("_" separates the fields of sample file names). No quote, "$", parenthesis, backtick, space or
 # slash can reach a job's command.
@@ -136,6 +139,37 @@ def check_eval_metrics(evaluation: dict) -> None:
                                   f"{', '.join(allowed)}")
 
 
+def random_variant(index: int) -> str:
+    return f"{RANDOM_LABEL}{index:03d}"
+
+
+def _architecture_runs(suite: dict, common: dict, seeds: list[int]) -> list[Run]:
+    """Figure 2 (``architectures``: each row under each method) and Table 1 (``random_architectures``: draw k of
+    the sweep under each method); one preset per method, as the paper."""
+    from gpbench.models.zoo import FIGURE2_ROWS
+
+    runs: list[Run] = []
+    grid = suite.get("architectures")
+    if grid:
+        for dataset in grid["datasets"]:
+            for row in grid.get("rows", FIGURE2_ROWS):
+                for method in grid.get("methods", FIGURE2_METHODS):
+                    config = {**common, "method": method, "dataset": dataset, "arch": "figure2", "figure2_row": row,
+                              **copy.deepcopy(grid.get("overrides", {}))}
+                    runs += [Run("architectures", dataset, method, row, seed, {**config, "seed": seed})
+                             for seed in grid.get("seeds", seeds)]
+    sweep = suite.get("random_architectures")
+    if sweep:
+        for index in range(sweep["count"]):
+            drawn = {"seed": sweep.get("sweep_seed", 0), "index": index, "space": sweep.get("space", "cpu")}
+            for method in sweep.get("methods", TABLE1_METHODS):
+                config = {**common, "method": method, "dataset": sweep["dataset"], "arch": "random",
+                          "random_architecture": drawn, **copy.deepcopy(sweep.get("overrides", {}))}
+                runs += [Run("random_architectures", sweep["dataset"], method, random_variant(index), seed,
+                             {**config, "seed": seed}) for seed in sweep.get("seeds", [seeds[0]])]
+    return runs
+
+
 def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     """Every run of the suite, its config resolved (so a bad override fails before any job runs)."""
     runs: list[Run] = []
@@ -161,6 +195,7 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
                 config["penalty"] = inherit_lambda(penalty, config)
                 for seed in flex.get("seeds", seeds):
                     runs.append(Run("flex", dataset, config["method"], name, seed, {**config, "seed": seed}))
+    runs += _architecture_runs(suite, common, seeds)
     figure4 = suite.get("figure4")
     if figure4:
         dataset, subset = figure4.get("dataset", "mnist"), figure4.get("train_subset", FIGURE4_SUBSET)

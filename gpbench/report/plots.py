@@ -258,3 +258,36 @@ def write_plots(run_dirs: list[str], out_dir: str | Path, prefix: str = "") -> l
         progress = sweep_figure3 if len(groups) > SMALL_MULTIPLES_ABOVE else figure3
         written += [progress(dataset, groups, out_dir, prefix), training_curves(dataset, groups, out_dir, prefix)]
     return written
+
+
+def architecture_grid(run_dirs: list[str], out: str | Path) -> Path:
+    """Figure 2's layout: one row per architecture, one column per method, each cell the last samples of the
+    lowest seed; a cell whose runs do not count (diverged, collapsed, unfinished) says so in red."""
+    results = [RunResult.read(path) for path in run_dirs]
+    rows = list(dict.fromkeys(run.config["figure2_row"] for run in results))
+    methods = list(dict.fromkeys(run.config["method"] for run in results))
+    figure, axes = plt.subplots(len(rows), len(methods), figsize=(2.2 * len(methods), 2.2 * len(rows) + 0.6),
+                                squeeze=False)
+    for i, row in enumerate(rows):
+        for j, method in enumerate(methods):
+            axis = axes[i][j]
+            axis.set_xticks([])
+            axis.set_yticks([])
+            runs = sorted((run for run in results if run.config["figure2_row"] == row
+                           and run.config["method"] == method), key=lambda run: run.config["seed"])
+            pictures = RunDir(runs[0].path).sample_pictures() if runs else []
+            if pictures:
+                axis.imshow(plt.imread(pictures[-1]))
+            failed = [run.why_not_counted for run in runs if not run.counted]
+            if failed or not pictures:
+                axis.text(0.5, 0.5, (failed[0] if failed else "no samples").split(" (")[0], color="red",
+                          ha="center", va="center", transform=axis.transAxes, fontsize=9,
+                          bbox={"facecolor": "white", "alpha": 0.8})
+            if i == 0:
+                axis.set_title(method, fontsize=10)
+            if j == 0:
+                axis.set_ylabel(row, fontsize=10)
+    dataset = results[0].dataset if results else ""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(figure, out, f"Figure 2 layout on {dataset}{marks_of(results)}: last samples of the lowest seed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +179,25 @@ def group_runs(results: list[RunResult]) -> dict[tuple[str, str], list[RunResult
     for result in sorted(results, key=lambda r: (r.dataset, r.label, r.config["seed"])):
         groups.setdefault((result.dataset, result.label), []).append(result)
     return groups
+
+
+@dataclass
+class Block:
+    """One table of a file: rows share their columns (one dataset per block); ``notes`` are lines under it."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    notes: list[str] = field(default_factory=list)
+
+
+def stability_text(runs: list[RunResult]) -> str:
+    """"none diverged", or which seeds diverged (and when) and which collapsed (samples all the same)."""
+    diverged = [f"seed {r.config['seed']} at {r.status.get('iteration')}" for r in runs if r.diverged]
+    collapsed = [f"seed {r.config['seed']} (sample spread {r.sample_spread:.1e})" for r in runs if r.collapsed]
+    unfinished = [f"seed {r.config['seed']} ({r.status.get('status', 'no status')} at {r.status.get('iteration')} "
+                  f"of {r.config['iterations']})" for r in runs if r.unfinished]
+    parts = (["diverged " + ", ".join(diverged)] if diverged else []) + (
+        ["collapsed " + ", ".join(collapsed)] if collapsed else []) + (
+        ["unfinished " + ", ".join(unfinished)] if unfinished else [])
+    return "; ".join(parts) if parts else "none diverged"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import html
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpbench.config import REPORTED
@@ -13,17 +12,9 @@ from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.penalties import build_penalty
 from gpbench.rundir import RunDir
 from gpbench.report.health import health_cell
-from gpbench.report.results import RunResult, group_runs, marks_of, summarise, table_metrics, welch_interval
-
-
-@dataclass
-class Block:
-    """One table of a file: rows share their columns (one dataset per block); ``notes`` are lines under it."""
-
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    notes: list[str] = field(default_factory=list)
+from gpbench.report.architectures import figure2_table, table1_table
+from gpbench.report.results import (Block, RunResult, group_runs, marks_of, stability_text, summarise, table_metrics,
+                                     welch_interval)
 
 
 def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
@@ -31,18 +22,6 @@ def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
         return "—"
     mean, std, count = summary
     return f"{mean:.{digits}g} ± {std:.2g}" if count > 1 else f"{mean:.{digits}g}"
-
-
-def _stability(runs: list[RunResult]) -> str:
-    """"none diverged", or which seeds diverged (and when) and which collapsed (samples all the same)."""
-    diverged = [f"seed {r.config['seed']} at {r.status.get('iteration')}" for r in runs if r.diverged]
-    collapsed = [f"seed {r.config['seed']} (sample spread {r.sample_spread:.1e})" for r in runs if r.collapsed]
-    unfinished = [f"seed {r.config['seed']} ({r.status.get('status', 'no status')} at {r.status.get('iteration')} "
-                  f"of {r.config['iterations']})" for r in runs if r.unfinished]
-    parts = (["diverged " + ", ".join(diverged)] if diverged else []) + (
-        ["collapsed " + ", ".join(collapsed)] if collapsed else []) + (
-        ["unfinished " + ", ".join(unfinished)] if unfinished else [])
-    return "; ".join(parts) if parts else "none diverged"
 
 
 def _usable(runs: list[RunResult]) -> list[RunResult]:
@@ -77,11 +56,11 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                             "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
                             "seeds_used": summary[2] if summary else 0, "seeds": len(runs),
                             "paper": value, "paper_std": std, "paper_source": source, "delta": delta,
-                            "iterations": runs[0].config["iterations"], "stability": _stability(runs),
+                            "iterations": runs[0].config["iterations"], "stability": stability_text(runs),
                             "rehearsal": marks_of(runs)})
         health = health_cell(runs)
         cells += ["; ".join(paper_cells) or "—", "; ".join(delta_cells) or "—",
-                  f"{runs[0].config['iterations']:,}", _stability(runs), health]
+                  f"{runs[0].config['iterations']:,}", stability_text(runs), health]
         for record in records[-len(metrics):]:
             record["health"] = health
         block.rows.append(cells)
@@ -147,7 +126,7 @@ def _separation_line(by_label: dict, first: str, second: str, dataset: str, metr
     name = "WGAN-GP" if first == REFERENCE_METHOD else first
     if not _usable(by_label[second]):
         return (f"{name} vs {second}: not compared, no {second} seed trained to usable samples "
-                f"({_stability(by_label[second])}).")
+                f"({stability_text(by_label[second])}).")
     parts = []
     for metric in metrics:
         mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[label])]) for label in (first, second))
@@ -196,7 +175,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
             record[f"{metric}_mean"] = summary[0] if summary else None
             record[f"{metric}_std"] = summary[1] if summary else None
         record["health"] = health_cell(runs)
-        cells += [_format(wasserstein), _stability(runs).removeprefix("diverged ").replace("none diverged", "0"),
+        cells += [_format(wasserstein), stability_text(runs).removeprefix("diverged ").replace("none diverged", "0"),
                   f"{cost[0]:.1f} ({record['engine']})" if cost else "—", record["health"]]
         block.rows.append(cells)
         records.append(record)
@@ -288,7 +267,12 @@ def to_html(blocks: list[Block], title: str, caption: str) -> str:
 HTML_STYLE = ("body{font-family:sans-serif;font-size:13px;margin:1em}table{border-collapse:collapse;margin:.5em 0}"
               "th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}"
               "th{background:#f2f2f2}.caption,.note{color:#333;max-width:70em}")
-TABLES = {"replication": replication, "flex": flex, "health": health}
+TABLES = {"replication": replication, "flex": flex, "health": health, "architectures": figure2_table,
+          "random_architectures": table1_table}
+TITLES = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)",
+          "health": "Run health (gpbench diagnose)",
+          "architectures": "Robustness across architectures: Gulrajani et al. 2017, Figure 2",
+          "random_architectures": "Random architectures: Gulrajani et al. 2017, Table 1"}
 PER_RUN_SUFFIX = "_runs.csv"      # beside replication.csv and flex.csv: one row per run, what the means are made of
 
 
@@ -320,8 +304,7 @@ def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: 
     ``out_stem``_runs.csv); returns the paths."""
     results = [RunResult.read(path) for path in run_dirs]
     blocks, records = TABLES[kind](results)
-    title = {"replication": "Replication: Gulrajani et al. 2017", "flex": "Gradient-penalty variants (flex sweep)",
-             "health": "Run health (gpbench diagnose)"}[kind]
+    title = TITLES[kind]
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex", ".html")]
