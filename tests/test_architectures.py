@@ -124,3 +124,26 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
         assert sum(int(row[key]) for key in ("only GAN", "only WGAN-GP", "both", "neither")) == 3
     assert "0 / 8 / 192 / 0" in (tables / "random_architectures.md").read_text()       # the paper's, beside
     assert (tmp_path / "results/arch/plots/figure2_grid_mnist.png").stat().st_size > 5000
+
+
+def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_registries():
+    from pathlib import Path
+
+    import yaml
+
+    from gpbench.cli import TABLE_KINDS
+    from gpbench.config import METHODS
+    from gpbench.data import DATASETS
+    from gpbench.metrics import METRICS
+    from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
+    from gpbench.report.tables import TABLES
+
+    assert set(TABLE_KINDS) == set(TABLES)
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/schema.yaml").read_text())
+    assert set(schema["definitions"]["dataset"]["enum"]) == set(DATASETS)
+    assert set(schema["definitions"]["method"]["enum"]) == set(METHODS)
+    replication_arch = schema["properties"]["replication"]["items"]["properties"]["arch"]["enum"]
+    assert set(replication_arch) == set(ARCHITECTURES) - set(IMAGE_LAYOUT_ARCHITECTURES)   # they have sections
+    assert schema["properties"]["architectures"]["properties"]["rows"]["items"]["enum"] == list(FIGURE2_ROWS)
+    metrics = schema["properties"]["eval"]["properties"]["metrics"]["additionalProperties"]["items"]["enum"]
+    assert set(metrics) == set(METRICS)
