@@ -41,6 +41,12 @@ def _by(results: list[RunResult], *keys) -> dict[tuple, list[RunResult]]:
     return groups
 
 
+def _per_dataset(results: list[RunResult]):
+    """(dataset, its runs, the score metric it is ranked by), dataset by dataset."""
+    for dataset in sorted({run.dataset for run in results}):
+        yield dataset, [run for run in results if run.dataset == dataset], score_metric(dataset)
+
+
 def _plain(value):
     return value["index"] if isinstance(value, dict) else value
 
@@ -49,9 +55,7 @@ def figure2_table(results: list[RunResult]):
     """Block per dataset: one row per Figure 2 architecture, one column per method (score mean +- std over the
     seeds that count, seeds counted / run, what failed), and the claim "only WGAN-GP trains every architecture"."""
     blocks, records = [], []
-    for dataset in sorted({run.dataset for run in results}):
-        runs = [run for run in results if run.dataset == dataset]
-        metric = score_metric(dataset)
+    for dataset, runs, metric in _per_dataset(results):
         methods = list(dict.fromkeys(run.config["method"] for run in runs))
         rows = list(dict.fromkeys(run.config["figure2_row"] for run in runs))
         groups = _by(runs, "figure2_row", "method")
@@ -112,9 +116,7 @@ def table1_table(results: list[RunResult]):
     """Block per dataset: the threshold table beside the paper's counts, and the claim "WGAN-GP succeeds on more
     random architectures at every threshold"; the per-architecture scores go to the records."""
     blocks, records = [], []
-    for dataset in sorted({run.dataset for run in results}):
-        runs = [run for run in results if run.dataset == dataset]
-        metric = score_metric(dataset)
+    for dataset, runs, metric in _per_dataset(results):
         scores: dict[int, dict[str, float]] = {}
         for (_, index, method), group in _by(runs, "random_architecture", "method").items():
             scores.setdefault(index, {})[method] = architecture_score(group, metric)
