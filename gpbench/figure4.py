@@ -5,6 +5,7 @@ held-out curves and their gap, one column per method, and states both claims in 
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from gpbench.data import get_dataset  # noqa: E402
 from gpbench.diagnose import GAP_END_POINTS, GAP_STANDARD_ERRORS, dev_gap  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
 from gpbench.report.results import RunResult, group_runs  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 TRACKS_MIN_CORRELATION = 0.6     # Fig. 4a: Spearman rho between the estimate and sample quality, quality's sign
 TRACKS_MIN_SNAPSHOTS = 5
@@ -84,11 +87,19 @@ def estimate_quality_correlation(run: RunResult, metric: str) -> tuple[float, in
     return (rho if metric in LOWER_IS_BETTER else -rho), len(pairs)
 
 
+def finished(results: list[RunResult]) -> list[RunResult]:
+    """The runs that trained to the end (or diverged); an unfinished one is left out of Figure 4, with a warning."""
+    for run in results:
+        if run.unfinished:
+            log.warning("%s is left out of Figure 4: %s", run.path, run.why_not_counted)
+    return [run for run in results if not run.unfinished]
+
+
 def plot_figure4(results: list[RunResult], path: Path) -> Path:
     """One column per method: on top the critic's Wasserstein estimate (its negative loss) on the training subset
     and on held-out data against generator iterations, every seed drawn; below the gap (training - held-out),
     its mean over seeds with a band of +-1 standard deviation across seeds and the seeds themselves."""
-    groups = list(group_runs(results).items())
+    groups = list(group_runs(finished(results)).items())
     columns = max(len(groups), 1)
     figure, axes = plt.subplots(2, columns, figsize=(5.5 * columns, 6.4), dpi=100, squeeze=False,
                                 gridspec_kw={"height_ratios": [3, 2]})
@@ -140,7 +151,7 @@ def figure4_claims(results: list[RunResult]) -> list[dict]:
     """Per method: (b) the training-set estimate separates from the held-out one (the gap over the last
     evaluations, in numbers); (a) the estimate tracks sample quality over the snapshots (Spearman's rho)."""
     rows = []
-    for (dataset, label), runs in group_runs(results).items():
+    for (dataset, label), runs in group_runs(finished(results)).items():
         summary = gap_summary(runs)
         if summary is not None:
             # several seeds: the 95 % interval over seeds above 0; one seed: 3 of its own standard errors

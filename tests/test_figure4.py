@@ -95,3 +95,15 @@ def test_figure4a_the_estimate_tracks_sample_quality_by_rank_correlation():
     rows = {row["claim"]: row for row in figure4_claims([tracking, opposite])}
     assert rows["wgan-gp-subset1000 on mnist: the critic's negative loss tracks sample quality (Fig. 4a)"][
         "reproduced"] == "NO"
+
+
+def test_an_unfinished_run_is_left_out_of_figure4(caplog):
+    from types import SimpleNamespace
+
+    from gpbench.figure4 import finished
+
+    done = SimpleNamespace(unfinished=False, path="a", why_not_counted=None)
+    stopped = SimpleNamespace(unfinished=True, path="b", why_not_counted="unfinished (interrupted at iteration 7)")
+    with caplog.at_level("WARNING"):
+        assert finished([done, stopped]) == [done]
+    assert "b is left out of Figure 4: unfinished (interrupted at iteration 7)" in caplog.text
