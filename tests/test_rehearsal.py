@@ -90,7 +90,7 @@ def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
     assert dry.returncode == 0, dry.stderr[-2000:]
     for method in ("wgan-clip", "wgan-gp-rmsprop", "wgan-gp", "ns-gan"):
         for seed in (0, 1, 2):
-            assert f"runs/paper/cifar10/{method}/seed{seed}/status.json" in dry.stdout
+            assert f"runs/paper/cifar10/{method}/seed{seed}/train.done" in dry.stdout
 
 
 def cost(hours, slots=12):
