@@ -132,9 +132,7 @@ def check_divergence(run: RunLogs) -> Check:
     if status == "failed":
         return Check("divergence", "fail", f"the run failed: {run.status.get('message', 'no reason recorded')}",
                      "fix what the message says, then run the same `gpbench train` command to resume")
-    if status == "completed":
-        return Check("divergence", "ok", "no non-finite loss (status completed)")
-    if status != "diverged":             # interrupted, running, or a missing or damaged status.json
+    if run.unfinished:                   # interrupted, running, or a missing or damaged status.json
         at, total = run.status.get("iteration"), run.config["iterations"]
         finished = f"at iteration {at} of {total}" if at is not None else f"how far of {total} iterations unknown"
         reason = run.status.get("message") or {
@@ -144,6 +142,8 @@ def check_divergence(run: RunLogs) -> Check:
                      f"the run did not finish ({finished}): {reason}",
                      "run the same `gpbench train` command to resume (it rewrites status.json); until then its "
                      "numbers are not the run's result", {"iteration": run.status.get("iteration")})
+    if status != "diverged":
+        return Check("divergence", "ok", "no non-finite loss (status completed)")
     at = run.status.get("iteration", 0)
     rising = []
     for key in ("d_loss", "g_loss", "penalty", "gradient_norm", "wasserstein_estimate"):
