@@ -14,7 +14,8 @@ dir=${2:-/tmp/gpbench-slurm}
 
 SYSTEM_CONF=/etc/slurm/slurm.conf
 
-stop() {
+stop() {   # stop [DIR]: the daemons started with DIR/slurm.conf, and this script's link to it
+    local dir=${1:-$dir}
     for daemon in slurmd slurmctld; do
         if [ -f "$dir/$daemon.pid" ]; then
             kill "$(cat "$dir/$daemon.pid")" 2>/dev/null || true
@@ -37,6 +38,14 @@ start() {
     done
     [ "$(id -u)" = 0 ] || { echo "run as root: the daemons need it" >&2; exit 2; }
     stop
+    if [ -L "$SYSTEM_CONF" ] && [ "$(readlink "$SYSTEM_CONF")" != "$dir/slurm.conf" ]; then
+        previous=$(readlink "$SYSTEM_CONF")
+        if [ ! -e "$previous" ] || grep -q -x "ClusterName=gpbench" "$previous"; then
+            # a link this script left behind (its run was killed before stop): end that cluster, then replace it
+            stop "$(dirname "$previous")"
+            rm -f "$SYSTEM_CONF"
+        fi
+    fi
     if [ -e "$SYSTEM_CONF" ] && ! [ -L "$SYSTEM_CONF" -a "$(readlink "$SYSTEM_CONF")" = "$dir/slurm.conf" ]; then
         echo "$SYSTEM_CONF exists and is not this script's: this machine has a SLURM of its own" >&2
         exit 2

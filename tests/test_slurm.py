@@ -63,20 +63,58 @@ def rows(path: Path, drop=("seconds_per_1k_iterations",)) -> list[dict]:
         return [{key: value for key, value in row.items() if key not in drop} for row in csv.DictReader(handle)]
 
 
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+
+
+def one_node_script(action: str, state: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(REPO / "scripts/slurm-one-node.sh"), action, str(state)], capture_output=True,
+                          text=True, timeout=120)
+
+
 @pytest.fixture
-def one_node_cluster(tmp_path):
+def slurm_installed():
     if shutil.which("slurmctld") is None or shutil.which("munged") is None or os.geteuid() != 0:
         pytest.skip("needs root and Debian's slurm-wlm and munge (.ci/run installs them)")
-    if Path("/etc/slurm/slurm.conf").exists() and not Path("/etc/slurm/slurm.conf").is_symlink():
+    if SYSTEM_CONF.exists() and not SYSTEM_CONF.is_symlink():
         pytest.skip("this machine has a SLURM configuration of its own")
+
+
+@pytest.fixture
+def one_node_cluster(tmp_path, slurm_installed):
     state = tmp_path / "slurm"
-    started = subprocess.run([str(REPO / "scripts/slurm-one-node.sh"), "start", str(state)], capture_output=True,
-                             text=True, timeout=120)
+    started = one_node_script("start", state)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         yield state
     finally:
-        subprocess.run([str(REPO / "scripts/slurm-one-node.sh"), "stop", str(state)], timeout=120)
+        one_node_script("stop", state)
+
+
+def test_the_cluster_script_replaces_the_link_a_killed_run_left_and_keeps_a_foreign_one(tmp_path, slurm_installed):
+    killed = tmp_path / "killed-run"                       # a run killed before `stop` left its link
+    killed.mkdir()
+    (killed / "slurm.conf").write_text("ClusterName=gpbench\nSlurmctldPort=6817\n")
+    SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
+    SYSTEM_CONF.unlink(missing_ok=True)
+    SYSTEM_CONF.symlink_to(killed / "slurm.conf")
+    state = tmp_path / "slurm"
+    started = one_node_script("start", state)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert os.readlink(SYSTEM_CONF) == str(state / "slurm.conf")
+    finally:
+        one_node_script("stop", state)
+    assert not SYSTEM_CONF.is_symlink()
+
+    foreign = tmp_path / "site.conf"                       # a link to a configuration that is not gpbench's
+    foreign.write_text("ClusterName=site\n")
+    SYSTEM_CONF.symlink_to(foreign)
+    try:
+        refused = one_node_script("start", state)
+        assert refused.returncode == 2 and "has a SLURM of its own" in refused.stderr, refused.stderr
+        assert os.readlink(SYSTEM_CONF) == str(foreign)
+    finally:
+        SYSTEM_CONF.unlink()
 
 
 def test_the_tiny_suite_runs_through_the_slurm_profile_like_the_local_executor(tmp_path, one_node_cluster):
