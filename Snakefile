@@ -14,6 +14,7 @@ from snakemake.utils import validate
 from gpbench import rundir
 from gpbench.data import DATASETS
 from gpbench.errors import ConfigError
+from gpbench.rehearsal import SYNTHETIC_DATASETS, SYNTHETIC_FOLDERS
 from gpbench.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
                               load_costs, load_suite, plan, train_priority)
 
@@ -36,7 +37,7 @@ DATA_ROOT = config.get("data_root", "data")
 THREADS = config.get("threads", 1)
 EVAL = config.get("eval", {})
 REHEARSAL = config.get("rehearsal")
-if REHEARSAL:              # synthetic CIFAR-10 and random Inception weights, written by the rehearsal_data rule
+if REHEARSAL:              # synthetic CIFAR-10, image folders and random Inception weights (rule rehearsal_data)
     EVAL = {**EVAL, "inception_weights": f"{DATA_ROOT}/random-inception.pth"}
 RUNS_PER_GPU = config.get("runs_per_gpu", {})
 # Cluster resources of train and eval jobs (profiles/slurm): GPU type from the profile, time limits from the
@@ -170,6 +171,7 @@ rule run_config:
 rule rehearsal_data:
     output:
         marker=f"{DATA_ROOT}/cifar-10-batches-py/SYNTHETIC",
+        folder_markers=[f"{DATA_ROOT}/{name}/SYNTHETIC" for name in SYNTHETIC_FOLDERS],
         inception=f"{DATA_ROOT}/random-inception.pth",
     log:
         f"{RESULTS}/logs/rehearsal-data.log",
@@ -183,7 +185,7 @@ rule rehearsal_data:
 
 rule data:
     input:
-        lambda wildcards: rules.rehearsal_data.output if REHEARSAL and wildcards.dataset == "cifar10" else [],
+        lambda wildcards: rules.rehearsal_data.output if REHEARSAL and wildcards.dataset in SYNTHETIC_DATASETS else [],
     output:
         note=f"{RESULTS}/data/{{dataset}}.json",
     log:

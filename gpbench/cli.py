@@ -127,15 +127,19 @@ def _grid(args: argparse.Namespace) -> int:
 
 
 def _rehearsal_data(args: argparse.Namespace) -> int:
-    from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
+    from gpbench.rehearsal import (SYNTHETIC_FOLDER_IMAGES, SYNTHETIC_FOLDERS, write_random_inception,
+                                   write_synthetic_cifar10, write_synthetic_image_folder)
 
     if not 10 <= args.images_per_batch <= 10_000:
         raise ConfigError(f"--images-per-batch: expected a whole number from 10 to 10,000, got {args.images_per_batch}")
     if not 0 <= args.seed < 2**32:
         raise ConfigError(f"--seed: expected a whole number from 0 to {2**32 - 1:,}, got {args.seed}")
-    folder = write_synthetic_cifar10(args.data_root, args.images_per_batch, args.seed)
+    folders = [write_synthetic_cifar10(args.data_root, args.images_per_batch, args.seed)]
+    folders += [write_synthetic_image_folder(args.data_root, name, SYNTHETIC_FOLDER_IMAGES, args.seed)
+                for name in SYNTHETIC_FOLDERS]
     weights = write_random_inception(args.inception, args.seed)
-    print(f"wrote SYNTHETIC DATA into {folder}/ and RANDOM INCEPTION weights to {weights}")
+    print(f"wrote SYNTHETIC DATA into {', '.join(f'{folder}/' for folder in folders)} and RANDOM INCEPTION weights "
+          f"to {weights}")
     return 0
 
 
@@ -381,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rehearsal = verbs.add_parser("rehearsal-data", help="synthetic CIFAR-10 in the real format and random Inception "
                                  "weights, to rehearse the GPU path on CPU (configs/rehearsal.yaml)")
-    rehearsal.add_argument("--data-root", required=True, help="cifar-10-batches-py/ is written here")
+    rehearsal.add_argument("--data-root", required=True,
+                           help="cifar-10-batches-py/, imagefolder32/ and imagefolder64/ are written here")
     rehearsal.add_argument("--inception", required=True, metavar="FILE", help="where to save the random weights")
     rehearsal.add_argument("--images-per-batch", type=int, default=50, help="images in each of the six batch files")
     rehearsal.add_argument("--seed", type=int, default=0)

@@ -31,7 +31,6 @@ from gpbench.training_schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
 from gpbench.yamlio import parse_yaml, read_yaml
 
 MAX_SNAPSHOTS = 20
-TOYS_DRAWN_FRESH = ("8gaussians", "swissroll")      # no fixed training set to take a train_subset of
 
 # Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs; the image
 # scripts compute the dev critic cost on the whole 10k dev split / test set every 100 iterations).
@@ -311,7 +310,7 @@ def _validate(config: dict) -> None:
     if not isinstance(config["data_root"], str) or not config["data_root"]:
         raise ConfigError(f"data_root: expected a folder name, got {config['data_root']!r}")
     check_device_name(config["device"])
-    if config["train_subset"] is not None and config["dataset"] in TOYS_DRAWN_FRESH:
+    if config["train_subset"] is not None and DATASETS[config["dataset"]].drawn_fresh:
         raise ConfigError(f"train_subset: {config['dataset']} draws its samples fresh; it applies to image datasets "
                           "and 25gaussians")
     for key, batches in (("generator_batchnorm", ("batch_size", "generator_batch_size")),

@@ -186,19 +186,24 @@ def best_runs_per_gpu(measured: dict[int, float]) -> int:
 
 
 def data_root_for(config: dict, synthetic_root: Path) -> str:
-    """The suite's data where it is; a synthetic CIFAR-10 in its place where it is not (the time per iteration
-    does not depend on the pixels)."""
-    if get_dataset(config["dataset"]).family != "cifar10":
-        return config["data_root"]
-    try:
-        images.load_cifar10(config["data_root"], "train", download=False)
-        return config["data_root"]
-    except MissingDataError:
-        if not images.is_synthetic(synthetic_root):
-            from gpbench.rehearsal import write_synthetic_cifar10
+    """The suite's data where it is; a synthetic CIFAR-10 or image folder in its place where it is not (the time
+    per iteration does not depend on the pixels)."""
+    from gpbench.rehearsal import SYNTHETIC_FOLDER_IMAGES, write_synthetic_cifar10, write_synthetic_image_folder
 
-            write_synthetic_cifar10(synthetic_root, SYNTHETIC_IMAGES_PER_BATCH)
+    info = get_dataset(config["dataset"])
+    if info.family == "cifar10":
+        try:
+            images.load_cifar10(config["data_root"], "train", download=False)
+            return config["data_root"]
+        except MissingDataError:
+            if not images.is_synthetic(synthetic_root):
+                write_synthetic_cifar10(synthetic_root, SYNTHETIC_IMAGES_PER_BATCH)
+            return str(synthetic_root)
+    if info.family == "imagefolder" and not (Path(config["data_root"]) / info.name).is_dir():
+        if not (synthetic_root / info.name / images.SYNTHETIC_MARKER).is_file():
+            write_synthetic_image_folder(synthetic_root, info.name, SYNTHETIC_FOLDER_IMAGES)
         return str(synthetic_root)
+    return config["data_root"]
 
 
 def timings_from_json(measured: dict) -> dict[str, Timing]:

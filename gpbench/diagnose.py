@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpbench.config import TOYS_DRAWN_FRESH, model_options, preset
+from gpbench.config import model_options, preset
+from gpbench.data import get_dataset
 from gpbench.errors import RunDirError
 from gpbench.metrics import LOWER_IS_BETTER
 from gpbench.metrics.collapse import COLLAPSED_SPREAD
@@ -283,7 +284,7 @@ def _gap(run: RunLogs) -> dict | None:
 
 def check_rising_estimate(run: RunLogs, earlier: list[Check]) -> Check:
     """A rising Wasserstein estimate, told apart by cause (docs/diagnose.md)."""
-    gap = _gap(run) if run.config["dataset"] not in TOYS_DRAWN_FRESH else None      # nothing fixed to overfit
+    gap = None if get_dataset(run.config["dataset"]).drawn_fresh else _gap(run)      # nothing fixed to overfit
     if gap and gap["end"] > GAP_STANDARD_ERRORS * gap["standard_error"] and gap["end"] > gap["start"]:
         held_slope, held_error = trend(*_last_part(gap["x"], gap["held"], 0.5))
         return Check("rising estimate", "warn",

@@ -218,13 +218,14 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
 
 
 GPU_SLOTS = 12            # one GPU in the `gpu_slots` resource: k runs that share a GPU ask 12 / k slots each
-DEFAULT_RUNS_PER_GPU = {"toy": 8, "mnist-like": 4, "cifar10": 1}   # a toy or MNIST critic uses a fraction of one
 
 
 def gpu_slots(dataset: str, runs_per_gpu: dict | None = None) -> int:
-    """The `gpu_slots` a run of ``dataset`` asks for: GPU_SLOTS / its family's runs_per_gpu. Toys too: on a
-    machine with a GPU they train on it (device auto); a cluster gives them none (:func:`job_resources`)."""
-    return GPU_SLOTS // {**DEFAULT_RUNS_PER_GPU, **(runs_per_gpu or {})}[get_dataset(dataset).family]
+    """The `gpu_slots` a run of ``dataset`` asks for: GPU_SLOTS / its family's runs_per_gpu (the suite's, else the
+    dataset row's). Toys too: on a machine with a GPU they train on it (device auto); a cluster gives them none
+    (:func:`job_resources`)."""
+    info = get_dataset(dataset)
+    return GPU_SLOTS // (runs_per_gpu or {}).get(info.family, info.jobs.runs_per_gpu)
 
 
 def image_datasets(runs: list[Run]) -> list[str]:
@@ -240,10 +241,6 @@ def train_priority(run: Run) -> int:
     return image_first * 10**9 + resolved["iterations"] * resolved["n_critic"]
 
 
-# What a run asks a cluster for, per dataset family (memory in MB; the time limit comes from `gpbench cost` when the
-# suite names its JSON in `cost_file`, else from an assumed GPU time per generator iteration, generous on purpose).
-JOB_MEMORY_MB = {"toy": 4000, "mnist-like": 8000, "cifar10": 16000}
-ASSUMED_SECONDS_PER_ITERATION = {"toy": 0.02, "mnist-like": 0.05, "cifar10": 0.2}
 TIME_SAFETY_FACTOR, TIME_MARGIN_MINUTES = 1.5, 15
 
 
@@ -296,17 +293,15 @@ def run_minutes(config: dict, costs: dict) -> int:
     if measured:
         seconds = projected_seconds(resolved, measured["seconds_per_iteration"], measured["dev_seconds"])
     else:
-        seconds = resolved["iterations"] * ASSUMED_SECONDS_PER_ITERATION[get_dataset(resolved["dataset"]).family]
+        seconds = resolved["iterations"] * get_dataset(resolved["dataset"]).jobs.assumed_seconds_per_iteration
     return math.ceil(TIME_SAFETY_FACTOR * seconds / 60) + TIME_MARGIN_MINUTES
 
 
-EVAL_MINUTES = {"toy": 30, "mnist-like": 60, "cifar10": 120}      # 50k Inception samples take minutes on a GPU
-
-
 def job_resources(run: Run, job: str, gpus_available: bool, gpu_model: str = "", costs: dict | None = None) -> dict:
-    """gpu, gpu_model, mem_mb and runtime (minutes) of a run's "train" or "eval" job; toys never ask for a GPU."""
+    """gpu, gpu_model, mem_mb and runtime (minutes) of a run's "train" or "eval" job (the dataset row's job facts);
+    toys never ask for a GPU."""
     info = get_dataset(run.dataset)
     gpu = int(info.wants_gpu and gpus_available)
-    minutes = run_minutes(run.config, costs or {}) if job == "train" else EVAL_MINUTES[info.family]
-    return {"gpu": gpu, "gpu_model": gpu_model if gpu else "", "mem_mb": JOB_MEMORY_MB[info.family],
+    minutes = run_minutes(run.config, costs or {}) if job == "train" else info.jobs.eval_minutes
+    return {"gpu": gpu, "gpu_model": gpu_model if gpu else "", "mem_mb": info.jobs.memory_mb,
             "runtime": minutes}

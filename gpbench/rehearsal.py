@@ -1,6 +1,7 @@
 """Rehearsing the GPU path on CPU (``gpbench rehearsal-data``): a synthetic CIFAR-10 written in the real on-disk
-format, so that the real loader reads it, and torch-fidelity's Inception architecture with random weights saved
-to a file, so that evaluation goes through the real ``--inception-weights`` path.
+format and synthetic image folders of PNG files (``imagefolder32``, ``imagefolder64``), so that the real loaders
+read them, and torch-fidelity's Inception architecture with random weights saved to a file, so that evaluation goes
+through the real ``--inception-weights`` path.
 
 Both say what they are: the data folder holds a ``SYNTHETIC`` marker (the loader then skips the md5 check, which
 synthetic files cannot pass, and names the data SYNTHETIC DATA everywhere), and the weights file has a
@@ -18,12 +19,16 @@ from unittest import mock
 import numpy as np
 import torch
 
+from gpbench.data.imagefolder import IMAGE_SUFFIXES
 from gpbench.data.images import CIFAR_DIR, SYNTHETIC_MARKER
 from gpbench.errors import DataError
 from gpbench.metrics.features import INCEPTION_NAME, RANDOM_WEIGHTS_SUFFIX
 from gpbench.rundir import replace_atomically, write_text_atomic
 
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+SYNTHETIC_FOLDERS = ("imagefolder32", "imagefolder64")
+SYNTHETIC_DATASETS = ("cifar10", *SYNTHETIC_FOLDERS)     # what `gpbench rehearsal-data` writes
+SYNTHETIC_FOLDER_IMAGES = 60
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -61,6 +66,27 @@ def write_synthetic_cifar10(data_root: str | Path, images_per_batch: int, seed: 
     write_text_atomic(folder / SYNTHETIC_MARKER,
                       f"SYNTHETIC DATA written by `gpbench rehearsal-data` (seed {seed}, {images_per_batch} images per "
                       "batch): not CIFAR-10. Every number computed on it is a rehearsal number.\n")
+    return folder
+
+
+def write_synthetic_image_folder(data_root: str | Path, name: str, count: int, seed: int = 0) -> Path:
+    """``data_root``/``name``/ with ``count`` PNG files of CIFAR's synthetic patterns, upscaled to 80x64 (not square:
+    the loader's centre crop has work to do), and the SYNTHETIC marker."""
+    from PIL import Image
+
+    folder = Path(data_root) / name
+    present = [path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
+    if present and not (folder / SYNTHETIC_MARKER).is_file():
+        raise DataError(f"{folder} holds {present[0].name} without a {SYNTHETIC_MARKER} marker (real images?): "
+                        "rehearsal data is never written over it; give the rehearsal another --data-root")
+    folder.mkdir(parents=True, exist_ok=True)
+    flat, _ = synthetic_cifar10_images(count, np.random.RandomState(seed + 1))
+    for index, pixels in enumerate(flat.reshape(count, 3, 32, 32).transpose(0, 2, 3, 1)):
+        image = Image.fromarray(pixels).resize((80, 64), Image.BILINEAR)
+        replace_atomically(folder / f"synthetic_{index:04d}.png", lambda path: image.save(path, format="PNG"))
+    write_text_atomic(folder / SYNTHETIC_MARKER,
+                      f"SYNTHETIC DATA written by `gpbench rehearsal-data` (seed {seed}, {count} images): not real "
+                      "images. Every number computed on it is a rehearsal number.\n")
     return folder
 
 

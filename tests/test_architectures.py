@@ -53,7 +53,8 @@ def test_bad_architecture_keys_are_named(config, named):
         resolve({"method": "wgan-gp", "dataset": "mnist", **config})
 
 
-@pytest.mark.parametrize("dataset, shape", [("mnist", (1, 28, 28)), ("cifar10", (3, 32, 32))])
+@pytest.mark.parametrize("dataset, shape", [("mnist", (1, 28, 28)), ("cifar10", (3, 32, 32)),
+                                            ("imagefolder64", (3, 64, 64))])
 @pytest.mark.parametrize("row", FIGURE2_ROWS)
 def test_every_figure2_row_builds_for_the_datasets_images(dataset, shape, row):
     config = resolve({"method": "wgan-gp", "dataset": dataset, "arch": "figure2", "figure2_row": row,
@@ -134,6 +135,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     from gpbench.cli import TABLE_KINDS
     from gpbench.config import METHODS
     from gpbench.data import DATASETS
+    from gpbench.data.catalog import FAMILIES
     from gpbench.metrics import METRICS
     from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
     from gpbench.report.tables import TABLES
@@ -141,6 +143,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     assert set(TABLE_KINDS) == set(TABLES)
     schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/schema.yaml").read_text())
     assert set(schema["definitions"]["dataset"]["enum"]) == set(DATASETS)
+    assert set(schema["properties"]["runs_per_gpu"]["properties"]) == set(FAMILIES)
     assert set(schema["definitions"]["method"]["enum"]) == set(METHODS)
     replication_arch = schema["properties"]["replication"]["items"]["properties"]["arch"]["enum"]
     assert set(replication_arch) == set(ARCHITECTURES) - set(IMAGE_LAYOUT_ARCHITECTURES)   # they have sections

@@ -62,3 +62,38 @@ def test_bad_folders_and_files_stop_with_one_line_naming_them(tmp_path):
     assert "broken.jpg: unreadable image" in message and "\n" not in message
     with pytest.raises(DataError, match="resized to 32 or 64 pixels"):
         load_image_folder(tmp_path / "mixed", 48)
+
+
+def test_an_image_folder_dataset_holds_out_every_20th_image_and_trains_figure2_at_64_pixels(tmp_path):
+    from gpbench.config import resolve
+    from gpbench.data import get_dataset
+    from gpbench.rundir import RunDir
+    from gpbench.train import Trainer
+
+    for index in range(25):
+        write(tmp_path / "data" / "imagefolder64" / f"{index:02d}.png", np.full((70, 90, 3), 10 * index))
+    info = get_dataset("imagefolder64")
+    train, labels, source = info.load(str(tmp_path / "data"), "train")
+    test, _, _ = info.load(str(tmp_path / "data"), "test")
+    assert train.shape == (23, 3, 64, 64) and test.shape == (2, 3, 64, 64) and (labels == -1).all()
+    assert [int(image[0, 0, 0]) for image in test] == [0, 200]          # sorted order, images 0 and 20
+    assert "train split: 23 images (all but every 20th image)" in source and "SYNTHETIC" not in source
+    assert list((tmp_path / "data" / "cache").glob("imagefolder-*.npy"))  # decoded once, cached under data_root
+    config = resolve({"method": "wgan-gp", "dataset": "imagefolder64", "arch": "figure2", "figure2_row": "dcgan",
+                      "dim": 4, "batch_size": 8, "iterations": 1, "checkpoint_every": 1, "dev_samples": 2,
+                      "threads": 1, "data_root": str(tmp_path / "data")})
+    assert Trainer(config, tmp_path / "run", progress=False).run() == "completed"
+    assert RunDir(tmp_path / "run").read_status()["status"] == "completed"
+
+
+def test_the_rehearsal_folder_is_synthetic_says_so_and_is_never_written_over_real_images(tmp_path):
+    from gpbench.data import get_dataset
+    from gpbench.rehearsal import write_synthetic_image_folder
+
+    write_synthetic_image_folder(tmp_path, "imagefolder32", 12)
+    pixels, _, source = get_dataset("imagefolder32").load(str(tmp_path), "train")
+    assert pixels.shape == (11, 3, 32, 32) and source.startswith("SYNTHETIC DATA")
+    write(tmp_path / "real" / "imagefolder32" / "photo.jpg", np.zeros((8, 8, 3)))
+    with pytest.raises(DataError, match="photo.jpg without a SYNTHETIC marker"):
+        write_synthetic_image_folder(tmp_path / "real", "imagefolder32", 12)
+    assert [path.name for path in (tmp_path / "real" / "imagefolder32").iterdir()] == ["photo.jpg"]

@@ -19,7 +19,7 @@ from gpbench.cost import (RunCost, Timing, best_runs_per_gpu, measure_sharing, s
                           timings_from_json, to_json, to_markdown, wall_clock_hours)
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, DataError
-from gpbench.pipeline import DEFAULT_RUNS_PER_GPU, gpu_slots, load_costs, load_suite, plan
+from gpbench.pipeline import gpu_slots, load_costs, load_suite, plan
 from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +70,14 @@ def test_the_rehearsal_suite_runs_every_image_path_to_the_tables(tmp_path):
     assert (plots / "figure3_cifar10.png").stat().st_size > 10_000
     resnet = yaml.safe_load((tmp_path / "runs/rehearsal/cifar10/wgan-gp-cifar10-resnet/seed0/config.yaml").read_text())
     assert resnet["generator_batch_size"] == 128 and resnet["lr_decay"] == "linear" and resnet["dequantize"]
+    figure2 = (tables / "architectures.md").read_text()              # Figure 2 on a 64x64 image folder
+    assert "imagefolder64 - SYNTHETIC DATA, RANDOM INCEPTION" in figure2 and "| resnet" in figure2
+    assert (plots / "figure2_grid_imagefolder64.png").stat().st_size > 5000
+    table1 = (tables / "random_architectures.md").read_text()        # Table 1 on a 32x32 one
+    assert "SYNTHETIC DATA, RANDOM INCEPTION" in table1 and "0 / 8 / 192 / 0" in table1
+    for run in ("imagefolder64/wgan-gp-resnet/seed0", "imagefolder32/wgan-gp-random000/seed0"):
+        evaluated = json.loads((tmp_path / "runs/rehearsal" / run / "eval.json").read_text())
+        assert evaluated["data"].startswith("SYNTHETIC DATA") and set(evaluated["metrics"]) >= {"fid", "is"}, run
 
 
 def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
@@ -144,10 +152,10 @@ def test_engines_side_by_side_and_a_measured_sharing_in_the_projection(tmp_path)
     sharing = {"toy": {1: 0.004, 2: 0.005, 4: 0.010}, "mnist-like": {1: 0.004, 2: 0.008}}
     alone = suite_cost([REPO / path for path in suite], measured=timings_from_json(measured))
     shared = suite_cost([REPO / path for path in suite], measured=timings_from_json(measured), sharing=sharing)
-    runs_per_gpu = {**DEFAULT_RUNS_PER_GPU, **(load_suite([REPO / path for path in suite]).get("runs_per_gpu") or {})}
+    runs_per_gpu = load_suite([REPO / path for path in suite]).get("runs_per_gpu") or {}
     for before, after in zip(alone, shared):
-        family = get_dataset(after.config["dataset"]).family
-        count = runs_per_gpu[family]
+        info = get_dataset(after.config["dataset"])
+        family, count = info.family, runs_per_gpu.get(info.family, info.jobs.runs_per_gpu)
         factor = sharing[family][count] / sharing[family][1] if count in sharing[family] else 1.0
         assert after.slowdown == factor and after.hours == pytest.approx(before.hours * factor)
     table = to_markdown(shared, suite, [1], "gpbench cost", sharing)

@@ -2,23 +2,41 @@
 read (docs/architecture.md, "Dataset facts"). Adding a dataset is one row here plus its loader.
 
 Evaluation defaults follow docs/metrics.md: toys 2,500 samples; MNIST-like 10,000 with LeNet features;
-CIFAR-10 50,000 with Inception (the ResNet's reported IS); curves over training on 1,000 image samples,
-as Gulrajani's scripts scored 1k samples during training.
+CIFAR-10 and image folders 50,000 with Inception (the ResNet's reported IS); curves over training on 1,000 image
+samples, as Gulrajani's scripts scored 1k samples during training.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from gpbench.data import images, toy
+from gpbench.data import imagefolder, images, toy
 from gpbench.data.streams import EpochStream, Stream
 from gpbench.errors import ConfigError
 
 TOY_METRICS = ("modes", "emd", "swd")
 INCEPTION_METRICS = ("fid", "is", "kid")
 LENET_METRICS = ("fid_lenet", "is_lenet")
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What a run of a dataset family asks a cluster for (docs/pipeline.md, "Cluster resources"): the time limit
+    comes from `gpbench cost` when the suite names a cost file, else from the assumed GPU time per generator
+    iteration, generous on purpose; an evaluation job's limit is fixed (50k Inception samples take minutes)."""
+
+    memory_mb: int
+    assumed_seconds_per_iteration: float
+    eval_minutes: int
+    runs_per_gpu: int                        # runs that share one GPU unless the suite says otherwise
+
+
+TOY_JOBS = JobFacts(4000, 0.02, 30, 8)       # a toy or MNIST critic uses a fraction of one GPU
+MNIST_JOBS = JobFacts(8000, 0.05, 60, 4)
+NATURAL_IMAGE_JOBS = JobFacts(16000, 0.2, 120, 1)
 
 
 @dataclass(frozen=True)
@@ -38,15 +56,22 @@ class Dataset:
     held_out_split: str | None = None        # real data the critic never trains on (None: toys draw fresh)
     curve_metric: str = "emd"                # the metric Figure 3 plots during training (the paper: IS)
     image_shape: tuple[int, int] | None = None   # (channels, side) of its images; None for 2-D points
+    jobs: JobFacts = TOY_JOBS
+    drawn_fresh: bool = False                # a toy without a fixed training set (nothing to subset or overfit)
 
     @property
     def is_toy(self) -> bool:
         return self.family == "toy"
 
     def load(self, root: str, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
-        """(uint8 images (N, C, H, W), labels, a sentence saying which data it is) of an image dataset."""
+        """(uint8 images (N, C, H, W), labels, a sentence saying which data it is) of an image dataset; an image
+        folder's labels are all -1 (it has none)."""
         if self.family == "mnist-like":
             return images.load_mnist_like(self.name, root, split)
+        if self.family == "imagefolder":
+            pixels, source = imagefolder.load_split(Path(root) / self.name, self.image_shape[1], split,
+                                                    Path(root) / "cache")
+            return pixels, np.full(len(pixels), -1, np.int64), source
         pixels, labels = images.load_cifar10(root, split)
         synthetic = f"{images.SYNTHETIC_SOURCE}: " if images.is_synthetic(root) else ""
         return pixels, labels, f"{synthetic}cifar10 {split} split ({len(pixels):,} images)"
@@ -69,27 +94,38 @@ class Dataset:
         return images.to_symmetric_range_dequantized if dequantize else images.to_symmetric_range
 
 
-def _toy(name: str, metrics: tuple[str, ...]) -> Dataset:
+def _toy(name: str, metrics: tuple[str, ...], drawn_fresh: bool) -> Dataset:
     return Dataset(name, "toy", "toy", ("toy", "deep-mlp"), None, metrics, metrics, 2500, 2500, False,
-                   curve_metric="high_quality" if "modes" in metrics else "emd")
+                   curve_metric="high_quality" if "modes" in metrics else "emd", drawn_fresh=drawn_fresh)
 
 
 def _mnist_like(name: str) -> Dataset:
     return Dataset(name, "mnist-like", "mnist", ("mnist", "figure2", "random"), (0.0, 1.0),
                    INCEPTION_METRICS + LENET_METRICS, LENET_METRICS, 10_000, 1000, True, held_out_split="dev",
-                   curve_metric="fid_lenet", image_shape=(1, 28))
+                   curve_metric="fid_lenet", image_shape=(1, 28), jobs=MNIST_JOBS)
+
+
+def _image_folder(size: int) -> Dataset:
+    """RGB images under <data_root>/imagefolder<size>/ (Figure 2 on LSUN bedrooms at 64, Table 1 on downsampled
+    ImageNet at 32), with no default architecture of their own: Figure 2's rows and Table 1's draws fit them."""
+    return Dataset(f"imagefolder{size}", "imagefolder", "figure2", ("figure2", "random"), (-1.0, 1.0),
+                   INCEPTION_METRICS, ("fid", "is"), 50_000, 1000, True, held_out_split="test", curve_metric="is",
+                   image_shape=(3, size), jobs=NATURAL_IMAGE_JOBS)
 
 
 DATASETS = {dataset.name: dataset for dataset in (
-    _toy("8gaussians", TOY_METRICS),
-    _toy("25gaussians", TOY_METRICS),
-    _toy("swissroll", ("emd", "swd")),                 # no Gaussian modes to count
+    _toy("8gaussians", TOY_METRICS, drawn_fresh=True),
+    _toy("25gaussians", TOY_METRICS, drawn_fresh=False),          # gan_toy.py's fixed 100k points
+    _toy("swissroll", ("emd", "swd"), drawn_fresh=True),         # no Gaussian modes to count
     _mnist_like("mnist"),
     _mnist_like("fashion-mnist"),
     Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet", "figure2", "random"), (-1.0, 1.0),
             INCEPTION_METRICS, ("fid", "is"), 50_000, 1000, True, held_out_split="test", curve_metric="is",
-            image_shape=(3, 32)),
+            image_shape=(3, 32), jobs=NATURAL_IMAGE_JOBS),
+    _image_folder(32),
+    _image_folder(64),
 )}
+FAMILIES = tuple(dict.fromkeys(dataset.family for dataset in DATASETS.values()))
 TOY_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.is_toy)
 
 
@@ -108,13 +144,10 @@ def training_set(info: Dataset, data_root: str, seed: int, train_subset: int | N
                  ) -> tuple[np.ndarray | None, str]:
     """The fixed training set (uint8 images, or 25gaussians' 100k points), or a fixed random subset of
     ``train_subset`` of it, and a sentence saying which it is; None for toys drawn fresh every batch."""
+    if info.drawn_fresh:          # a train_subset of it is refused by config.resolve
+        return None, info.source(data_root)
     if info.is_toy:
         examples, source = toy.training_set(info.name, seed), info.source(data_root)
-        if examples is None:
-            if train_subset is not None:
-                raise ConfigError(f"train_subset: {info.name} draws its samples fresh; it applies to image "
-                                  "datasets and 25gaussians")
-            return None, source
     else:
         examples, _, source = info.load(data_root, "train")
     if train_subset is None:

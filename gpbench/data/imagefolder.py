@@ -4,6 +4,8 @@ every PNG or JPEG under a folder, centre-cropped to a square and resized to 32 o
 
 Decoding is the slow part, so the pixels are cached beside their identity: the sorted relative paths, sizes and
 modification times of the files and the target size. An unreadable file stops the load with one line naming it.
+A folder has no split of its own: every HELD_OUT_EVERY-th image in sorted order is held out ("test", for the
+critic's dev cost), the rest is "train" (the training set and the FID reference).
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from gpbench.data.images import SYNTHETIC_MARKER
 from gpbench.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIZES = (32, 64)
+HELD_OUT_EVERY = 20
+SPLITS = ("train", "test")
+SYNTHETIC_FOLDER_SOURCE = "SYNTHETIC DATA (not real images: written by gpbench rehearsal-data)"
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -84,4 +90,19 @@ def load_image_folder(folder: str | Path, size: int, cache_dir: str | Path | Non
             partial = cache.with_suffix(".partial.npy")
             np.save(partial, pixels, allow_pickle=False)
             partial.replace(cache)
-    return pixels, f"{len(pixels):,} images under {folder}, centre-cropped and resized to {size}x{size}"
+    synthetic = f"{SYNTHETIC_FOLDER_SOURCE}: " if (folder / SYNTHETIC_MARKER).is_file() else ""
+    return pixels, f"{synthetic}{len(pixels):,} images under {folder}, centre-cropped and resized to {size}x{size}"
+
+
+def load_split(folder: str | Path, size: int, split: str, cache_dir: str | Path | None = None
+               ) -> tuple[np.ndarray, str]:
+    """(uint8 images of ``split``, a sentence saying which they are): "test" every HELD_OUT_EVERY-th image in sorted
+    order, "train" the others."""
+    if split not in SPLITS:
+        raise DataError(f"{folder}: an image folder has the splits {', '.join(SPLITS)}, not {split!r}")
+    pixels, source = load_image_folder(folder, size, cache_dir)
+    held_out = np.arange(len(pixels)) % HELD_OUT_EVERY == 0
+    chosen = pixels[held_out] if split == "test" else pixels[~held_out]
+    part = (f"every {HELD_OUT_EVERY}th image, held out" if split == "test"
+            else f"all but every {HELD_OUT_EVERY}th image")
+    return chosen, f"{source}; {split} split: {len(chosen):,} images ({part})"

@@ -76,9 +76,10 @@ def sample(name: str, n: int, seed: int) -> np.ndarray:
     return _sampler(name)(n, np.random.RandomState(seed))
 
 
-def training_set(name: str, seed: int) -> np.ndarray | None:
-    """25gaussians' fixed 100k training points (gan_toy.py draws them once); None for datasets drawn fresh."""
-    return sample(name, TWENTY_FIVE_SIZE, seed) if name == "25gaussians" else None
+def training_set(name: str, seed: int) -> np.ndarray:
+    """A toy's fixed training set, 100k points, as gan_toy.py draws 25gaussians' once (the others are drawn fresh:
+    the catalog's ``drawn_fresh``)."""
+    return sample(name, TWENTY_FIVE_SIZE, seed)
 
 
 def fresh_stream(name: str, batch_size: int, seed: int) -> Stream:

@@ -130,7 +130,7 @@ def table1_table(results: list[RunResult]):
             block.rows.append([f"{threshold:g}", *[str(row[outcome]) for outcome in TABLE1_OUTCOMES],
                                " / ".join(str(n) for n in REPORTED_TABLE1[threshold])])
             records.append({"dataset": dataset, "threshold": threshold, **row, "architectures": len(scores)})
-        block.notes = [f"{len(scores)} random architectures, each trained with {TABLE1_PAIR[0]} and {TABLE1_PAIR[1]}; "
+        block.notes = [f"{len(scores)} random architecture{'s' * (len(scores) != 1)}, each trained with {TABLE1_PAIR[0]} and {TABLE1_PAIR[1]}; "
                        f"an architecture passes a threshold when its mean {RESULT_LABELS[metric]} over seeds exceeds "
                        "it (a diverged or unfinished run scores 0). The paper's counts are for the Inception score on "
                        "32x32 ImageNet.", table1_claim(counts)]
