@@ -46,14 +46,19 @@ def synthetic_cifar10_images(count: int, rng: np.random.RandomState) -> tuple[np
     return pixels.reshape(count, 3072), labels.tolist()
 
 
+def refuse_real_data(folder: Path, present: list[str], guess: str) -> None:
+    """Create ``folder`` for synthetic data, unless it holds data files (``present``) without the SYNTHETIC marker."""
+    if present and not (folder / SYNTHETIC_MARKER).is_file():
+        raise DataError(f"{folder} holds {present[0]} without a {SYNTHETIC_MARKER} marker ({guess}): "
+                        "rehearsal data is never written over it; give the rehearsal another --data-root")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def write_synthetic_cifar10(data_root: str | Path, images_per_batch: int, seed: int = 0) -> Path:
     """``data_root``/cifar-10-batches-py/ with every batch file of the real format and the SYNTHETIC marker."""
     folder = Path(data_root) / CIFAR_DIR
-    present = [name for name in (*CIFAR_BATCHES, "batches.meta") if (folder / name).exists()]
-    if present and not (folder / SYNTHETIC_MARKER).is_file():
-        raise DataError(f"{folder} holds {present[0]} without a {SYNTHETIC_MARKER} marker (real CIFAR-10?): "
-                        "rehearsal data is never written over it; give the rehearsal another --data-root")
-    folder.mkdir(parents=True, exist_ok=True)
+    refuse_real_data(folder, [name for name in (*CIFAR_BATCHES, "batches.meta") if (folder / name).exists()],
+                     "real CIFAR-10?")
     rng = np.random.RandomState(seed)
     for name in CIFAR_BATCHES:
         data, labels = synthetic_cifar10_images(images_per_batch, rng)
@@ -75,11 +80,8 @@ def write_synthetic_image_folder(data_root: str | Path, name: str, count: int, s
     from PIL import Image
 
     folder = Path(data_root) / name
-    present = [path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
-    if present and not (folder / SYNTHETIC_MARKER).is_file():
-        raise DataError(f"{folder} holds {present[0].name} without a {SYNTHETIC_MARKER} marker (real images?): "
-                        "rehearsal data is never written over it; give the rehearsal another --data-root")
-    folder.mkdir(parents=True, exist_ok=True)
+    present = [path.name for path in folder.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
+    refuse_real_data(folder, present, "real images?")
     flat, _ = synthetic_cifar10_images(count, np.random.RandomState(seed + 1))
     for index, pixels in enumerate(flat.reshape(count, 3, 32, 32).transpose(0, 2, 3, 1)):
         image = Image.fromarray(pixels).resize((80, 64), Image.BILINEAR)
