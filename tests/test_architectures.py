@@ -150,3 +150,19 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     assert schema["properties"]["architectures"]["properties"]["rows"]["items"]["enum"] == list(FIGURE2_ROWS)
     metrics = schema["properties"]["eval"]["properties"]["metrics"]["additionalProperties"]["items"]["enum"]
     assert set(metrics) == set(METRICS)
+
+
+def test_the_paper_scale_architecture_suite_plans_figure2_and_200_table1_draws():
+    from pathlib import Path
+
+    from gpbench.config import resolve
+    from gpbench.pipeline import load_suite, plan
+
+    runs = plan(load_suite([Path(__file__).resolve().parents[1] / "configs/paper-architectures.yaml"]))
+    figure2 = [run for run in runs if run.group == "architectures"]
+    table1 = [run for run in runs if run.group == "random_architectures"]
+    assert len(figure2) == len(FIGURE2_ROWS) * 4 and {run.dataset for run in figure2} == {"imagefolder64"}
+    assert len(table1) == 400 and {run.dataset for run in table1} == {"imagefolder32"}
+    config = resolve(table1[-1].config)
+    assert config["random_architecture"] == {"seed": 0, "index": 199, "space": "paper"}
+    assert (config["iterations"], config["batch_size"], config["dim"]) == (200_000, 64, 64)
