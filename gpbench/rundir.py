@@ -256,9 +256,6 @@ class RunDir:
 
     # --- config and status --------------------------------------------------------------------------
 
-    def is_run(self) -> bool:
-        return self.file(CONFIG).is_file()
-
     def read_config(self) -> dict | None:
         path = self.file(CONFIG)
         if not path.is_file():

@@ -398,8 +398,8 @@ class Trainer:
             self._write_status("completed")
             return "completed"
         self._write_status("running")
-        start = self.started = time.perf_counter()
-        last_log_time, samples_seen = start, 0
+        self.started = time.perf_counter()
+        last_log_time, samples_seen = self.started, 0
         bar = progress_bar(total=total, initial=self.iteration, disable=not self.progress,
                    desc=f"{config['method']} {config['dataset']} seed {config['seed']}", unit="it")
         try:
@@ -407,7 +407,7 @@ class Trainer:
                 iteration = self.iteration
                 values, samples_drawn = self.train_iteration(iteration)
                 samples_seen += samples_drawn
-                elapsed = self.elapsed_before + time.perf_counter() - start
+                elapsed = self._elapsed()
                 dev_now = iteration % config["dev_every"] == 0 or iteration == total - 1
                 logging_now = dev_now or iteration % config["log_every"] == 0
                 writing_now = any((iteration + 1) % config[key] == 0 for key in
