@@ -68,6 +68,7 @@ TRAIN_LOG = "train.log"
 EVAL_LOG = "eval.log"
 TRAIN_BENCHMARK = "train.benchmark.tsv"
 TRAIN_DONE = "train.done"
+TENSORBOARD = "tensorboard"          # event files of the logged statistics: `tensorboard --logdir runs/`
 # What every checkpoint holds (train.Trainer._save_checkpoint writes them; a file without one is damaged).
 CHECKPOINT_KEYS = ("iteration", "critic_step", "elapsed_seconds", "config", "generator", "critic", "g_optimizer",
                    "d_optimizer", "stream", "rng")
@@ -300,6 +301,14 @@ class RunDir:
 
     def append_metrics(self, line: dict) -> None:
         append_jsonl(self.file(METRICS), line)
+
+    def tensorboard_writer(self, first_iteration: int):
+        """A TensorBoard writer of this run's event files. Events at iterations >= ``first_iteration`` that a
+        killed run wrote are purged, as :meth:`truncate_metrics` drops its lines; metrics.jsonl stays the
+        source of truth."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(self.file(TENSORBOARD)), purge_step=first_iteration)
 
     def truncate_metrics(self, before_iteration: int) -> None:
         """Drop the lines of iterations >= ``before_iteration`` (a killed run logged them; it will again)."""

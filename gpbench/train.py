@@ -185,6 +185,7 @@ class Trainer:
         self.elapsed_before = 0.0
         self.checkpointed_iteration: int | None = None      # where a resume starts (None: from the beginning)
         self.last_gradient_norm: torch.Tensor | None = None
+        self.board = None                                    # the TensorBoard writer while the loop runs
         self.engine = build_engine(self, engine)
         self.critic_parameters = list(self.critic.parameters())
         self.generator_parameters = list(self.generator.parameters())
@@ -344,6 +345,10 @@ class Trainer:
         line["samples_per_s"] = round(samples_seen / interval, 1) if interval > 0 else None
         line.update(self.schedule_values(self.critic_step))
         self.run_dir.append_metrics(line)
+        if self.board is not None:
+            for key, value in line.items():
+                if key != "iteration" and value is not None:
+                    self.board.add_scalar(key, value, self.iteration)
         return line
 
     @torch.no_grad()
@@ -398,6 +403,7 @@ class Trainer:
             self._write_status("completed")
             return "completed"
         self._write_status("running")
+        self.board = self.run_dir.tensorboard_writer(self.iteration)
         self.started = time.perf_counter()
         last_log_time, samples_seen = self.started, 0
         bar = progress_bar(total=total, initial=self.iteration, disable=not self.progress,
@@ -435,6 +441,7 @@ class Trainer:
                     self._save_snapshot()
                 if checkpoint_now:
                     self._save_checkpoint()
+                    self.board.flush()
                     self._write_status("running")
         except KeyboardInterrupt as error:          # Ctrl-C, or SIGTERM from Snakemake or SLURM (cli.main)
             self._record_interruption(error)
@@ -444,6 +451,7 @@ class Trainer:
             raise
         finally:
             bar.close()
+            self.board.close()
         self._write_status("completed")
         return "completed"
 

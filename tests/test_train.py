@@ -328,3 +328,20 @@ def test_train_subset_draws_a_fixed_subset_and_says_so(tmp_path, monkeypatch):
     config = tiny(tmp_path, dataset="mnist", dim=4, batch_size=10, iterations=2, train_subset=100)
     Trainer(config, tmp_path / "run", progress=False).run()
     assert "subset of 100" in json.loads((tmp_path / "run" / "status.json").read_text())["data"]
+
+
+def test_tensorboard_events_hold_the_logged_statistics_once_each_after_a_resume(tmp_path, interrupt_at):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    settings = dict(dataset="8gaussians", iterations=8, checkpoint_every=4, log_every=1)
+    with interrupt_at(6), pytest.raises(KeyboardInterrupt):                  # iterations 4 and 5 logged twice
+        Trainer(tiny(tmp_path, **settings), tmp_path / "run", progress=False).run()
+    trainer = Trainer(tiny(tmp_path, **settings), tmp_path / "run", progress=False)
+    assert trainer.run() == "completed"
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    logged = trainer.run_dir.read_metrics()
+    assert [line["iteration"] for line in logged] == list(range(8))
+    for key in ("d_loss", "penalty", "wasserstein_estimate", "g_loss", "gradient_norm"):
+        scalars, expected = events.Scalars(key), [line for line in logged if line[key] is not None]   # g_loss: none at 0
+        assert [event.step for event in scalars] == [line["iteration"] for line in expected], key
+        assert [event.value for event in scalars] == pytest.approx([line[key] for line in expected], rel=1e-6), key
