@@ -12,11 +12,12 @@ import yaml
 from snakemake.utils import validate
 
 from gpbench import rundir
+from gpbench.costfile import load_costs
 from gpbench.data import DATASETS
 from gpbench.errors import ConfigError
 from gpbench.rehearsal import SYNTHETIC_DATASETS, SYNTHETIC_FOLDERS
 from gpbench.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
-                              load_costs, load_suite, plan, train_priority)
+                              load_suite, plan, train_priority)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]

@@ -158,8 +158,7 @@ def _cost(args: argparse.Namespace) -> int:
     command = "gpbench cost " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["cost"] else "gpbench cost"
     measured = None
     if args.from_json:
-        from gpbench.cost import timings_from_json
-        from gpbench.pipeline import load_costs
+        from gpbench.costfile import load_costs, timings_from_json
 
         measured = timings_from_json(load_costs(args.from_json))
     sharing = _sharing(args)
@@ -168,7 +167,7 @@ def _cost(args: argparse.Namespace) -> int:
                        engines=tuple(args.engines), sharing=sharing)
     table = to_markdown(costs, args.suite, args.devices, command, sharing)
     print(table)
-    from gpbench.cost import to_json
+    from gpbench.costfile import to_json
     from gpbench.rundir import write_json_atomic, write_text_atomic
 
     for path, write in ((args.out, lambda p: write_text_atomic(p, table)),

@@ -16,6 +16,7 @@ import math
 import re
 from pathlib import Path
 
+from gpbench.costfile import RUNTIME_KEYS
 from gpbench.data import DATASETS, get_dataset
 from gpbench.engine import ENGINES, MEMORY_FORMATS
 from gpbench.errors import ConfigError
@@ -154,9 +155,6 @@ _INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_b
                "threads": (1, 1024), "seed": (0, 2**31 - 1), "dev_every": (1, 10**9),
                "dev_samples": (1, 1_000_000), "train_subset": (2, 10**8), "resnet_blocks": (1, 64)}
 _OPTIONAL_INTS = ("threads", "train_subset", "resnet_blocks")     # null = leave torch's default / the whole training split
-# Keys that change speed or what is logged, not the results: they may differ when a run resumes.
-RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
-                "dev_samples", "engine", "memory_format")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
             "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16"),

@@ -14,59 +14,28 @@ Evaluation, Figure 1 and the tables are not included (on a GPU they are minutes 
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import queue
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from gpbench.config import RUNTIME_KEYS, resolve
+from gpbench.config import resolve
+from gpbench.costfile import RunCost, Timing, projected_seconds, signature
 from gpbench.data import get_dataset, images
 from gpbench.engine import WARMUP_CALLS, choose_engine
 from gpbench.errors import ConfigError, MissingDataError
-from gpbench.pipeline import COST_FIELDS, GPU_SLOTS, gpu_slots, load_suite, plan, projected_seconds
+from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan
 from gpbench.train import Trainer
 
-NOT_SPEED = RUNTIME_KEYS + ("seed", "iterations", "data_root", "train_subset", "preset_source", "dev_samples")
 # iteration 0 has no generator step; the graph engine warms each step up WARMUP_CALLS times, then captures it;
 # cudnn.benchmark and compile settle meanwhile
 WARMUP_ITERATIONS = WARMUP_CALLS + 3
 SYNTHETIC_IMAGES_PER_BATCH = 400
 ENGINES_TIMED = ("eager", "graph")
 SYNC_EVERY = 10
-
-
-def signature(config: dict) -> str:
-    """What decides a run's time per iteration: its config without seeds, lengths and logging cadences."""
-    return json.dumps({key: value for key, value in sorted(config.items()) if key not in NOT_SPEED}, default=str)
-
-
-@dataclass
-class Timing:
-    seconds_per_iteration: float          # with ``engine``, the one the suite's runs use here
-    iterations_timed: int | None          # None: read from a file of earlier measurements
-    dev_seconds: float
-    device: str
-    engine: str = "eager"
-    by_engine: dict[str, float] = field(default_factory=dict)      # engine asked for -> seconds per iteration
-
-    @property
-    def on_gpu(self) -> bool:
-        return not self.device.startswith("CPU")
-
-
-@dataclass
-class RunCost:
-    path: str
-    config: dict = field(repr=False)
-    timing: Timing
-    hours: float
-    slots: int                # gpu_slots of 12 per device it occupies (12 when it does not share)
-    slowdown: float = 1.0     # its time per iteration when sharing a GPU over its time alone (measured or 1)
 
 
 def _synchronize(device: torch.device) -> None:
@@ -206,13 +175,6 @@ def data_root_for(config: dict, synthetic_root: Path) -> str:
     return config["data_root"]
 
 
-def timings_from_json(measured: dict) -> dict[str, Timing]:
-    """The times ``gpbench cost --json`` wrote, to project a suite again without timing it."""
-    return {key: Timing(iterations_timed=None, engine=value.get("engine", "eager"),
-                        by_engine=value.get("by_engine", {}), **{name: value[name] for name in COST_FIELDS})
-            for key, value in measured.items()}
-
-
 def sharing_settings(suite: dict) -> dict[str, dict]:
     """Per dataset family of the suite, the config of its most common setting (the one a sharing measurement
     runs K copies of)."""
@@ -328,15 +290,6 @@ def device_name() -> str:
     except OSError:
         pass
     return "CPU"
-
-
-def to_json(costs: list[RunCost]) -> dict:
-    """Run setting -> measured seconds per iteration (of the engine the runs use, and of each engine timed) and
-    per dev evaluation (the Snakefile's time limits)."""
-    return {signature(cost.config): {**{name: getattr(cost.timing, name) for name in COST_FIELDS},
-                                     "engine": cost.timing.engine, "by_engine": cost.timing.by_engine,
-                                     "iterations_timed": cost.timing.iterations_timed}
-            for cost in costs}
 
 
 def _hours(hours: float) -> str:

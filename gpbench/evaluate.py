@@ -20,9 +20,10 @@ from gpbench.data import Dataset, get_dataset, toy
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, feature_statistics,
                              fid_from_stats, inception_score, kid_from_features)
-from gpbench.metrics.features import ExtractorSettings, FeatureExtractor, build_extractor
+from gpbench.metrics.features import ExtractorSettings, FeatureExtractor
 from gpbench.metrics.collapse import relative_spread
 from gpbench.metrics.reference import reference_statistics_cached, reference_statistics_path
+from gpbench.metrics.registry import build_extractor
 from gpbench.metrics.toy import EMD_MAX_SAMPLES, earth_movers_distance, mode_coverage, sliced_wasserstein
 from gpbench.models import build
 from gpbench.rundir import RunDir

@@ -7,7 +7,6 @@ module for the runs and their configs; it holds no paper numbers itself (those s
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 import shutil
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpbench.config import preset, resolve
+from gpbench.costfile import projected_seconds, signature
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
 from gpbench.penalties.schedules import is_number
@@ -256,38 +256,8 @@ def cluster_has_gpus() -> bool:
     return report.returncode != 0 or "gpu" in report.stdout
 
 
-COST_FIELDS = ("seconds_per_iteration", "dev_seconds", "device")     # each setting's entry in a cost file
-
-
-def load_costs(path: str | None) -> dict:
-    """The JSON `gpbench cost --json FILE` writes: run setting -> seconds per iteration and per dev evaluation."""
-    if not path:
-        return {}
-    try:
-        costs = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"cost file {path} does not exist; write it with gpbench cost --json {path}") from None
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cost file {path} is not readable JSON ({error}); write it again with gpbench cost "
-                          f"--json {path}") from None
-    if not isinstance(costs, dict) or not all(isinstance(entry, dict) and all(key in entry for key in COST_FIELDS)
-                                              for entry in costs.values()):
-        raise ConfigError(f"cost file {path} is not what gpbench cost --json writes (each setting needs "
-                          f"{', '.join(COST_FIELDS)})")
-    return costs
-
-
-def projected_seconds(config: dict, seconds_per_iteration: float, dev_seconds: float) -> float:
-    """A run's training time: its iterations at the measured time each, plus one dev-cost evaluation every
-    dev_every iterations."""
-    return (config["iterations"] * seconds_per_iteration
-            + math.ceil(config["iterations"] / config["dev_every"]) * dev_seconds)
-
-
 def run_minutes(config: dict, costs: dict) -> int:
     """The time limit of a run: its projected time (measured or assumed), 1.5x, plus 15 minutes."""
-    from gpbench.cost import signature
-
     resolved = resolve(config)
     measured = costs.get(signature(resolved))
     if measured:

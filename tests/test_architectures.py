@@ -137,6 +137,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     from gpbench.data import DATASETS
     from gpbench.data.catalog import FAMILIES
     from gpbench.metrics import METRICS
+    from gpbench.metrics.registry import FEATURE_EXTRACTORS
     from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
     from gpbench.report.tables import TABLES
 
@@ -150,6 +151,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     assert schema["properties"]["architectures"]["properties"]["rows"]["items"]["enum"] == list(FIGURE2_ROWS)
     metrics = schema["properties"]["eval"]["properties"]["metrics"]["additionalProperties"]["items"]["enum"]
     assert set(metrics) == set(METRICS)
+    assert set(FEATURE_EXTRACTORS) == {info.features for info in METRICS.values()} - {None}
 
 
 def test_the_paper_scale_architecture_suite_plans_figure2_and_200_table1_draws():

@@ -15,11 +15,11 @@ import yaml
 
 from gpbench.cli import main
 from gpbench.config import resolve
-from gpbench.cost import (RunCost, Timing, best_runs_per_gpu, measure_sharing, signature, suite_cost, time_config,
-                          timings_from_json, to_json, to_markdown, wall_clock_hours)
+from gpbench.cost import best_runs_per_gpu, measure_sharing, suite_cost, time_config, to_markdown, wall_clock_hours
+from gpbench.costfile import RunCost, Timing, load_costs, signature, timings_from_json, to_json
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, DataError
-from gpbench.pipeline import gpu_slots, load_costs, load_suite, plan
+from gpbench.pipeline import gpu_slots, load_suite, plan
 from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
 
 REPO = Path(__file__).resolve().parents[1]

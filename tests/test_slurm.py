@@ -13,7 +13,7 @@ import pytest
 
 from gpbench.data import get_dataset
 from gpbench.config import resolve
-from gpbench.cost import signature
+from gpbench.costfile import signature
 from gpbench.pipeline import cluster_has_gpus, run_minutes
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """Metrics as pure numpy/scipy functions of features (docs/metrics.md); feature extractors live apart
-(:mod:`gpbench.metrics.features`), their caches in :mod:`gpbench.metrics.lenet` and
-:mod:`gpbench.metrics.reference`.
+(:mod:`gpbench.metrics.features`, named by :mod:`gpbench.metrics.registry`), their caches in
+:mod:`gpbench.metrics.lenet` and :mod:`gpbench.metrics.reference`.
 
 ``METRICS`` is the table of every metric gpbench computes: its label, its direction and the features it needs.
 """

@@ -1,4 +1,5 @@
-"""Feature extractors, kept apart from the statistics, behind one base class and a registry.
+"""Feature extractors, kept apart from the statistics, behind one base class (the registry that names them is
+:mod:`gpbench.metrics.registry`).
 
 Each takes uint8 images (N, C, H, W) and returns float64 ``{"pool": (N, D), "logits": (N, K)}``:
 - ``inception``: torch-fidelity's ``inception-v3-compat`` (TF-1 compatible resize and weights
@@ -142,16 +143,3 @@ class InceptionFeatures(FeatureExtractor):
         with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):  # float32 convolutions, as on the CPU
             pool, logits = self.model(tensor)
         return pool, logits
-
-
-def _lenet_from_settings(settings: ExtractorSettings) -> FeatureExtractor:
-    from gpbench.metrics.lenet import lenet_features_cached
-
-    return lenet_features_cached(settings)
-
-
-FEATURE_EXTRACTORS = {"inception": InceptionFeatures.from_settings, "lenet": _lenet_from_settings}
-
-
-def build_extractor(kind: str, settings: ExtractorSettings) -> FeatureExtractor:
-    return FEATURE_EXTRACTORS[kind](settings)
