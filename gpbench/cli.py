@@ -223,7 +223,7 @@ def _figure1(args: argparse.Namespace) -> int:
 
 def _figure4(args: argparse.Namespace) -> int:
     from gpbench.figure4 import plot_figure4
-    from gpbench.report.results import RunResult
+    from gpbench.runresult import RunResult
 
     path = plot_figure4([RunResult.read(run) for run in args.runs], Path(args.out))
     print(f"wrote {path}")

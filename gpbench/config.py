@@ -12,6 +12,8 @@ ran it (decay 0.9, epsilon 1e-10 inside the square root, mean-square accumulator
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import math
 import re
 from pathlib import Path
@@ -25,7 +27,7 @@ from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
 from gpbench.models.random_architectures import draw_architecture
 from gpbench.models.zoo import FIGURE2_ROWS, RESNET_BLOCKS
 from gpbench.optim import OPTIMIZERS
-from gpbench.penalties import build_penalty
+from gpbench.penalties import Penalty, build_penalty
 from gpbench.penalties.schedules import is_number
 from gpbench.rundir import METRICS_FIELDS
 from gpbench.training_schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
@@ -246,10 +248,21 @@ def _check_whole_number(key: str, value, low: int, high: int) -> None:
         raise ConfigError(f"{key}: expected a whole number from {low:,} to {high:,}, got {value!r}")
 
 
+@functools.lru_cache(maxsize=64)
+def _penalty_from_json(text: str) -> Penalty:
+    return build_penalty(json.loads(text))
+
+
+def run_penalty(config: dict) -> Penalty:
+    """The penalty of a run config, built once per distinct penalty setting and shared (a Penalty holds no
+    state between steps)."""
+    return _penalty_from_json(json.dumps(config["penalty"], sort_keys=True))
+
+
 def _check_penalty(config: dict) -> None:
     """The penalty builds, its schedules stay finite over the whole run, and no scheduled value would be
     logged under the name of a field metrics.jsonl already has."""
-    penalty = build_penalty(config["penalty"])
+    penalty = run_penalty(config)
     last_step = config["iterations"] * max(config["n_critic"], ARJOVSKY_WARMUP_STEPS if config["critic_warmup"] else 0)
     for key, schedule in penalty.schedules().items():
         for step in (0, last_step):

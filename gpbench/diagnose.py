@@ -23,7 +23,7 @@ from gpbench.metrics import LOWER_IS_BETTER
 from gpbench.metrics.collapse import COLLAPSED_SPREAD
 from gpbench.models import build
 from gpbench.models.signal import output_to_input_factor, weight_layers
-from gpbench.report.results import RunResult
+from gpbench.runresult import RunResult
 from gpbench.rundir import METRICS, RunDir
 
 VERDICTS = ("ok", "warn", "fail")
@@ -37,7 +37,8 @@ TREND_T = 3.0
 # Divergence: a quantity "was rising" before a non-finite value when its last finite logged value is 10x its
 # first (one order of magnitude; convention).
 RISE_FACTOR = 10.0
-# Penalty grip, for penalties with a target norm (1 for wgan-gp/wgan-lp/dragan, the margin for flex): the mean
+# Penalty grip, for penalties with a target norm (Penalty.target_norm: 1 for wgan-gp/wgan-lp/dragan, the margin for
+# flex; a one-sided penalty is never "dominating" for norms below it): the mean
 # gradient norm at the penalty points over the last part of training. Measured here on 8gaussians (DIM 32,
 # batch 64, 600 iterations): the toy preset (lambda 0.1) ends at 1.44 with the penalty 18 % of the critic loss;
 # lambda 1e-6 at 22.5 (the critic escapes the constraint); lambda 1e4 pins it at 1.00 with the penalty 70 % of
@@ -68,9 +69,6 @@ MODES_LOST_FRACTION, METRIC_WORSE_FRACTION = 0.25, 0.2
 # A saturated non-saturating/minimax critic: its (halved) BCE loss below 0.05 over the last part, i.e. it
 # tells real from fake with about 95 % confidence and the generator's gradient signal fades (Goodfellow 2014).
 SATURATED_D_LOSS = 0.05
-# Penalties whose gradient norm has a target (two-sided unless marked one-sided).
-TARGET_NORM = {"wgan-gp": 1.0, "dragan": 1.0, "wgan-lp": 1.0}
-ONE_SIDED = {"wgan-lp"}
 
 
 @dataclass
@@ -186,19 +184,9 @@ def check_configuration(run: RunLogs) -> Check:
                                         f"{config['method']} preset" + noise, numbers=numbers)
 
 
-def _penalty_target(config: dict) -> tuple[str, float | None]:
-    penalty = config["penalty"]
-    kind = "flex" if "class" in penalty else penalty.get("kind", "none")
-    if kind == "flex":
-        flex = penalty.get("flex", 0.0)
-        margin = flex[0] if isinstance(flex, list) else flex
-        return kind, float(margin) if isinstance(margin, (int, float)) and margin > 0 else None
-    return kind, TARGET_NORM.get(kind)
-
-
 def check_penalty_grip(run: RunLogs, earlier: list[Check]) -> Check:
-    kind, target = _penalty_target(run.config)
-    if kind == "none":
+    target = run.penalty.target_norm
+    if run.penalty.kind == "none":
         return Check("penalty grip", "ok", "no gradient penalty (the critic is constrained by "
                                            + ("weight clipping)" if run.config["clip"] else "nothing)"))
     x, norm = _last_part(*run.series("gradient_norm"))
@@ -217,7 +205,7 @@ def check_penalty_grip(run: RunLogs, earlier: list[Check]) -> Check:
                          numbers=numbers)
         return Check("penalty grip", "warn", evidence + " - the critic escapes the Lipschitz constraint",
                      "raise lambda or lower the critic's learning rate", numbers)
-    dominated = share > PENALTY_SHARE_HIGH or (target and kind not in ONE_SIDED and norm.mean() < GRIP_LOW * target)
+    dominated = share > PENALTY_SHARE_HIGH or (target and not run.penalty.one_sided and norm.mean() < GRIP_LOW * target)
     if dominated:
         return Check("penalty grip", "warn", evidence + " - the penalty dominates the critic's loss",
                      "lower lambda: the critic spends its capacity on the penalty, its estimate of the distance "

@@ -21,7 +21,7 @@ from scipy.stats import t as t_distribution  # noqa: E402
 from gpbench.data import get_dataset  # noqa: E402
 from gpbench.diagnose import GAP_END_POINTS, GAP_STANDARD_ERRORS, dev_gap  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
-from gpbench.report.results import RunResult, group_runs  # noqa: E402
+from gpbench.runresult import RunResult, group_runs  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from gpbench import samples
-from gpbench.config import identity, load_run_config, model_options, parse_overrides, resolve_device
+from gpbench.config import identity, load_run_config, model_options, parse_overrides, resolve_device, run_penalty
 from gpbench.data import dev_data, get_dataset, make_stream, toy
 from gpbench.data.streams import numpy_state_from_tensors, numpy_state_to_tensors
 from gpbench.engine import build_engine, choose_engine, memory_format
@@ -28,7 +28,6 @@ from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
 from gpbench.optim import build_optimizer
-from gpbench.penalties import build_penalty
 from gpbench.progress import progress_bar
 from gpbench.rundir import CHECKPOINT, RunDir
 from gpbench.training_schedule import TrainingSchedule
@@ -165,7 +164,7 @@ class Trainer:
         self.d_optimizer = build_optimizer(config["optimizer"], self.critic, config["critic_lr"], config["betas"],
                                            capturable)
         self.schedule = TrainingSchedule.from_config(config)
-        penalty = build_penalty(config["penalty"])
+        penalty = run_penalty(config)
         self.loss = GanLoss(config["game"], penalty, real_label=config["real_label"],
                             flip_probability=config["flip_probability"], halve_d_loss=config["halve_d_loss"],
                             autocast=self._autocast)

@@ -93,7 +93,7 @@ def test_a_truncated_metrics_log_is_one_line_and_non_zero(runs, tmp_path, capsys
 def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spelling(tmp_path):
     """"warn" sorts after "fail" as a string; a failed seed must make the cell "fail"."""
     from gpbench.report.health import health_cell
-    from gpbench.report.results import RunResult
+    from gpbench.runresult import RunResult
 
     runs = []
     for seed, verdict, check in ((0, "warn", "rising estimate"), (1, "fail", "divergence"), (2, "ok", None)):
@@ -108,7 +108,7 @@ def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spe
 def fake_result(root, dataset, method, seed, spread, metrics, label=None):
     """An evaluated run in the pipeline layout <dataset>/<label>/seed<k> (label: the method, or method-variant)."""
     from gpbench.config import resolve
-    from gpbench.report.results import RunResult
+    from gpbench.runresult import RunResult
 
     path = root / dataset / (label or method) / f"seed{seed}"
     path.mkdir(parents=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gpbench.figure4 import figure4_claims, gap_summary, plot_figure4
-from gpbench.report.results import RunResult
+from gpbench.runresult import RunResult
 
 
 def run(method, gaps, seed=0, standard_error=0.01):

@@ -386,3 +386,13 @@ def test_a_new_kind_is_one_class_and_one_registry_line(tmp_path, monkeypatch, ca
     assert all(line["penalty"] > 0 and line["gradient_norm"] > 0 for line in lines)
     assert main(["penalties"]) == 0
     assert "test-absolute-gp" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config, target, one_sided", [
+    ({"kind": "wgan-gp"}, 1.0, False), ({"kind": "dragan"}, 1.0, False), ({"kind": "wgan-lp"}, 1.0, True),
+    ({"kind": "zero-gp"}, None, False), ({"kind": "r1"}, None, False), ({"kind": "none"}, None, False),
+    ({"kind": "flex", "flex": 0.5}, 0.5, True), ({"kind": "flex", "flex": [0.3, 0.1]}, 0.3, True),
+    ({"kind": "flex"}, None, True), ({"kind": "flex", "flex": "decay(range=1:0 steps=100)"}, None, True)])
+def test_each_penalty_states_its_target_norm_and_whether_it_is_one_sided(config, target, one_sided):
+    penalty = build_penalty(config)
+    assert (penalty.target_norm, penalty.one_sided) == (target, one_sided)

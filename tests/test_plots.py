@@ -7,7 +7,7 @@ import matplotlib.colors
 import pytest
 
 from gpbench.report import plots
-from gpbench.report.results import RunResult
+from gpbench.runresult import RunResult
 
 
 def run(label, seed, seconds_per_iteration, clip=None):

@@ -47,6 +47,10 @@ class Penalty:
     default_lambda: ClassVar[float] = 0.0
     default_loss: ClassVar[str] = "d_loss"
     options: ClassVar[tuple[str, ...]] = ()          # config keys beyond kind, lambda, every, loss, fraction
+    # The gradient norm the penalty pulls toward (None: none, or zero-centred) and whether it only pushes norms
+    # down to it (a norm below the target costs nothing); ``gpbench diagnose`` judges the penalty's grip by them.
+    target_norm: ClassVar[float | None] = None
+    one_sided: ClassVar[bool] = False
 
     def __init__(self, strength: Schedule, loss: str, every: int = 1, fraction: float = 1.0):
         self.strength = strength

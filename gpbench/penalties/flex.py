@@ -62,6 +62,7 @@ class FlexPenalty(Penalty):
     default_lambda = 1.0
     default_loss = "g_loss"
     options = ("flex", "components", "target", "wrt")
+    one_sided = True                     # relu: a norm below the margin costs nothing
 
     def __init__(self, strength, loss, every=1, fraction=1.0, *, flex: tuple[Schedule, Schedule], separate: bool,
                  components: tuple[str, ...], target: str, wrt: str):
@@ -79,6 +80,12 @@ class FlexPenalty(Penalty):
                    components=_components(options.get("components", list(COMPONENTS))),
                    target=one_of(options.get("target", "discriminator"), TARGETS, "target"),
                    wrt=one_of(options.get("wrt", "parameters"), WRT, "wrt"))
+
+    @property
+    def target_norm(self) -> float | None:
+        """The x margin when it is a positive constant (a scheduled margin has no one target)."""
+        margin = _describe(self.flex[0])
+        return float(margin) if is_number(margin) and margin > 0 else None
 
     @property
     def needs_generator_graph(self) -> bool:

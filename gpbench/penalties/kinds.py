@@ -36,6 +36,7 @@ class WganGP(InputGradientPenalty):
     kind = "wgan-gp"
     evaluated_at = INTERPOLATES
     formula = "lambda * mean (|grad| - 1)^2"
+    target_norm = 1.0
 
     def shape(self, squared_norms):
         return (safe_sqrt(squared_norms) - 1.0).square()
@@ -47,6 +48,8 @@ class WganLP(InputGradientPenalty):
     kind = "wgan-lp"
     evaluated_at = INTERPOLATES
     formula = "lambda * mean max(0, |grad| - 1)^2"
+    target_norm = 1.0
+    one_sided = True
 
     def shape(self, squared_norms):
         return torch.relu(safe_sqrt(squared_norms) - 1.0).square()

@@ -8,7 +8,8 @@ from gpbench.config import REPORTED_TABLE1
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.report.health import health_cell
-from gpbench.report.results import Block, RunResult, marks_of, stability_text, summarise
+from gpbench.report.results import Block, stability_text, summarise
+from gpbench.runresult import RunResult, marks_of
 
 TABLE1_THRESHOLDS = tuple(REPORTED_TABLE1)
 TABLE1_PAIR = ("ns-gan", "wgan-gp")          # Table 1's "GAN" and "WGAN-GP" columns

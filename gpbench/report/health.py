@@ -11,10 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gpbench.diagnose import VERDICTS, RunLogs, _penalty_target  # noqa: E402
+from gpbench.diagnose import VERDICTS, RunLogs  # noqa: E402
 from gpbench.report.plots import save_figure  # noqa: E402
-from gpbench.report.results import RunResult  # noqa: E402
 from gpbench.rundir import DIAGNOSIS_PLOT, RunDir  # noqa: E402
+from gpbench.runresult import RunResult  # noqa: E402
 
 
 def write_diagnosis(path: str | Path, report: dict) -> Path:
@@ -37,7 +37,7 @@ def plot_health(run: RunLogs, path: Path, report: dict) -> Path:
     estimate.set_title("Wasserstein estimate (-critic loss w/o penalty)", fontsize=9)
     estimate.legend(fontsize=7)
     x, y = run.series("gradient_norm")
-    _, target = _penalty_target(run.config)
+    target = run.penalty.target_norm
     if len(x):
         norm.plot(x, y, color="tab:orange", label="mean norm at penalty points")
     if target:

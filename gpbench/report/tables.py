@@ -9,12 +9,11 @@ from pathlib import Path
 
 from gpbench.config import REPORTED
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
-from gpbench.penalties import build_penalty
 from gpbench.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.architectures import figure2_table, table1_table
-from gpbench.report.results import (Block, RunResult, group_runs, marks_of, stability_text, summarise, table_metrics,
-                                     welch_interval)
+from gpbench.report.results import Block, stability_text, summarise, table_metrics, welch_interval
+from gpbench.runresult import RunResult, group_runs, marks_of
 
 
 def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
@@ -156,7 +155,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
         cost = summarise([r.seconds_per_1k_iterations() for r in runs])
-        penalty = build_penalty(runs[0].config["penalty"])
+        penalty = runs[0].penalty
         settings = penalty.settings()
         description = ", ".join(f"{k}={v}" for k, v in settings.items() if k != "lambda")
         strength = settings.get("lambda", "—")
