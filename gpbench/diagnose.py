@@ -22,7 +22,8 @@ from gpbench.errors import RunDirError
 from gpbench.metrics import LOWER_IS_BETTER
 from gpbench.metrics.collapse import COLLAPSED_SPREAD
 from gpbench.models import build
-from gpbench.models.signal import output_to_input_factor, weight_layers
+from gpbench.models.signal import at_clip_fraction, output_to_input_factor, weight_layers
+from gpbench.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew
 from gpbench.runresult import RunResult
 from gpbench.rundir import METRICS, RunDir
 
@@ -50,19 +51,14 @@ GRIP_HIGH, GRIP_LOW, PENALTY_SHARE_HIGH = 2.0, 0.5, 0.5
 # than the preset's when the Wasserstein estimate it gives is lost in its noise (its standard deviation over
 # the last part of training above its mean magnitude: signal-to-noise below 1; convention).
 LR_RATIO_LIMIT, N_CRITIC_FACTOR, BATCH_FACTOR, SIGNAL_TO_NOISE_MIN = 10.0, 4.0, 4.0, 1.0
-# Weight clipping: a weight counts as "at +-c" within 1 % of c (as the Figure 1 table). What clipping breaks is
+# Weight clipping: a weight counts as "at +-c" within 1 % of c (models.signal, as Figure 1). What clipping breaks is
 # the back-propagated signal (Fig. 1b): the share of the gradient at the critic's last layer that reaches its
 # first. Measured here on the final critics of 8gaussians runs (DIM 32, 300 iterations): c = 0.1: 0.4;
 # 0.01 (the preset): 2e-3; 0.003: 3.5e-6; 0.001: 7e-8; gradient penalty: 1.8. Just after clipping binds, the
 # weights still have random signs and the signal decays like (c sqrt(width / 2))^depth: 6e-5 for the preset
 # c = 0.01 at DIM 32 after 4 iterations. Below 1e-5 (five decades lost) the generator learns from a vanished
 # signal; above 1e5 it explodes.
-AT_CLIP_TOLERANCE = 0.01
 SIGNAL_VANISHED, SIGNAL_EXPLODED = 1e-5, 1e5
-# Overfitting (Gulrajani Fig. 4b): the gap mean D(training) - mean D(held-out) on the same generated samples
-# exceeds 3 of its standard errors at the end and has grown since the first dev evaluation.
-GAP_STANDARD_ERRORS = 3.0        # a gap counts as separated when it exceeds 3 of its standard errors
-GAP_END_POINTS = 3               # the gap "at the end": the mean over the last 3 dev evaluations
 # Collapse: toy runs losing a quarter of their captured modes along the eval curve, or an image metric 20 %
 # worse than its best, while the Wasserstein estimate keeps falling.
 MODES_LOST_FRACTION, METRIC_WORSE_FRACTION = 0.25, 0.2
@@ -232,7 +228,7 @@ def check_weight_clipping(run: RunLogs) -> Check:
         return Check("weight clipping", "ok", "no checkpoint to read the critic's weights from")
     generator, critic = _final_nets(run)
     weights = torch.cat([layer.weight.detach().flatten() for layer in weight_layers(critic)]).numpy()
-    at_clip = float((np.abs(np.abs(weights) - clip) <= AT_CLIP_TOLERANCE * clip).mean())
+    at_clip = at_clip_fraction(weights, clip)
     torch.manual_seed(run.config["seed"])
     with torch.no_grad():
         samples = generator(torch.randn(run.config["batch_size"], generator.noise_dim))
@@ -248,33 +244,12 @@ def check_weight_clipping(run: RunLogs) -> Check:
     return Check("weight clipping", "ok", evidence, numbers=numbers)
 
 
-def dev_gap(iterations: np.ndarray, training: np.ndarray, held_out: np.ndarray,
-            standard_error: np.ndarray) -> dict | None:
-    """Gulrajani Fig. 4b for one run: the gap (training - held-out Wasserstein estimate) at the first dev evaluation
-    and over the last GAP_END_POINTS (their mean, the estimates' means, the window's iterations), with the end
-    gap's standard error from the logged per-evaluation errors (inf when they are missing)."""
-    if len(iterations) < GAP_END_POINTS + 1 or len(held_out) != len(iterations):
-        return None
-    gap, tail = training - held_out, slice(-GAP_END_POINTS, None)
-    error = (float(np.sqrt((standard_error[tail] ** 2).mean() / GAP_END_POINTS))
-             if len(standard_error) == len(iterations) and np.isfinite(standard_error[tail]).all() else math.inf)
-    return {"start": float(gap[0]), "end": float(gap[tail].mean()), "standard_error": error,
-            "training_end": float(training[tail].mean()), "held_out_end": float(held_out[tail].mean()),
-            "first_end_iteration": int(iterations[-GAP_END_POINTS]), "iterations": int(iterations[-1])}
-
-
-def _gap(run: RunLogs) -> dict | None:
-    _, held = run.series("dev_wasserstein_estimate")
-    x, train = run.series("dev_train_wasserstein_estimate")
-    _, error = run.series("dev_gap_standard_error")
-    gap = dev_gap(x, train, held, error)
-    return gap and {**gap, "x": x, "held": held}
-
 def check_rising_estimate(run: RunLogs, earlier: list[Check]) -> Check:
     """A rising Wasserstein estimate, told apart by cause (docs/diagnose.md)."""
-    gap = None if get_dataset(run.config["dataset"]).drawn_fresh else _gap(run)      # nothing fixed to overfit
-    if gap and gap["end"] > GAP_STANDARD_ERRORS * gap["standard_error"] and gap["end"] > gap["start"]:
-        held_slope, held_error = trend(*_last_part(gap["x"], gap["held"], 0.5))
+    curves = None if get_dataset(run.config["dataset"]).drawn_fresh else dev_curves(run)  # nothing fixed to overfit
+    gap = curves and dev_gap(curves)
+    if gap and gap_grew(gap):
+        held_slope, held_error = trend(*_last_part(curves["iteration"], curves["held_out"], 0.5))
         return Check("rising estimate", "warn",
                      f"over the last {GAP_END_POINTS} dev evaluations (iterations {gap['first_end_iteration']:,}-"
                      f"{gap['iterations']:,}) training data {gap['training_end']:.3g} vs held-out "
@@ -314,10 +289,9 @@ def check_rising_estimate(run: RunLogs, earlier: list[Check]) -> Check:
 
 
 def _main_metric(run: RunLogs) -> str | None:
-    for metric in ("modes", "fid", "fid_lenet", "emd"):
-        if run.series(metric, "curve")[0].size:
-            return metric
-    return None
+    """The dataset's collapse metric when the evaluation curve has it."""
+    metric = get_dataset(run.dataset).collapse_metric
+    return metric if run.series(metric, "curve")[0].size else None
 
 
 def _metric_stalls(run: RunLogs, since: float) -> tuple[bool, str] | None:

@@ -32,7 +32,7 @@ from gpbench.data import TOY_DATASETS, make_stream, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
 from gpbench.losses import WeightClipping, discriminator_loss  # noqa: E402
 from gpbench.models import build  # noqa: E402
-from gpbench.models.signal import LayerOutputs, layer_gradients  # noqa: E402
+from gpbench.models.signal import LayerOutputs, at_clip_fraction, layer_gradients  # noqa: E402
 from gpbench.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
 from gpbench.progress import progress_bar  # noqa: E402
@@ -40,7 +40,6 @@ from gpbench.rundir import write_text_atomic  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
 CLIP_VALUES = (0.1, 0.01, 0.001)
-AT_CLIP_TOLERANCE = 0.01            # "within 1 % of +-c"
 NORM_FLOOR = 1e-45                  # float32's smallest subnormal: a gradient norm of exactly 0 counts as this
 # Figure 1a's measure: 2,000 data points, each rotated about the origin to the angle (of 72) where it lies
 # farthest from 20,000 reference data points; pairs closer than 0.1 to the data after the rotation are dropped
@@ -238,7 +237,7 @@ def _plot_value_surfaces(surfaces: dict, per_seed: list[dict], path: Path) -> No
 
 def _weight_summary(values: np.ndarray, c: float) -> dict:
     """The fraction of weights within 1 % of +-c, their standard deviation and largest magnitude."""
-    return {"at_clip": float((np.abs(np.abs(values) - c) <= AT_CLIP_TOLERANCE * c).mean()),
+    return {"at_clip": at_clip_fraction(values, c),
             "std": float(values.std()), "max_abs": float(np.abs(values).max())}
 
 

@@ -19,8 +19,8 @@ from scipy.stats import spearmanr  # noqa: E402
 from scipy.stats import t as t_distribution  # noqa: E402
 
 from gpbench.data import get_dataset  # noqa: E402
-from gpbench.diagnose import GAP_END_POINTS, GAP_STANDARD_ERRORS, dev_gap  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
+from gpbench.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew  # noqa: E402
 from gpbench.runresult import RunResult, group_runs  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -29,20 +29,10 @@ TRACKS_MIN_CORRELATION = 0.6     # Fig. 4a: Spearman rho between the estimate an
 TRACKS_MIN_SNAPSHOTS = 5
 
 
-def dev_curves(run: RunResult) -> dict[str, np.ndarray]:
-    """Iterations, the training-sample and held-out Wasserstein estimates, and the gap's standard error."""
-    lines = [line for line in run.log if line.get("dev_wasserstein_estimate") is not None
-             and line.get("dev_train_wasserstein_estimate") is not None]
-    return {"iteration": np.array([line["iteration"] for line in lines], dtype=float),
-            "training": np.array([line["dev_train_wasserstein_estimate"] for line in lines], dtype=float),
-            "held_out": np.array([line["dev_wasserstein_estimate"] for line in lines], dtype=float),
-            "standard_error": np.array([line.get("dev_gap_standard_error") or np.nan for line in lines], dtype=float)}
-
-
 def gap_summary(runs: list[RunResult]) -> dict | None:
-    """Fig. 4b over seeds: each run's gap at the start and at the end (diagnose.dev_gap), their means, the end gap's
+    """Fig. 4b over seeds: each run's gap at the start and at the end (overfitting.dev_gap), their means, the end gap's
     spread over seeds and its 95 % t interval (with one seed: +-1.96 of its own standard error)."""
-    gaps = [gap for gap in (dev_gap(*dev_curves(run).values()) for run in runs) if gap is not None]
+    gaps = [gap for gap in (dev_gap(dev_curves(run)) for run in runs) if gap is not None]
     if not gaps:
         return None
     ends = np.array([gap["end"] for gap in gaps])
@@ -155,9 +145,8 @@ def figure4_claims(results: list[RunResult]) -> list[dict]:
         summary = gap_summary(runs)
         if summary is not None:
             # several seeds: the 95 % interval over seeds above 0; one seed: 3 of its own standard errors
-            held = summary["end"] > summary["start"] and (
-                summary["interval"][0] > 0 if summary["seeds"] > 1
-                else summary["end"] > GAP_STANDARD_ERRORS * summary["standard_error"])
+            held = (summary["end"] > summary["start"] and summary["interval"][0] > 0 if summary["seeds"] > 1
+                    else gap_grew(summary))
             rows.append({"claim": f"{label} on {summary['subset']:,} {dataset} images: the training-set critic estimate "
                                   "separates from the held-out one (Fig. 4b)",
                          "measured": f"gap (training - held-out) {summary['start']:.3g} at the start, "

@@ -63,6 +63,12 @@ class Dataset:
     def is_toy(self) -> bool:
         return self.family == "toy"
 
+    @property
+    def collapse_metric(self) -> str:
+        """What `gpbench diagnose` watches on the evaluation curve for a collapse: the modes captured where the data
+        has modes (a collapse onto one mode keeps every sample high-quality), else the curve metric."""
+        return "modes" if "modes" in self.metrics else self.curve_metric
+
     def load(self, root: str, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
         """(uint8 images (N, C, H, W), labels, a sentence saying which data it is) of an image dataset; an image
         folder's labels are all -1 (it has none)."""

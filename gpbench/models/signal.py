@@ -3,14 +3,21 @@ layer, the norm of a loss's gradient with respect to that layer's output, and wi
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 LAYER_TYPES = (nn.Linear, nn.Conv2d)
+AT_CLIP_TOLERANCE = 0.01            # a weight is "at +-c" within 1 % of c (Fig. 1b right)
 
 
 def weight_layers(critic: nn.Module) -> list[nn.Module]:
     return [module for module in critic.modules() if isinstance(module, LAYER_TYPES)]
+
+
+def at_clip_fraction(weights: np.ndarray, clip: float) -> float:
+    """The fraction of ``weights`` within AT_CLIP_TOLERANCE * c of +-c."""
+    return float((np.abs(np.abs(weights) - clip) <= AT_CLIP_TOLERANCE * clip).mean())
 
 
 def layer_gradients(loss: torch.Tensor, outputs: list[torch.Tensor], weights: list[torch.Tensor]
