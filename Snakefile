@@ -12,6 +12,7 @@ import yaml
 from snakemake.utils import validate
 
 from gpbench import rundir
+from gpbench.config import FIGURE1_METHODS
 from gpbench.costfile import load_costs
 from gpbench.data import DATASETS
 from gpbench.errors import ConfigError
@@ -138,9 +139,9 @@ def figure4_outputs():
 
 
 def toy_gan_runs():
-    """The wgan-gp / wgan-clip runs on 8 and 25 gaussians whose mode coverage the Figure 1 table reports."""
-    return [path for path in GROUPS["replication"]
-            if RUNS[path].dataset in ("8gaussians", "25gaussians") and RUNS[path].label in ("wgan-gp", "wgan-clip")]
+    """The GAN runs of Figure 1's methods on its toys with modes, whose mode coverage the Figure 1 table reports."""
+    return [path for path in GROUPS["replication"] if RUNS[path].label in FIGURE1_METHODS
+            and DATASETS[RUNS[path].dataset].in_figure1 and "modes" in DATASETS[RUNS[path].dataset].metrics]
 
 
 rule all:

@@ -122,6 +122,8 @@ REPORTED_TABLE1 = {1.0: (0, 8, 192, 0), 3.0: (1, 88, 110, 1), 5.0: (0, 147, 42, 
 # repeats every critic for each seed and reports mean +- std over seeds (the paper shows one run).
 FIGURE1_DEFAULTS = {"critic_steps": 10_000, "width": 512, "deep_steps": 300, "deep_width": 512,
                     "average_last": 20, "batch_size": 256, "seeds": [0, 1, 2]}
+FIGURE1_METHODS = ("wgan-clip", "wgan-gp")       # the rows of Fig. 1a (its toys: the dataset rows with in_figure1)
+FIGURE1_CLIP_VALUES = (0.1, 0.01, 0.001)         # Fig. 1b left's c
 
 
 # Every key a run config may hold, with its default where the preset does not set it.

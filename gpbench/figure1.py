@@ -27,8 +27,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from gpbench.config import FIGURE1_DEFAULTS, model_options, preset  # noqa: E402
-from gpbench.data import TOY_DATASETS, make_stream, toy  # noqa: E402
+from gpbench.config import FIGURE1_CLIP_VALUES, FIGURE1_DEFAULTS, FIGURE1_METHODS, model_options, preset  # noqa: E402
+from gpbench.data import FIGURE1_DATASETS, make_stream, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
 from gpbench.losses import WeightClipping, discriminator_loss  # noqa: E402
 from gpbench.models import build  # noqa: E402
@@ -37,9 +37,9 @@ from gpbench.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
 from gpbench.progress import progress_bar  # noqa: E402
 from gpbench.rundir import write_text_atomic  # noqa: E402
+from gpbench.seeds import stream_seed  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
-CLIP_VALUES = (0.1, 0.01, 0.001)
 NORM_FLOOR = 1e-45                  # float32's smallest subnormal: a gradient norm of exactly 0 counts as this
 # Figure 1a's measure: 2,000 data points, each rotated about the origin to the angle (of 72) where it lies
 # farthest from 20,000 reference data points; pairs closer than 0.1 to the data after the rotation are dropped
@@ -143,8 +143,8 @@ def value_surface(critic: torch.nn.Module) -> np.ndarray:
 def off_data_pairs(dataset: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(data points x, x') with x' = x rotated about the origin, at the same radius, to where it lies farthest
     from the data; pairs whose x' stays closer than FOLLOW_MIN_DISTANCE to the data are dropped."""
-    points = toy.sample(dataset, FOLLOW_POINTS, seed + 11).astype(np.float64)
-    reference = cKDTree(toy.sample(dataset, FOLLOW_REFERENCE, seed + 12))
+    points = toy.sample(dataset, FOLLOW_POINTS, stream_seed(seed, "figure1_follow_points")).astype(np.float64)
+    reference = cKDTree(toy.sample(dataset, FOLLOW_REFERENCE, stream_seed(seed, "figure1_follow_reference")))
     farthest, distance = np.zeros_like(points), np.zeros(len(points))
     for angle in np.linspace(0.0, 2 * np.pi, FOLLOW_ANGLES, endpoint=False)[1:]:
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -195,9 +195,9 @@ def _toy_critics(settings: dict, seed: int, progress: bool) -> tuple[dict, dict,
     on the swissroll critics: their weights at the start and after training, with a third clipped critic
     started inside +-c/2 (WEIGHT_CRITICS). Returns (follows, surfaces, weight summaries, weight samples)."""
     follows, surfaces, weights, samples = {}, {}, {}, {}
-    for dataset in TOY_DATASETS:
+    for dataset in FIGURE1_DATASETS:
         pairs = off_data_pairs(dataset, seed)
-        for method, initial_bound in (("wgan-clip", None), ("wgan-gp", None)) + (
+        for method, initial_bound in tuple((method, None) for method in FIGURE1_METHODS) + (
                 (("wgan-clip", INSIDE_INIT_FRACTION * WEIGHTS_C),) if dataset == WEIGHTS_DATASET else ()):
             critic, recorded = train_fixed_generator_critic(dataset, method, settings["critic_steps"],
                                                             settings["width"], settings["batch_size"], seed,
@@ -219,9 +219,9 @@ def _plot_value_surfaces(surfaces: dict, per_seed: list[dict], path: Path) -> No
     seed = per_seed[0]["seed"]
     figure, axes = plt.subplots(2, 3, figsize=(12, 8), dpi=90)
     axis = np.linspace(-GRID_RANGE, GRID_RANGE, GRID_POINTS)
-    for column, dataset in enumerate(TOY_DATASETS):
+    for column, dataset in enumerate(FIGURE1_DATASETS):
         data = toy.sample(dataset, 1000, seed)
-        for row, method in enumerate(("wgan-clip", "wgan-gp")):
+        for row, method in enumerate(FIGURE1_METHODS):
             key = f"{dataset}/{method}"
             panel = axes[row, column]
             panel.contourf(axis, axis, surfaces[key], levels=20, cmap="viridis")
@@ -252,9 +252,9 @@ INSIDE_INIT = "clip c=0.01, init inside +-c/2"
 
 def _deep_critics(settings: dict, seed: int, progress: bool) -> dict:
     """Fig. 1b left for one seed: per-layer gradient norms (layer outputs and weights) of the 12-layer critic
-    under clipping c in CLIP_VALUES and GP, and the layers whose gradient is exactly 0."""
+    under clipping c in FIGURE1_CLIP_VALUES and GP, and the layers whose gradient is exactly 0."""
     results = {"layer_output_gradient_norms": {}, "layer_weight_gradient_norms": {}, "zero_gradient_layers": {}}
-    for method, clip in [("wgan-clip", c) for c in CLIP_VALUES] + [("wgan-gp", None)]:
+    for method, clip in [("wgan-clip", c) for c in FIGURE1_CLIP_VALUES] + [("wgan-gp", None)]:
         name = f"clip c={clip:g}" if clip else "gradient penalty"
         _, recorded = train_fixed_generator_critic("swissroll", method, settings["deep_steps"], settings["deep_width"],
                                                    settings["batch_size"], seed, arch="deep-mlp", clip=clip,
@@ -403,9 +403,9 @@ def claims(results: dict, gan_results: list[dict]) -> list[dict]:
           f"{_at_clip_change(inside)} (clip, started inside +-c/2); {_at_clip_change(paper)} (clip, tflib init: "
           f"clamping alone puts them there); {_at_clip_change(penalised)} (GP)",
           piled > PILED_AT_CLIP and np.mean([s["at_clip"] for s in penalised]) < 0.05)
-    for dataset in TOY_DATASETS:
+    for dataset in FIGURE1_DATASETS:
         clip, gp = ([run["surfaces"][f"{dataset}/{method}"]["follows_data"] for run in per_seed]
-                    for method in ("wgan-clip", "wgan-gp"))
+                    for method in FIGURE1_METHODS)
         pairs = per_seed[0]["surfaces"][f"{dataset}/wgan-gp"]["pairs"]
         claim(f"{dataset}: the GP critic follows the data, the clipped critic misses it",
               f"P(D(data point) > D(same point rotated off the data, same radius)) over about {pairs:,} pairs, "

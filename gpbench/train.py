@@ -30,14 +30,13 @@ from gpbench.models import build
 from gpbench.optim import build_optimizer
 from gpbench.progress import progress_bar
 from gpbench.rundir import CHECKPOINT, RunDir
+from gpbench.seeds import stream_seed
 from gpbench.training_schedule import TrainingSchedule
 
 log = logging.getLogger(__name__)
 
 SAMPLE_COUNT = 64
 TOY_SAMPLE_COUNT = 1000
-PLOT_NOISE_SEED_OFFSET = 12345          # the fixed noise of the sample pictures, off the training RNG stream
-DEV_NOISE_SEED_OFFSET = 54321           # the generator noise of the dev critic cost, likewise
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -174,9 +173,9 @@ class Trainer:
         self.critic_forward = (torch.compile(self.critic) if config["compile"] and not penalty.needs_double_backward
                                else self.critic)
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
-        noise = torch.Generator().manual_seed(config["seed"] + PLOT_NOISE_SEED_OFFSET)
+        noise = torch.Generator().manual_seed(stream_seed(config["seed"], "plot_noise"))
         count = TOY_SAMPLE_COUNT if self.dataset.is_toy else SAMPLE_COUNT
-        self.real_for_plots = toy.sample(config["dataset"], count, config["seed"] + 1) if self.dataset.is_toy else None
+        self.real_for_plots = toy.sample(config["dataset"], count, stream_seed(config["seed"], "plot_real_points")) if self.dataset.is_toy else None
         self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)
         self.iteration = 0
         self.first_nonfinite = torch.tensor(-1, device=self.device)
@@ -359,7 +358,7 @@ class Trainer:
         exactly as without it."""
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.config["seed"] + DEV_NOISE_SEED_OFFSET + self.iteration)
+            torch.manual_seed(stream_seed(self.config["seed"], "dev_noise") + self.iteration)
             batch = self.config["batch_size"]
 
             def scores(samples: torch.Tensor) -> torch.Tensor:

@@ -242,3 +242,13 @@ def test_pixel_ranges_follow_the_scripts():
     np.testing.assert_allclose(images.to_symmetric_range(pixels, rng), [-1, 2 * (128 / 255 - 0.5), 1], atol=1e-6)
     dequantized = images.to_symmetric_range_dequantized(np.full(10_000, 255, dtype=np.uint8), rng)
     assert dequantized.min() >= 2 * (255 / 256 - 0.5) and dequantized.max() < 2 * (255 / 256 - 0.5) + 1 / 128
+
+
+def test_every_random_stream_of_a_seed_has_its_own_offset():
+    from gpbench.seeds import SEED_OFFSETS, stream_seed
+
+    offsets = list(SEED_OFFSETS.values())
+    assert len(set(offsets)) == len(offsets) and min(offsets) > 0          # 0 is the training RNGs' own seed
+    assert stream_seed(3, "train_subset") == 3 + SEED_OFFSETS["train_subset"]
+    with pytest.raises(KeyError):
+        stream_seed(3, "no such stream")

@@ -3,6 +3,6 @@
 The loaders own download, checksum and "which file goes where" errors (gpbench.DataError).
 """
 
-from gpbench.data.catalog import DATASETS, TOY_DATASETS, Dataset, DevData, dev_data, get_dataset, make_stream
+from gpbench.data.catalog import DATASETS, FIGURE1_DATASETS, Dataset, DevData, dev_data, get_dataset, make_stream
 
-__all__ = ["DATASETS", "TOY_DATASETS", "Dataset", "DevData", "dev_data", "get_dataset", "make_stream"]
+__all__ = ["DATASETS", "FIGURE1_DATASETS", "Dataset", "DevData", "dev_data", "get_dataset", "make_stream"]

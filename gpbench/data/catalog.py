@@ -16,6 +16,7 @@ import numpy as np
 from gpbench.data import imagefolder, images, toy
 from gpbench.data.streams import EpochStream, Stream
 from gpbench.errors import ConfigError
+from gpbench.seeds import stream_seed
 
 TOY_METRICS = ("modes", "emd", "swd")
 INCEPTION_METRICS = ("fid", "is", "kid")
@@ -58,6 +59,7 @@ class Dataset:
     image_shape: tuple[int, int] | None = None   # (channels, side) of its images; None for 2-D points
     jobs: JobFacts = TOY_JOBS
     drawn_fresh: bool = False                # a toy without a fixed training set (nothing to subset or overfit)
+    in_figure1: bool = False                 # a toy of Gulrajani Fig. 1 (critic surfaces; its GANs' modes if any)
 
     @property
     def is_toy(self) -> bool:
@@ -100,9 +102,10 @@ class Dataset:
         return images.to_symmetric_range_dequantized if dequantize else images.to_symmetric_range
 
 
-def _toy(name: str, metrics: tuple[str, ...], drawn_fresh: bool) -> Dataset:
+def _toy(name: str, metrics: tuple[str, ...], drawn_fresh: bool, in_figure1: bool) -> Dataset:
     return Dataset(name, "toy", "toy", ("toy", "deep-mlp"), None, metrics, metrics, 2500, 2500, False,
-                   curve_metric="high_quality" if "modes" in metrics else "emd", drawn_fresh=drawn_fresh)
+                   curve_metric="high_quality" if "modes" in metrics else "emd", drawn_fresh=drawn_fresh,
+                   in_figure1=in_figure1)
 
 
 def _mnist_like(name: str) -> Dataset:
@@ -120,9 +123,9 @@ def _image_folder(size: int) -> Dataset:
 
 
 DATASETS = {dataset.name: dataset for dataset in (
-    _toy("8gaussians", TOY_METRICS, drawn_fresh=True),
-    _toy("25gaussians", TOY_METRICS, drawn_fresh=False),          # gan_toy.py's fixed 100k points
-    _toy("swissroll", ("emd", "swd"), drawn_fresh=True),         # no Gaussian modes to count
+    _toy("8gaussians", TOY_METRICS, drawn_fresh=True, in_figure1=True),
+    _toy("25gaussians", TOY_METRICS, drawn_fresh=False, in_figure1=True),    # gan_toy.py's fixed 100k points
+    _toy("swissroll", ("emd", "swd"), drawn_fresh=True, in_figure1=True),    # no Gaussian modes to count
     _mnist_like("mnist"),
     _mnist_like("fashion-mnist"),
     Dataset("cifar10", "cifar10", "cifar10", ("cifar10", "cifar10-resnet", "figure2", "random"), (-1.0, 1.0),
@@ -132,7 +135,7 @@ DATASETS = {dataset.name: dataset for dataset in (
     _image_folder(64),
 )}
 FAMILIES = tuple(dict.fromkeys(dataset.family for dataset in DATASETS.values()))
-TOY_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.is_toy)
+FIGURE1_DATASETS = tuple(name for name, dataset in DATASETS.items() if dataset.in_figure1)
 
 
 def get_dataset(name: str) -> Dataset:
@@ -141,8 +144,6 @@ def get_dataset(name: str) -> Dataset:
     return DATASETS[name]
 
 
-SUBSET_SEED_OFFSET = 7919          # the train_subset draw, apart from every training RNG stream
-DEV_SEED_OFFSET = 104_729          # the held-out sample of the dev critic cost, likewise
 MIN_DEV_SAMPLES = 2                # a mean and a standard error need two
 
 
@@ -161,7 +162,7 @@ def training_set(info: Dataset, data_root: str, seed: int, train_subset: int | N
     if train_subset > len(examples):
         raise ConfigError(f"train_subset: {train_subset:,} is more than the {len(examples):,} training examples of "
                           f"{source}")
-    rows = np.sort(np.random.RandomState(seed + SUBSET_SEED_OFFSET).choice(len(examples), train_subset, replace=False))
+    rows = np.sort(np.random.RandomState(stream_seed(seed, "train_subset")).choice(len(examples), train_subset, replace=False))
     return examples[rows], f"a fixed random subset of {train_subset:,} examples (seed {seed}) of {source}"
 
 
@@ -175,7 +176,7 @@ def make_stream(dataset: str, batch_size: int, seed: int, data_root: str = "data
     if batch_size > len(examples):
         raise ConfigError(f"batch_size: {batch_size} is larger than the {len(examples):,} training examples of {source}")
     if info.is_toy:               # gan_toy.py cycles its fixed 25gaussians set in one shuffled order
-        return EpochStream(examples, batch_size, seed + 1, reshuffle=False), source
+        return EpochStream(examples, batch_size, stream_seed(seed, "toy_data_order"), reshuffle=False), source
     return EpochStream(examples, batch_size, seed, transform=info.to_model_range(dequantize)), source
 
 
@@ -197,18 +198,18 @@ def dev_data(dataset: str, count: int, seed: int, data_root: str = "data", dequa
     MNIST's dev split (the offline subset: its held-out digits), CIFAR-10's test set, fresh toy samples.
     None when the held-out split has fewer than MIN_DEV_SAMPLES examples."""
     info = get_dataset(dataset)
-    rng = np.random.RandomState(seed + DEV_SEED_OFFSET)
+    rng = np.random.RandomState(stream_seed(seed, "dev_held_out"))
     transform = (lambda rows, _: rows) if info.is_toy else info.to_model_range(dequantize)
     examples, _ = training_set(info, data_root, seed, train_subset)
     if info.is_toy:
-        held_out, source = toy.sample(dataset, count, seed + DEV_SEED_OFFSET), f"{count:,} fresh samples"
+        held_out, source = toy.sample(dataset, count, stream_seed(seed, "dev_held_out")), f"{count:,} fresh samples"
     else:
         held_out, _, split = info.load(data_root, info.held_out_split)
         held_out, source = held_out[np.sort(rng.choice(len(held_out), min(count, len(held_out)), replace=False))], split
     if len(held_out) < MIN_DEV_SAMPLES:
         return None
     if examples is None:
-        training, complete = toy.sample(dataset, count, seed + DEV_SEED_OFFSET + 1), False
+        training, complete = toy.sample(dataset, count, stream_seed(seed, "dev_training_sample")), False
     else:
         complete = len(examples) <= count
         training = examples if complete else examples[np.sort(rng.choice(len(examples), count, replace=False))]
