@@ -66,7 +66,7 @@ PRIORITY = {path: train_priority(run) for path, run in RUNS.items()}
 report: "report/workflow.rst"
 
 wildcard_constraints:             # run paths are made of names that passed pipeline.NAME_PATTERN
-    run=rf"{NAME_PATTERN.pattern}/{NAME_PATTERN.pattern}/seed\d+",
+    run=rundir.run_path(NAME_PATTERN.pattern, NAME_PATTERN.pattern, r"\d+"),
     dataset="|".join(DATASETS),
     label=NAME_PATTERN.pattern,
     seed=r"\d+",
@@ -114,8 +114,12 @@ def table_outputs(group):
     return expand(f"{RESULTS}/tables/{group}.{{ext}}", ext=TABLE_FORMATS) if GROUPS[group] else []
 
 
+SAMPLE_PICTURE = f"{RESULTS}/plots/samples/{{dataset}}_{{label}}_seed{{seed}}.png"
+
+
 def sample_outputs():
-    return [f"{RESULTS}/plots/samples/{run.dataset}_{run.label}_seed{run.seed}.png" for run in RUNS.values()]
+    return expand(SAMPLE_PICTURE, zip, dataset=[run.dataset for run in RUNS.values()],
+                  label=[run.label for run in RUNS.values()], seed=[run.seed for run in RUNS.values()])
 
 
 def plot_outputs(group, prefix):
@@ -272,7 +276,7 @@ rule diagnose:
         report=f"{RUN_DIR}/{rundir.DIAGNOSIS}",
         plot=f"{RUN_DIR}/{rundir.DIAGNOSIS_PLOT}",
     log:
-        f"{RUN_DIR}/diagnose.log",
+        f"{RUN_DIR}/{rundir.DIAGNOSE_LOG}",
     params:
         run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.run}",
     shell:
@@ -350,14 +354,14 @@ rule grid:
 
 rule sample_picture:
     input:
-        lambda wildcards: expand(rules.train.output.done, run=f"{wildcards.dataset}/{wildcards.label}/seed{wildcards.seed}"),
+        lambda wildcards: expand(rules.train.output.done, run=rundir.run_path(wildcards.dataset, wildcards.label,
+                                                                               wildcards.seed)),
     output:
-        report(f"{RESULTS}/plots/samples/{{dataset}}_{{label}}_seed{{seed}}.png", caption="report/samples.rst",
-               category="7. Samples", subcategory="{dataset}"),
+        report(SAMPLE_PICTURE, caption="report/samples.rst", category="7. Samples", subcategory="{dataset}"),
     log:
         f"{RESULTS}/logs/samples-{{dataset}}_{{label}}_seed{{seed}}.log",
     params:
-        run_dir=lambda wildcards: f"{RUN_ROOT}/{wildcards.dataset}/{wildcards.label}/seed{wildcards.seed}",
+        run_dir=lambda wildcards: f"{RUN_ROOT}/{rundir.run_path(wildcards.dataset, wildcards.label, wildcards.seed)}",
     shell:
         "gpbench samples {params.run_dir:q} --out {output:q} > {log:q} 2>&1"
 

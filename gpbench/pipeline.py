@@ -18,6 +18,7 @@ from gpbench.config import preset, resolve
 from gpbench.costfile import projected_seconds, signature
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
+from gpbench.rundir import run_path
 from gpbench.penalties.schedules import is_number
 from gpbench.yamlio import read_yaml
 
@@ -57,7 +58,7 @@ class Run:
 
     @property
     def path(self) -> str:
-        return f"{self.dataset}/{self.label}/seed{self.seed}"
+        return run_path(self.dataset, self.label, self.seed)
 
 
 def _merge(base: dict, update: dict) -> dict:

@@ -64,11 +64,25 @@ EVAL = "eval.json"
 EVAL_CURVE = "eval.jsonl"
 DIAGNOSIS = "diagnosis.json"
 DIAGNOSIS_PLOT = "diagnosis.png"
+DIAGNOSE_LOG = "diagnose.log"
 TRAIN_LOG = "train.log"
 EVAL_LOG = "eval.log"
 TRAIN_BENCHMARK = "train.benchmark.tsv"
 TRAIN_DONE = "train.done"
 TENSORBOARD = "tensorboard"          # event files of the logged statistics: `tensorboard --logdir runs/`
+
+
+def run_path(dataset: str, label: str, seed: int | str) -> str:
+    """A suite's run path under runs/<suite>/: ``<dataset>/<label>/seed<k>`` (the label: method[-variant])."""
+    return f"{dataset}/{label}/seed{seed}"
+
+
+def label_in_run_path(path: Path, dataset: str, seed: int) -> str | None:
+    """The label of a run directory laid out as :func:`run_path` says for ``dataset`` and ``seed``, else None."""
+    path = Path(path)
+    return path.parent.name if path.as_posix().endswith(run_path(dataset, path.parent.name, seed)) else None
+
+
 # What every checkpoint holds (train.Trainer._save_checkpoint writes them; a file without one is damaged).
 CHECKPOINT_KEYS = ("iteration", "critic_step", "elapsed_seconds", "config", "generator", "critic", "g_optimizer",
                    "d_optimizer", "stream", "rng")

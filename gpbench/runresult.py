@@ -14,7 +14,7 @@ import numpy as np
 from gpbench.config import run_penalty
 from gpbench.metrics.collapse import is_collapsed
 from gpbench.penalties import Penalty
-from gpbench.rundir import EVAL, RunDir
+from gpbench.rundir import EVAL, RunDir, label_in_run_path
 
 
 REHEARSAL_MARKS = ("SYNTHETIC DATA", "RANDOM INCEPTION")
@@ -70,9 +70,7 @@ class RunResult:
     def label(self) -> str:
         """The method (and variant) part of a pipeline run path, <dataset>/<label>/seed<k>, whose seeds share a
         row; a run directory laid out otherwise is a row of its own, named by the directory."""
-        if self.path.name == f"seed{self.config['seed']}" and self.path.parent.parent.name == self.dataset:
-            return self.path.parent.name
-        return self.path.name
+        return label_in_run_path(self.path, self.dataset, self.config["seed"]) or self.path.name
 
     @property
     def marks(self) -> list[str]:
