@@ -24,9 +24,9 @@ import torch
 
 from gpbench.config import resolve
 from gpbench.costfile import RunCost, Timing, projected_seconds, signature
-from gpbench.data import get_dataset, images
+from gpbench.data import get_dataset
 from gpbench.engine import WARMUP_CALLS, choose_engine
-from gpbench.errors import ConfigError, MissingDataError
+from gpbench.errors import ConfigError
 from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan
 from gpbench.train import Trainer
 
@@ -157,22 +157,13 @@ def best_runs_per_gpu(measured: dict[int, float]) -> int:
 def data_root_for(config: dict, synthetic_root: Path) -> str:
     """The suite's data where it is; a synthetic CIFAR-10 or image folder in its place where it is not (the time
     per iteration does not depend on the pixels)."""
-    from gpbench.rehearsal import SYNTHETIC_FOLDER_IMAGES, write_synthetic_cifar10, write_synthetic_image_folder
+    from gpbench.rehearsal import SYNTHETIC_DATASETS, write_synthetic_once
 
     info = get_dataset(config["dataset"])
-    if info.family == "cifar10":
-        try:
-            images.load_cifar10(config["data_root"], "train", download=False)
-            return config["data_root"]
-        except MissingDataError:
-            if not images.is_synthetic(synthetic_root):
-                write_synthetic_cifar10(synthetic_root, SYNTHETIC_IMAGES_PER_BATCH)
-            return str(synthetic_root)
-    if info.family == "imagefolder" and not (Path(config["data_root"]) / info.name).is_dir():
-        if not (synthetic_root / info.name / images.SYNTHETIC_MARKER).is_file():
-            write_synthetic_image_folder(synthetic_root, info.name, SYNTHETIC_FOLDER_IMAGES)
-        return str(synthetic_root)
-    return config["data_root"]
+    if info.name not in SYNTHETIC_DATASETS or not info.data_missing(config["data_root"]):
+        return config["data_root"]
+    write_synthetic_once(info.name, synthetic_root, SYNTHETIC_IMAGES_PER_BATCH)
+    return str(synthetic_root)
 
 
 def sharing_settings(suite: dict) -> dict[str, dict]:

@@ -92,6 +92,18 @@ def write_synthetic_image_folder(data_root: str | Path, name: str, count: int, s
     return folder
 
 
+def write_synthetic_once(dataset: str, data_root: Path, images_per_batch: int) -> None:
+    """The synthetic stand-in for ``dataset`` (one of SYNTHETIC_DATASETS) under ``data_root``, unless one is there:
+    CIFAR-10 with ``images_per_batch`` images per batch file, an image folder with SYNTHETIC_FOLDER_IMAGES."""
+    folder = data_root / (CIFAR_DIR if dataset == "cifar10" else dataset)
+    if (folder / SYNTHETIC_MARKER).is_file():
+        return
+    if dataset == "cifar10":
+        write_synthetic_cifar10(data_root, images_per_batch)
+    else:
+        write_synthetic_image_folder(data_root, dataset, SYNTHETIC_FOLDER_IMAGES)
+
+
 def write_random_inception(path: str | Path, seed: int = 0) -> Path:
     """torch-fidelity's inception-v3-compat architecture with random weights, saved where --inception-weights
     can read it, and its ``.random.json`` companion."""

