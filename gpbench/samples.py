@@ -1,4 +1,4 @@
-"""Sample pictures written during training: image grids and 2-D scatter plots."""
+"""Sample pictures written during training: image grids and 2-D scatter plots of the generator on fixed noise."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
+from gpbench.data import Dataset, toy  # noqa: E402
 from gpbench.rundir import replace_atomically  # noqa: E402
+from gpbench.seeds import stream_seed  # noqa: E402
+
+SAMPLE_COUNT = 64                 # images in a grid
+TOY_SAMPLE_COUNT = 1000           # points in a scatter plot, generated and real each
 
 
 def to_uint8(images: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
@@ -53,3 +59,23 @@ def save_scatter(path: Path, real: np.ndarray, fake: np.ndarray, title: str) -> 
         replace_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
     finally:
         plt.close(figure)
+
+
+class SamplePictures:
+    """A run's sample pictures: its generator on fixed noise (a stream of its own, apart from training), drawn
+    over fixed real points for a toy, as an image grid otherwise."""
+
+    def __init__(self, dataset: Dataset, seed: int, noise_dim: int, device: torch.device):
+        count = TOY_SAMPLE_COUNT if dataset.is_toy else SAMPLE_COUNT
+        noise = torch.Generator().manual_seed(stream_seed(seed, "plot_noise"))
+        self.noise = torch.randn(count, noise_dim, generator=noise).to(device)
+        self.real = toy.sample(dataset.name, count, stream_seed(seed, "plot_real_points")) if dataset.is_toy else None
+        self.value_range = dataset.value_range
+
+    @torch.no_grad()
+    def save(self, generator: torch.nn.Module, path: Path, title: str) -> None:
+        generated = generator(self.noise).cpu().numpy()
+        if self.real is not None:
+            save_scatter(path, self.real, generated, title)
+        else:
+            save_image_grid(path, generated, self.value_range)

@@ -4,14 +4,15 @@ Each generator iteration: one generator step (skipped at iteration 0), then ``n_
 fresh real batches, the generator run without autograd (unless the penalty needs G's graph). The loop only
 schedules: the losses and the penalty live in :class:`gpbench.losses.GanLoss`, the run's files in
 :class:`gpbench.rundir.RunDir`, the learning rate and critic steps per iteration in
-:class:`gpbench.training_schedule.TrainingSchedule`. One trainer holds a run directory at a time (a lock);
+:class:`gpbench.training_schedule.TrainingSchedule`, what it logs in :class:`gpbench.reporter.RunReporter`, the
+sample pictures in :class:`gpbench.samples.SamplePictures`, the dev critic cost in :class:`gpbench.devcost.DevCost`
+and what a checkpoint holds in :mod:`gpbench.checkpoints`. One trainer holds a run directory at a time (a lock);
 re-running on it resumes bitwise-identically on CPU.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from pathlib import Path
@@ -20,28 +21,20 @@ import numpy as np
 import torch
 
 from gpbench import samples
-from gpbench.config import identity, load_run_config, model_options, parse_overrides, resolve_device, run_penalty
-from gpbench.data import dev_data, get_dataset, make_stream, toy
-from gpbench.data.streams import numpy_state_from_tensors, numpy_state_to_tensors
+from gpbench.checkpoints import all_finite, check_same_run, checkpoint_state, restore_checkpoint, snapshot_state
+from gpbench.config import load_run_config, model_options, parse_overrides, resolve_device, run_penalty
+from gpbench.data import dev_data, get_dataset, make_stream
+from gpbench.devcost import DevCost
 from gpbench.engine import build_engine, choose_engine, memory_format
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.losses import GanLoss, WeightClipping
 from gpbench.models import build
 from gpbench.optim import build_optimizer
-from gpbench.progress import progress_bar
+from gpbench.reporter import RunReporter
 from gpbench.rundir import CHECKPOINT, RunDir
-from gpbench.seeds import stream_seed
 from gpbench.training_schedule import TrainingSchedule
 
 log = logging.getLogger(__name__)
-
-SAMPLE_COUNT = 64
-TOY_SAMPLE_COUNT = 1000
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
 
 STATE_BYTES_PER_PARAMETER = 16          # float32 weights, gradients and two Adam moments
 
@@ -71,47 +64,6 @@ def check_memory(config: dict, device: torch.device) -> None:
                           f"{available / 2**30:.1f} GiB free; lower dim")
 
 
-def _check_same_run(where: str, previous: dict | None, config: dict) -> None:
-    """The run held in ``where`` must be the one ``config`` describes (keys that only change speed aside)."""
-    if previous is None:
-        return
-    before, now = identity(previous), identity(config)
-    differing = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
-    if differing:
-        key = differing[0]
-        raise ConfigError(f"{where} holds a run with another config ({key}: {before.get(key)!r} there, "
-                          f"{now.get(key)!r} now); to keep it, undo the change or train into another --out (in a "
-                          "suite: another suite name); to train afresh here, move that directory aside")
-
-
-def _rng_state(device: torch.device) -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": numpy_state_to_tensors(np.random.get_state()),
-            "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
-
-
-def _restore_rng(state: dict) -> None:
-    """The generators' states are CPU byte tensors, wherever the checkpoint was mapped to."""
-    torch.set_rng_state(state["torch"].cpu())
-    np.random.set_state(numpy_state_from_tensors(state["numpy"]))
-    random.setstate(state["python"])
-    if state["cuda"] is not None:
-        torch.cuda.set_rng_state_all([cuda_state.cpu() for cuda_state in state["cuda"]])
-
-
-def _all_finite(modules, optimizers) -> bool:
-    """Parameters and optimizer state free of inf and NaN (one host sync per device; checked at checkpoints only).
-
-    The state mixes devices on a GPU: Adam keeps its ``step`` count on the CPU beside CUDA moments."""
-    tensors = [p for module in modules for p in module.parameters()]
-    tensors += [value for optimizer in optimizers for state in optimizer.state.values() for value in state.values()
-                if torch.is_tensor(value) and value.is_floating_point()]
-    flags: dict[torch.device, list[torch.Tensor]] = {}
-    for tensor in tensors:
-        flags.setdefault(tensor.device, []).append(torch.isfinite(tensor).all())
-    return all(bool(torch.stack(device_flags).all()) for device_flags in flags.values())
-
-
 class Trainer:
     """One run: build everything from a resolved config, resume from the run directory's checkpoint."""
 
@@ -126,7 +78,7 @@ class Trainer:
         check_memory(config, self.device)
         if config["threads"]:
             torch.set_num_threads(config["threads"])
-        _check_same_run(str(self.out), self.run_dir.read_config(), config)
+        check_same_run(str(self.out), self.run_dir.read_config(), config)
         self.dataset = get_dataset(config["dataset"])
         data = (config["dataset"], config["seed"], config["data_root"], config["dequantize"], config["train_subset"])
         self.stream, self.data_source = make_stream(config["dataset"], config["batch_size"], *data[1:])
@@ -167,23 +119,23 @@ class Trainer:
         self.loss = GanLoss(config["game"], penalty, real_label=config["real_label"],
                             flip_probability=config["flip_probability"], halve_d_loss=config["halve_d_loss"],
                             autocast=self._autocast)
-        self.schedule_values = penalty.schedule_values
         # torch.compile: the generator always; the critic only when no penalty differentiates it twice
         self.generator_forward = torch.compile(self.generator) if config["compile"] else self.generator
         self.critic_forward = (torch.compile(self.critic) if config["compile"] and not penalty.needs_double_backward
                                else self.critic)
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
-        noise = torch.Generator().manual_seed(stream_seed(config["seed"], "plot_noise"))
-        count = TOY_SAMPLE_COUNT if self.dataset.is_toy else SAMPLE_COUNT
-        self.real_for_plots = toy.sample(config["dataset"], count, stream_seed(config["seed"], "plot_real_points")) if self.dataset.is_toy else None
-        self.fixed_noise = torch.randn(count, self.generator.noise_dim, generator=noise).to(self.device)
+        self.pictures = samples.SamplePictures(self.dataset, config["seed"], self.generator.noise_dim, self.device)
+        self.dev_cost = (DevCost(self.dev, config["seed"], config["batch_size"], self.device)
+                         if self.dev is not None else None)
+        self.reporter = RunReporter(self.run_dir, penalty.schedule_values,
+                                    f"{config['method']} {config['dataset']} seed {config['seed']}",
+                                    config["iterations"], self.progress)
         self.iteration = 0
         self.first_nonfinite = torch.tensor(-1, device=self.device)
         self.critic_step = 0
         self.elapsed_before = 0.0
         self.checkpointed_iteration: int | None = None      # where a resume starts (None: from the beginning)
         self.last_gradient_norm: torch.Tensor | None = None
-        self.board = None                                    # the TensorBoard writer while the loop runs
         self.engine = build_engine(self, engine)
         self.critic_parameters = list(self.critic.parameters())
         self.generator_parameters = list(self.generator.parameters())
@@ -199,45 +151,12 @@ class Trainer:
 
     def _save_checkpoint(self) -> None:
         self.checkpointed_iteration = self.iteration
-        self.run_dir.save_checkpoint({
-            "iteration": self.iteration,
-            "critic_step": self.critic_step,
-            "elapsed_seconds": self._elapsed(),
-            "config": identity(self.config),
-            "generator": self.generator.state_dict(),
-            "critic": self.critic.state_dict(),
-            "g_optimizer": self.g_optimizer.state_dict(),
-            "d_optimizer": self.d_optimizer.state_dict(),
-            "stream": self.stream.state_dict(),
-            "rng": _rng_state(self.device),
-            "last_real": None if self.engine.last_real is None else self.engine.last_real.cpu(),
-        })
-
-    def _save_snapshot(self) -> None:
-        """The generator alone, kept for metric-vs-iteration curves (``gpbench eval``)."""
-        self.run_dir.save_snapshot(self.iteration, {"iteration": self.iteration,
-                                                    "generator": self.generator.state_dict(),
-                                                    "elapsed_seconds": self._elapsed()})
+        self.run_dir.save_checkpoint(checkpoint_state(self, self._elapsed()))
 
     def _load_checkpoint(self) -> None:
         state = self.run_dir.load_checkpoint(map_location="cpu")    # the optimizers place their state themselves
-        _check_same_run(f"{self.out / CHECKPOINT}", state.get("config"), self.config)
-        self.iteration, self.critic_step = state["iteration"], state["critic_step"]
+        restore_checkpoint(self, state, f"{self.out / CHECKPOINT}")
         self.checkpointed_iteration = self.iteration
-        self.elapsed_before = state["elapsed_seconds"]
-        try:
-            self.generator.load_state_dict(state["generator"])
-            self.critic.load_state_dict(state["critic"])
-            self.g_optimizer.load_state_dict(state["g_optimizer"])
-            self.d_optimizer.load_state_dict(state["d_optimizer"])
-            self.stream.load_state_dict(state["stream"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as error:
-            raise RunDirError(f"{self.out / CHECKPOINT} holds models or optimizers of another shape than this "
-                              f"config builds ({type(error).__name__}: {str(error).splitlines()[0]}); train into "
-                              "another --out, or move that directory aside") from None
-        if state.get("last_real") is not None:       # the next generator step's batch for a penalty on g_loss
-            self.engine.restore_last_real(state["last_real"])
-        _restore_rng(state["rng"])
         self.run_dir.truncate_metrics(self.iteration)
 
     # --- steps --------------------------------------------------------------------------------------
@@ -327,56 +246,16 @@ class Trainer:
     # --- outputs ------------------------------------------------------------------------------------
 
     def save_samples(self) -> None:
-        with torch.no_grad():
-            generated = self.generator(self.fixed_noise).cpu().numpy()
-        path = self.run_dir.sample_path(self.iteration)
-        if self.real_for_plots is not None:
-            samples.save_scatter(path, self.real_for_plots, generated, f"{self.config['method']} - iteration {self.iteration}")
-        else:
-            samples.save_image_grid(path, generated, self.dataset.value_range)
+        self.pictures.save(self.generator, self.run_dir.sample_path(self.iteration),
+                           f"{self.config['method']} - iteration {self.iteration}")
 
-    def _log(self, values: dict, elapsed: float, samples_seen: int, interval: float) -> dict:
-        line = {"iteration": self.iteration, "seconds": round(elapsed, 3)}
-        line.update({key: _finite_or_none(float(value)) for key, value in values.items()})
-        line["gradient_norm"] = (_finite_or_none(float(self.last_gradient_norm))
-                                 if self.last_gradient_norm is not None else None)
-        line["samples_per_s"] = round(samples_seen / interval, 1) if interval > 0 else None
-        line.update(self.schedule_values(self.critic_step))
-        self.run_dir.append_metrics(line)
-        if self.board is not None:
-            for key, value in line.items():
-                if key != "iteration" and value is not None:
-                    self.board.add_scalar(key, value, self.iteration)
-        return line
-
-    @torch.no_grad()
     def dev_statistics(self) -> dict:
-        """The dev critic cost (Gulrajani's "dev disc cost", penalty left out): the critic's loss and Wasserstein
-        estimate on held-out real data, the estimate on a fixed training sample of the same size against the
-        same generated samples, and the standard error of their difference (mean D(training) - mean
-        D(held-out), the overfitting gap of Fig. 4b). It runs on forked RNG streams, so training continues
-        exactly as without it."""
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(stream_seed(self.config["seed"], "dev_noise") + self.iteration)
-            batch = self.config["batch_size"]
+        """The dev critic cost at this iteration (:class:`gpbench.devcost.DevCost`)."""
+        return self.dev_cost.statistics(self.critic_forward, self.generator_forward, self.generator.noise_dim,
+                                        self.loss, self.iteration)
 
-            def scores(samples: torch.Tensor) -> torch.Tensor:
-                return torch.cat([self.critic_forward(chunk) for chunk in samples.split(batch)]).float()
-
-            count = len(self.dev.held_out)
-            fake = torch.cat([self.generator_forward(self._noise(len(chunk)))
-                              for chunk in torch.arange(count).split(batch)])
-            fake_scores = scores(fake)
-            held_out = scores(torch.from_numpy(self.dev.held_out).to(self.device))
-            training = scores(torch.from_numpy(self.dev.training).to(self.device))
-            gap_variance = held_out.var() / len(held_out)          # the mean over all training data is exact
-            if not self.dev.training_complete:
-                gap_variance = gap_variance + training.var() / len(training)
-            return {"dev_d_loss": self.loss.discriminator_loss(held_out, fake_scores),
-                    "dev_wasserstein_estimate": held_out.mean() - fake_scores.mean(),
-                    "dev_train_wasserstein_estimate": training.mean() - fake_scores.mean(),
-                    "dev_gap_standard_error": gap_variance.sqrt()}
+    def _log(self, values: dict, elapsed: float) -> dict:
+        return self.reporter.record(self.iteration, self.critic_step, values, self.last_gradient_norm, elapsed)
 
     def _diverged(self, iteration: int, reason: str) -> str:
         kept = (f"{CHECKPOINT} holds the last good state" if self.run_dir.has_checkpoint()
@@ -401,45 +280,38 @@ class Trainer:
             self._write_status("completed")
             return "completed"
         self._write_status("running")
-        self.board = self.run_dir.tensorboard_writer(self.iteration)
         self.started = time.perf_counter()
-        last_log_time, samples_seen = self.started, 0
-        bar = progress_bar(total=total, initial=self.iteration, disable=not self.progress,
-                   desc=f"{config['method']} {config['dataset']} seed {config['seed']}", unit="it")
+        self.reporter.start(self.iteration)
         try:
             while self.iteration < total:
                 iteration = self.iteration
                 values, samples_drawn = self.train_iteration(iteration)
-                samples_seen += samples_drawn
+                self.reporter.count(samples_drawn)
                 elapsed = self._elapsed()
                 dev_now = iteration % config["dev_every"] == 0 or iteration == total - 1
                 logging_now = dev_now or iteration % config["log_every"] == 0
                 writing_now = any((iteration + 1) % config[key] == 0 for key in
                                   ("sample_every", "snapshot_every", "checkpoint_every")) or iteration + 1 == total
                 if (logging_now or writing_now) and int(self.first_nonfinite) >= 0:   # the only host syncs
-                    self._log(values, elapsed, samples_seen, time.perf_counter() - last_log_time)
+                    self._log(values, elapsed)
                     return self._diverged(int(self.first_nonfinite), "non-finite loss")
                 if logging_now:
-                    if dev_now and self.dev is not None:
+                    if dev_now and self.dev_cost is not None:
                         values.update(self.dev_statistics())
-                    now = time.perf_counter()
-                    line = self._log(values, elapsed, samples_seen, now - last_log_time)
-                    last_log_time, samples_seen = now, 0
-                    bar.set_postfix(d_loss=f"{line['d_loss']:.4g}", w=f"{line['wasserstein_estimate']:.4g}",
-                                    g_loss="-" if line["g_loss"] is None else f"{line['g_loss']:.4g}", refresh=False)
+                    self._log(values, elapsed)
                 self.iteration += 1
-                bar.update(1)
+                self.reporter.advance()
                 checkpoint_now = self.iteration % config["checkpoint_every"] == 0 or self.iteration == total
-                if checkpoint_now and not _all_finite((self.generator, self.critic),
-                                                      (self.g_optimizer, self.d_optimizer)):
+                if checkpoint_now and not all_finite((self.generator, self.critic),
+                                                     (self.g_optimizer, self.d_optimizer)):
                     return self._diverged(iteration, "non-finite parameters or optimizer state")
                 if self.iteration % config["sample_every"] == 0 or self.iteration == total:
                     self.save_samples()
                 if self.iteration % config["snapshot_every"] == 0 or self.iteration == total:
-                    self._save_snapshot()
+                    self.run_dir.save_snapshot(self.iteration, snapshot_state(self, self._elapsed()))
                 if checkpoint_now:
                     self._save_checkpoint()
-                    self.board.flush()
+                    self.reporter.flush()
                     self._write_status("running")
         except KeyboardInterrupt as error:          # Ctrl-C, or SIGTERM from Snakemake or SLURM (cli.main)
             self._record_interruption(error)
@@ -448,8 +320,7 @@ class Trainer:
             self._record_failure(error)
             raise
         finally:
-            bar.close()
-            self.board.close()
+            self.reporter.close()
         self._write_status("completed")
         return "completed"
 

@@ -15,7 +15,8 @@ import yaml
 from gpbench import ConfigError
 from gpbench.cli import main
 from gpbench.config import resolve
-from gpbench.train import Trainer, _all_finite
+from gpbench.checkpoints import all_finite
+from gpbench.train import Trainer
 
 # docs/replication.md, "Hyperparameters": (arch, method) -> what the preset must resolve to.
 PAPER_TABLE = {
@@ -161,13 +162,13 @@ def test_the_checkpoint_check_reads_parameters_and_every_optimizer_state_tensor(
     critic(torch.ones(2, 3)).sum().backward()
     optimizer.step()
     assert torch.is_tensor(optimizer.state[critic.weight]["step"])        # on the CPU even when the net is on a GPU
-    assert _all_finite([critic], [optimizer])
+    assert all_finite([critic], [optimizer])
     optimizer.state[critic.weight]["exp_avg_sq"][0, 1] = float("nan")
-    assert not _all_finite([critic], [optimizer])
+    assert not all_finite([critic], [optimizer])
     optimizer.state[critic.weight]["exp_avg_sq"][0, 1] = 0.0
     with torch.no_grad():
         critic.bias.fill_(float("inf"))
-    assert not _all_finite([critic], [optimizer])
+    assert not all_finite([critic], [optimizer])
 
 
 def write_config(path, **values):
