@@ -124,6 +124,8 @@ FIGURE1_DEFAULTS = {"critic_steps": 10_000, "width": 512, "deep_steps": 300, "de
                     "average_last": 20, "batch_size": 256, "seeds": [0, 1, 2]}
 FIGURE1_METHODS = ("wgan-clip", "wgan-gp")       # the rows of Fig. 1a (its toys: the dataset rows with in_figure1)
 FIGURE1_CLIP_VALUES = (0.1, 0.01, 0.001)         # Fig. 1b left's c
+FIGURE1_DEEP_DATASET = "swissroll"                # Fig. 1b left: the 12-layer critic's data
+FIGURE1_WEIGHTS = ("swissroll", 0.01)             # Fig. 1b right: whose 3-layer critics' weights, and c
 
 
 # Every key a run config may hold, with its default where the preset does not set it.

@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from gpbench.config import FIGURE1_CLIP_VALUES, FIGURE1_DEFAULTS, FIGURE1_METHODS, model_options, preset  # noqa: E402
-from gpbench.data import FIGURE1_DATASETS, make_stream, toy  # noqa: E402
+from gpbench.config import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS, FIGURE1_METHODS,  # noqa: E402
+                            FIGURE1_WEIGHTS, model_options, preset)
+from gpbench.data import DATASETS, FIGURE1_DATASETS, make_stream, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
 from gpbench.losses import WeightClipping, discriminator_loss  # noqa: E402
 from gpbench.models import build  # noqa: E402
@@ -245,7 +246,7 @@ def _weight_summary(values: np.ndarray, c: float) -> dict:
 # and judged where it is not true at step 0: tflib's init puts 95 % of their weights beyond +-0.01, so clamping
 # alone piles them at +-c; a third clipped critic starts with every weight inside +-c/2, none there. (The
 # 12-layer critic started inside +-c/2 cannot learn at all: its back-propagated signal is ~1e-16, Fig. 1b left.)
-WEIGHTS_DATASET, WEIGHTS_C = "swissroll", 0.01
+WEIGHTS_DATASET, WEIGHTS_C = FIGURE1_WEIGHTS
 INSIDE_INIT_FRACTION = 0.5
 INSIDE_INIT = "clip c=0.01, init inside +-c/2"
 
@@ -256,7 +257,7 @@ def _deep_critics(settings: dict, seed: int, progress: bool) -> dict:
     results = {"layer_output_gradient_norms": {}, "layer_weight_gradient_norms": {}, "zero_gradient_layers": {}}
     for method, clip in [("wgan-clip", c) for c in FIGURE1_CLIP_VALUES] + [("wgan-gp", None)]:
         name = f"clip c={clip:g}" if clip else "gradient penalty"
-        _, recorded = train_fixed_generator_critic("swissroll", method, settings["deep_steps"], settings["deep_width"],
+        _, recorded = train_fixed_generator_critic(FIGURE1_DEEP_DATASET, method, settings["deep_steps"], settings["deep_width"],
                                                    settings["batch_size"], seed, arch="deep-mlp", clip=clip,
                                                    record_last=settings["average_last"], progress=progress)
         results["layer_output_gradient_norms"][name] = _mean_log10(recorded["output"])
@@ -411,7 +412,7 @@ def claims(results: dict, gan_results: list[dict]) -> list[dict]:
               f"P(D(data point) > D(same point rotated off the data, same radius)) over about {pairs:,} pairs, "
               f"mean +- std over {seeds} seeds: clip {_mean_std(clip)}, GP {_mean_std(gp)}",
               np.mean(gp) >= FOLLOWS_DATA_MIN and np.mean(gp) - np.mean(clip) >= FOLLOWS_DATA_MARGIN)
-    for dataset in ("8gaussians", "25gaussians"):
+    for dataset in (name for name in FIGURE1_DATASETS if "modes" in DATASETS[name].metrics):
         by_method = {}
         for result in gan_results:
             if result["dataset"] == dataset and result.get("status") == "completed":

@@ -1,0 +1,82 @@
+"""The import graph of gpbench/ (module-level and function-level imports, read from the source): no cycles, and
+no import from a higher layer (docs/architecture.md, "Layers")."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "gpbench"
+
+# docs/architecture.md, "Layers": a module imports from its own layer or lower ones only.
+LAYERS = {
+    "core": 0, "training": 1, "analysis": 2, "suite": 2, "report": 3, "face": 4}
+LAYER_OF = {
+    **dict.fromkeys(["gpbench", "gpbench.errors", "gpbench.yamlio", "gpbench.progress", "gpbench.seeds",
+                     "gpbench.costfile", "gpbench.rundir", "gpbench.losses", "gpbench.optim",
+                     "gpbench.training_schedule"], "core"),
+    **dict.fromkeys(["gpbench.config", "gpbench.engine", "gpbench.train", "gpbench.checkpoints", "gpbench.reporter",
+                     "gpbench.devcost", "gpbench.samples"], "training"),
+    **dict.fromkeys(["gpbench.runresult", "gpbench.overfitting", "gpbench.evaluate", "gpbench.diagnose",
+                     "gpbench.figure1", "gpbench.figure4"], "analysis"),
+    **dict.fromkeys(["gpbench.pipeline", "gpbench.cost", "gpbench.rehearsal"], "suite"),
+    "gpbench.cli": "face",
+}
+PACKAGE_LAYERS = {"gpbench.penalties": "core", "gpbench.models": "core", "gpbench.data": "core",
+                  "gpbench.metrics": "core", "gpbench.report": "report"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def layer(module: str) -> str:
+    if module in LAYER_OF:
+        return LAYER_OF[module]
+    return next(name for package, name in PACKAGE_LAYERS.items() if module == package or module.startswith(package + "."))
+
+
+def imports(module: str) -> set[str]:
+    """The gpbench modules ``module`` imports anywhere in its source (``from pkg import submodule`` counts as the
+    submodule alone)."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[module].read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "gpbench":
+            submodules = {f"{node.module}.{alias.name}" for alias in node.names} & set(MODULES)
+            found |= submodules if len(submodules) == len(node.names) else {node.module} | submodules
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "gpbench"}
+    return (found & set(MODULES)) - {module}
+
+
+GRAPH = {module: imports(module) for module in MODULES}
+
+
+def test_every_module_has_a_layer():
+    assert [module for module in MODULES if not any(module == package or module.startswith(package + ".")
+                                                      for package in PACKAGE_LAYERS) and module not in LAYER_OF] == []
+
+
+def test_no_module_imports_from_a_higher_layer():
+    upward = [f"{module} ({layer(module)}) -> {target} ({layer(target)})" for module, targets in GRAPH.items()
+              for target in targets if LAYERS[layer(target)] > LAYERS[layer(module)]]
+    assert upward == []
+
+
+def test_the_import_graph_has_no_cycle():
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> list[str] | None:
+        state[module] = "open"
+        for target in sorted(GRAPH[module]):
+            if state.get(target) == "open":
+                return trail + [module, target]
+            if target not in state and (cycle := visit(target, trail + [module])):
+                return cycle
+        state[module] = "done"
+        return None
+
+    cycles = [cycle for module in sorted(GRAPH) if module not in state and (cycle := visit(module, []))]
+    assert cycles == []
