@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -493,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     except GpbenchError as error:
         print(f"gpbench {args.verb}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:            # the reader left (`gpbench diagnose RUN | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())     # no second error at exit
+        return 128 + signal.SIGPIPE
     except OSError as error:           # a full or read-only disk, a missing folder: name the file
         where = f"{error.filename}: " if error.filename else ""
         resume = " (the run resumes from its last checkpoint when the same command runs again)" \

@@ -210,6 +210,17 @@ def test_a_metrics_line_without_its_iteration_is_named(tmp_path, capsys):
                   verb="diagnose")
 
 
+def test_a_reader_that_leaves_early_ends_the_verb_quietly(tmp_path):
+    """`gpbench diagnose RUN | head -1`: the pipe closes before the report is written; no error line, exit 141."""
+    run = train(tmp_path, tmp_path / "run")
+    process = subprocess.Popen([sys.executable, "-m", "gpbench.cli", "diagnose", str(run.path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()                        # the reader is gone before anything is written
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGPIPE
+    assert "error" not in errors.lower() and "Traceback" not in errors
+
+
 def test_checkpoints_without_their_keys_or_of_another_shape_are_one_line_errors(tmp_path, capsys, interrupt_at):
     from gpbench.rundir import state_digest
 
