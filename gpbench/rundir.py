@@ -80,7 +80,7 @@ def run_path(dataset: str, label: str, seed: int | str) -> str:
 def label_in_run_path(path: Path, dataset: str, seed: int) -> str | None:
     """The label of a run directory laid out as :func:`run_path` says for ``dataset`` and ``seed``, else None."""
     path = Path(path)
-    return path.parent.name if path.as_posix().endswith(run_path(dataset, path.parent.name, seed)) else None
+    return path.parent.name if path.parts[-3:] == tuple(run_path(dataset, path.parent.name, seed).split("/")) else None
 
 
 # What every checkpoint holds (train.Trainer._save_checkpoint writes them; a file without one is damaged).
