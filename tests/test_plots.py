@@ -133,3 +133,12 @@ def test_a_sweep_with_a_lambda_grid_is_drawn_as_small_multiples_with_the_control
         names = [line.get_label().split(" (n=")[0] for line in axes.get_lines() if not line.get_label().startswith("_")]
         assert names[0] == "wgan-gp-none" and [name.rsplit("lambda", 1)[1] for name in names[1:]] == ["0.1", "1", "10"]
     assert plots.variant_family("wgan-gp-flex0-10-params-lambda0.1") == ("wgan-gp-flex0-10-params", "0.1")
+
+
+def test_a_run_path_label_needs_the_whole_dataset_folder_name():
+    from gpbench.rundir import label_in_run_path, run_path
+
+    assert run_path("8gaussians", "wgan-gp", 0) == "8gaussians/wgan-gp/seed0"
+    assert label_in_run_path(Path("runs/q/8gaussians/wgan-gp/seed0"), "8gaussians", 0) == "wgan-gp"
+    assert label_in_run_path(Path("runs/q/my8gaussians/wgan-gp/seed0"), "8gaussians", 0) is None
+    assert label_in_run_path(Path("runs/q/8gaussians/wgan-gp/seed1"), "8gaussians", 0) is None
