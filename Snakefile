@@ -1,8 +1,8 @@
 # gpbench pipeline: suite config -> runs -> train -> eval -> tables and plots.
 #   snakemake --cores all                                  # full replication (configs/paper.yaml)
 #   snakemake --cores all --configfile configs/quick.yaml  # CPU quick suite
-# Rules are thin: each calls a `gpbench` verb. Which runs exist comes from gpbench.pipeline, what a dataset is
-# from gpbench.data, a run's file names from gpbench.rundir; every paper number from the method presets.
+# Rules are thin: each calls a `gpbench` verb. Which runs exist comes from gpbench.suite.pipeline, what a dataset is
+# from gpbench.data, a run's file names from gpbench.training.rundir; every paper number from the method presets.
 
 import shlex
 import sys
@@ -11,14 +11,14 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
-from gpbench import rundir
-from gpbench.config import FIGURE1_METHODS
-from gpbench.costfile import load_costs
+from gpbench.training import rundir
+from gpbench.training.config import FIGURE1_METHODS
+from gpbench.suite.costfile import load_costs
 from gpbench.data import DATASETS
 from gpbench.errors import ConfigError
-from gpbench.rehearsal import SYNTHETIC_DATASETS, SYNTHETIC_FOLDERS
-from gpbench.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, cluster_has_gpus, gpu_slots, image_datasets, job_resources,
-                              load_suite, plan, train_priority)
+from gpbench.suite.rehearsal import SYNTHETIC_DATASETS, SYNTHETIC_FOLDERS
+from gpbench.suite.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, cluster_has_gpus, gpu_slots, image_datasets,
+                                    job_resources, load_suite, plan, train_priority)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]

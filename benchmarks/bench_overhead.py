@@ -14,11 +14,11 @@ import os
 import pytest
 import torch
 
-from gpbench.config import model_options, preset, resolve
-from gpbench.losses import discriminator_loss
+from gpbench.training.config import model_options, preset, resolve
+from gpbench.training.losses import discriminator_loss
 from gpbench.models import build
 from gpbench.penalties import build_penalty
-from gpbench.train import Trainer
+from gpbench.training.train import Trainer
 
 from pairing import paired
 

@@ -47,7 +47,7 @@ def _penalties(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from gpbench.train import train_from_file
+    from gpbench.training.train import train_from_file
 
     return train_from_file(args.config, args.out, overrides=args.set)
 
@@ -62,7 +62,7 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from gpbench.evaluate import evaluate_run, format_result
+    from gpbench.analysis.evaluate import evaluate_run, format_result
 
     _set_threads(args.threads)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
@@ -75,7 +75,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _write_note(path: str | None, payload: dict) -> None:
-    from gpbench.rundir import write_json_atomic
+    from gpbench.training.rundir import write_json_atomic
 
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _prepare_metrics(args: argparse.Namespace) -> int:
-    from gpbench.evaluate import prepare_metrics
+    from gpbench.analysis.evaluate import prepare_metrics
 
     _set_threads(args.threads)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
@@ -128,8 +128,8 @@ def _grid(args: argparse.Namespace) -> int:
 
 
 def _rehearsal_data(args: argparse.Namespace) -> int:
-    from gpbench.rehearsal import (SYNTHETIC_FOLDER_IMAGES, SYNTHETIC_FOLDERS, write_random_inception,
-                                   write_synthetic_cifar10, write_synthetic_image_folder)
+    from gpbench.suite.rehearsal import (SYNTHETIC_FOLDER_IMAGES, SYNTHETIC_FOLDERS, write_random_inception,
+                                         write_synthetic_cifar10, write_synthetic_image_folder)
 
     if not 10 <= args.images_per_batch <= 10_000:
         raise ConfigError(f"--images-per-batch: expected a whole number from 10 to 10,000, got {args.images_per_batch}")
@@ -145,7 +145,7 @@ def _rehearsal_data(args: argparse.Namespace) -> int:
 
 
 def _cost(args: argparse.Namespace) -> int:
-    from gpbench.cost import ENGINES_TIMED, suite_cost, to_markdown
+    from gpbench.suite.cost import ENGINES_TIMED, suite_cost, to_markdown
 
     if args.threads is not None:
         _set_threads(args.threads)
@@ -159,7 +159,7 @@ def _cost(args: argparse.Namespace) -> int:
     command = "gpbench cost " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["cost"] else "gpbench cost"
     measured = None
     if args.from_json:
-        from gpbench.costfile import load_costs, timings_from_json
+        from gpbench.suite.costfile import load_costs, timings_from_json
 
         measured = timings_from_json(load_costs(args.from_json))
     sharing = _sharing(args)
@@ -168,8 +168,8 @@ def _cost(args: argparse.Namespace) -> int:
                        engines=tuple(args.engines), sharing=sharing)
     table = to_markdown(costs, args.suite, args.devices, command, sharing)
     print(table)
-    from gpbench.costfile import to_json
-    from gpbench.rundir import write_json_atomic, write_text_atomic
+    from gpbench.suite.costfile import to_json
+    from gpbench.training.rundir import write_json_atomic, write_text_atomic
 
     for path, write in ((args.out, lambda p: write_text_atomic(p, table)),
                         (args.json, lambda p: write_json_atomic(p, to_json(costs)))):
@@ -181,9 +181,9 @@ def _cost(args: argparse.Namespace) -> int:
 
 def _sharing(args: argparse.Namespace) -> dict | None:
     """The sharing measurement: made now (--sharing K ...), read (--sharing-from FILE), or none."""
-    from gpbench.cost import sharing_from_json, sharing_settings, sharing_to_json, suite_sharing
-    from gpbench.pipeline import load_suite
-    from gpbench.rundir import write_json_atomic
+    from gpbench.suite.cost import sharing_from_json, sharing_settings, sharing_to_json, suite_sharing
+    from gpbench.suite.pipeline import load_suite
+    from gpbench.training.rundir import write_json_atomic
 
     if args.sharing:
         sharing = suite_sharing(args.suite, sorted(set(args.sharing)), args.sharing_seconds, args.threads,
@@ -213,8 +213,8 @@ def _samples(args: argparse.Namespace) -> int:
 
 
 def _figure1(args: argparse.Namespace) -> int:
-    from gpbench import figure1
-    from gpbench.config import parse_overrides
+    from gpbench.experiments import figure1
+    from gpbench.training.config import parse_overrides
 
     settings = figure1.settings_from(parse_overrides(args.set))
     figure1.run_experiments(settings, Path(args.out), Path(args.plots))
@@ -223,8 +223,8 @@ def _figure1(args: argparse.Namespace) -> int:
 
 
 def _figure4(args: argparse.Namespace) -> int:
-    from gpbench.figure4 import plot_figure4
-    from gpbench.runresult import RunResult
+    from gpbench.experiments.figure4 import plot_figure4
+    from gpbench.analysis.runresult import RunResult
 
     path = plot_figure4([RunResult.read(run) for run in args.runs], Path(args.out))
     print(f"wrote {path}")
@@ -247,11 +247,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     import torch
 
-    from gpbench.config import resolve
-    from gpbench.evaluate import evaluate_run
-    from gpbench.pipeline import load_suite, plan
+    from gpbench.training.config import resolve
+    from gpbench.analysis.evaluate import evaluate_run
+    from gpbench.suite.pipeline import load_suite, plan
     from gpbench.report import reproducibility
-    from gpbench.train import Trainer
+    from gpbench.training.train import Trainer
 
     suite = load_suite([args.suite])
     runs = {run.path: run for run in plan(suite)}
@@ -298,7 +298,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from gpbench.diagnose import as_json, diagnose, format_report
+    from gpbench.analysis.diagnose import as_json, diagnose, format_report
     from gpbench.report.health import write_diagnosis
 
     reports = []

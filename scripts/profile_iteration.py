@@ -19,8 +19,8 @@ import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
-from gpbench.config import resolve
-from gpbench.cost import WARMUP_ITERATIONS, data_root_for, device_name, warmed_up_trainer
+from gpbench.training.config import resolve
+from gpbench.suite.cost import WARMUP_ITERATIONS, data_root_for, device_name, warmed_up_trainer
 
 
 def profile_engine(config: dict, run_dir: Path, iterations: int) -> dict:

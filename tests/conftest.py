@@ -5,7 +5,7 @@ import contextlib
 import pytest
 import torch
 
-from gpbench.train import Trainer
+from gpbench.training.train import Trainer
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from gpbench import ConfigError
-from gpbench.config import model_options, resolve
+from gpbench.training.config import model_options, resolve
 from gpbench.models import build
 from gpbench.models.zoo import FIGURE2_ROWS
-from gpbench.rundir import RunDir
-from gpbench.train import Trainer
+from gpbench.training.rundir import RunDir
+from gpbench.training.train import Trainer
 
 FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")
 
@@ -96,7 +96,7 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
 
     import yaml
 
-    from gpbench.pipeline import load_suite, plan
+    from gpbench.suite.pipeline import load_suite, plan
 
     repo = Path(__file__).resolve().parents[1]
     small_run = {"dim": 4, "batch_size": 16, "iterations": 2, "checkpoint_every": 1, "log_every": 1,
@@ -144,7 +144,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     import yaml
 
     from gpbench.cli import TABLE_KINDS
-    from gpbench.config import METHODS
+    from gpbench.training.config import METHODS
     from gpbench.data import DATASETS
     from gpbench.data.catalog import FAMILIES
     from gpbench.metrics import METRICS
@@ -168,8 +168,8 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
 def test_the_paper_scale_architecture_suite_plans_figure2_and_200_table1_draws():
     from pathlib import Path
 
-    from gpbench.config import resolve
-    from gpbench.pipeline import load_suite, plan
+    from gpbench.training.config import resolve
+    from gpbench.suite.pipeline import load_suite, plan
 
     runs = plan(load_suite([Path(__file__).resolve().parents[1] / "configs/paper-architectures.yaml"]))
     figure2 = [run for run in runs if run.group == "architectures"]
@@ -184,8 +184,8 @@ def test_the_paper_scale_architecture_suite_plans_figure2_and_200_table1_draws()
 def test_the_cpu_architecture_suite_plans_the_seven_rows_and_24_cpu_draws_on_mnist():
     from pathlib import Path
 
-    from gpbench.config import resolve
-    from gpbench.pipeline import load_suite, plan
+    from gpbench.training.config import resolve
+    from gpbench.suite.pipeline import load_suite, plan
 
     runs = plan(load_suite([Path(__file__).resolve().parents[1] / "configs/architectures.yaml"]))
     figure2 = [resolve(run.config) for run in runs if run.group == "architectures"]

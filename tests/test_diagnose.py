@@ -6,8 +6,8 @@ import json
 import pytest
 
 from gpbench.cli import main
-from gpbench.diagnose import diagnose
-from gpbench.rundir import RunDir
+from gpbench.analysis.diagnose import diagnose
+from gpbench.training.rundir import RunDir
 
 # 8gaussians at DIM 32, batch 64, 600 generator iterations: 5-10 s each on one thread.
 TOY = {"dataset": "8gaussians", "dim": 32, "batch_size": 64, "iterations": 600, "log_every": 10, "dev_every": 50,
@@ -93,7 +93,7 @@ def test_a_truncated_metrics_log_is_one_line_and_non_zero(runs, tmp_path, capsys
 def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spelling(tmp_path):
     """"warn" sorts after "fail" as a string; a failed seed must make the cell "fail"."""
     from gpbench.report.health import health_cell
-    from gpbench.runresult import RunResult
+    from gpbench.analysis.runresult import RunResult
 
     runs = []
     for seed, verdict, check in ((0, "warn", "rising estimate"), (1, "fail", "divergence"), (2, "ok", None)):
@@ -107,8 +107,8 @@ def test_the_health_cell_of_seeds_shows_the_worst_verdict_by_severity_not_by_spe
 
 def fake_result(root, dataset, method, seed, spread, metrics, label=None):
     """An evaluated run in the pipeline layout <dataset>/<label>/seed<k> (label: the method, or method-variant)."""
-    from gpbench.config import resolve
-    from gpbench.runresult import RunResult
+    from gpbench.training.config import resolve
+    from gpbench.analysis.runresult import RunResult
 
     path = root / dataset / (label or method) / f"seed{seed}"
     path.mkdir(parents=True)
@@ -142,7 +142,7 @@ def test_a_collapsed_baseline_is_a_failure_in_the_tables_and_not_a_comparison(tm
 
 
 def test_diagnose_fails_a_run_whose_final_samples_are_all_the_same(tmp_path):
-    from gpbench.diagnose import check_collapse
+    from gpbench.analysis.diagnose import check_collapse
 
     run = fake_result(tmp_path, "mnist", "ns-gan", 0, 2e-5, {"fid_lenet": 4875.0, "is_lenet": 1.0})
     check = check_collapse(run)
@@ -164,7 +164,7 @@ def test_the_per_run_rows_say_which_seeds_count_and_why_not(tmp_path):
 def test_one_unlucky_curve_point_is_not_a_collapse_but_a_sustained_drop_is(tmp_path):
     """Curve points score a few hundred samples: the check compares 3-snapshot means, so a last point 12 modes
     down (one noisy evaluation) passes while three points 8 modes down (mean 17 vs best 25) warn."""
-    from gpbench.diagnose import check_collapse
+    from gpbench.analysis.diagnose import check_collapse
 
     run = fake_result(tmp_path, "25gaussians", "wgan-gp", 0, 0.9, {"modes": 20})
     run.log = [{"iteration": 100 * i, "wasserstein_estimate": 1.0 - 0.01 * i} for i in range(20)]

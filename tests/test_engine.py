@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from gpbench import ConfigError
-from gpbench.config import resolve
-from gpbench.engine import choose_engine
-from gpbench.train import Trainer
+from gpbench.training.config import resolve
+from gpbench.training.engine import choose_engine
+from gpbench.training.train import Trainer
 
 TIMING_FIELDS = ("seconds", "samples_per_s")
 
@@ -50,7 +50,7 @@ WITHIN_1E6 = {
 
 @pytest.fixture
 def synthetic_cifar10(tmp_path):
-    from gpbench.rehearsal import write_synthetic_cifar10
+    from gpbench.suite.rehearsal import write_synthetic_cifar10
 
     write_synthetic_cifar10(tmp_path / "data", 64)
     return str(tmp_path / "data")
@@ -177,7 +177,7 @@ def test_channels_last_changes_the_layout_not_the_run(tmp_path, synthetic_cifar1
 
 
 def test_memory_format_auto_is_channels_last_for_image_nets_on_a_gpu_only():
-    from gpbench.engine import memory_format
+    from gpbench.training.engine import memory_format
 
     assert memory_format({"memory_format": "auto", "dataset": "cifar10"}, torch.device("cuda")) == torch.channels_last
     assert memory_format({"memory_format": "auto", "dataset": "cifar10"}, torch.device("cpu")) == torch.contiguous_format

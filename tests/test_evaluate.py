@@ -10,15 +10,15 @@ import torch
 
 from gpbench import DataError
 from gpbench.cli import main
-from gpbench.config import resolve
+from gpbench.training.config import resolve
 from gpbench.data import get_dataset
-from gpbench.evaluate import EVAL_SEED, Evaluator, evaluate_run
+from gpbench.analysis.evaluate import EVAL_SEED, Evaluator, evaluate_run
 from gpbench.metrics import IS_SPLITS, inception_score
 from gpbench.metrics import features as feature_module
 from gpbench.metrics.features import InceptionFeatures
 from gpbench.metrics.lenet import LeNetFeatures, train_lenet
-from gpbench.rundir import load_torch
-from gpbench.train import Trainer
+from gpbench.training.rundir import load_torch
+from gpbench.training.train import Trainer
 
 from test_data import write_idx
 

@@ -18,10 +18,10 @@ import torch
 import yaml
 
 from gpbench.cli import main
-from gpbench.config import resolve
+from gpbench.training.config import resolve
 from gpbench.errors import ConfigError, RunDirError
-from gpbench.rundir import CHECKPOINT, PREVIOUS_CHECKPOINT, RunDir
-from gpbench.train import Trainer
+from gpbench.training.rundir import CHECKPOINT, PREVIOUS_CHECKPOINT, RunDir
+from gpbench.training.train import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = ["--set", "iterations=20", "--set", "dim=8", "--set", "batch_size=16", "--set", "threads=1",
@@ -222,7 +222,7 @@ def test_a_reader_that_leaves_early_ends_the_verb_quietly(tmp_path):
 
 
 def test_checkpoints_without_their_keys_or_of_another_shape_are_one_line_errors(tmp_path, capsys, interrupt_at):
-    from gpbench.rundir import state_digest
+    from gpbench.training.rundir import state_digest
 
     run = interrupted(tmp_path, tmp_path / "keys", 12, interrupt_at)
     for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):

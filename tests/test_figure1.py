@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from gpbench import ConfigError
-from gpbench.figure1 import claims, gradient_trend, run_experiments, settings_from
-from gpbench.losses import discriminator_loss
+from gpbench.experiments.figure1 import claims, gradient_trend, run_experiments, settings_from
+from gpbench.training.losses import discriminator_loss
 from gpbench.models.signal import layer_gradients
 from gpbench.report.claims import write_claims_table
 

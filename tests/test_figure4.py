@@ -7,8 +7,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from gpbench.figure4 import figure4_claims, gap_summary, plot_figure4
-from gpbench.runresult import RunResult
+from gpbench.experiments.figure4 import figure4_claims, gap_summary, plot_figure4
+from gpbench.analysis.runresult import RunResult
 
 
 def run(method, gaps, seed=0, standard_error=0.01):
@@ -79,7 +79,7 @@ def evaluated_run(seed, estimates, fids):
 
 
 def test_figure4a_the_estimate_tracks_sample_quality_by_rank_correlation():
-    from gpbench.figure4 import estimate_quality_correlation
+    from gpbench.experiments.figure4 import estimate_quality_correlation
 
     falling = [5.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0]
     tracking = evaluated_run(0, falling, [90, 80, 70, 60, 50, 40, 30])         # both fall: rho +1
@@ -100,7 +100,7 @@ def test_figure4a_the_estimate_tracks_sample_quality_by_rank_correlation():
 def test_an_unfinished_run_is_left_out_of_figure4(caplog):
     from types import SimpleNamespace
 
-    from gpbench.figure4 import finished
+    from gpbench.experiments.figure4 import finished
 
     done = SimpleNamespace(unfinished=False, path="a", why_not_counted=None)
     stopped = SimpleNamespace(unfinished=True, path="b", why_not_counted="unfinished (interrupted at iteration 7)")

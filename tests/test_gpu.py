@@ -13,12 +13,12 @@ from torch import nn
 
 import numpy as np
 
-from gpbench.config import resolve
-from gpbench.evaluate import evaluate_run
+from gpbench.training.config import resolve
+from gpbench.analysis.evaluate import evaluate_run
 from gpbench.metrics.features import InceptionFeatures
-from gpbench.rehearsal import write_random_inception
+from gpbench.suite.rehearsal import write_random_inception
 from gpbench.penalties import REGISTRY, build_penalty
-from gpbench.train import Trainer
+from gpbench.training.train import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -128,7 +128,7 @@ ITERATIONS = 200
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    from gpbench.rehearsal import write_synthetic_cifar10
+    from gpbench.suite.rehearsal import write_synthetic_cifar10
 
     root = tmp_path_factory.mktemp("data")
     write_synthetic_cifar10(root, 64)
@@ -173,7 +173,7 @@ def test_every_setting_is_captured_and_replays_its_uncaptured_steps(tmp_path, da
     assert captured.engine.name == "cuda-graph"
     assert all(step.graph is not None for step in captured.engine.steps.values())
     assert json.loads((tmp_path / "graph" / "status.json").read_text())["engine"] == "cuda-graph"
-    monkeypatch.setattr("gpbench.engine.WARMUP_CALLS", 10**9)
+    monkeypatch.setattr("gpbench.training.engine.WARMUP_CALLS", 10**9)
     uncaptured, uncaptured_lines = train(cuda_config(data_root, "graph", **overrides, **iterations),
                                          tmp_path / "uncaptured")
     assert all(step.graph is None for step in uncaptured.engine.steps.values())

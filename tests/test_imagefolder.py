@@ -65,10 +65,10 @@ def test_bad_folders_and_files_stop_with_one_line_naming_them(tmp_path):
 
 
 def test_an_image_folder_dataset_holds_out_every_20th_image_and_trains_figure2_at_64_pixels(tmp_path):
-    from gpbench.config import resolve
+    from gpbench.training.config import resolve
     from gpbench.data import get_dataset
-    from gpbench.rundir import RunDir
-    from gpbench.train import Trainer
+    from gpbench.training.rundir import RunDir
+    from gpbench.training.train import Trainer
 
     for index in range(25):
         write(tmp_path / "data" / "imagefolder64" / f"{index:02d}.png", np.full((70, 90, 3), 10 * index))
@@ -88,7 +88,7 @@ def test_an_image_folder_dataset_holds_out_every_20th_image_and_trains_figure2_a
 
 def test_the_rehearsal_folder_is_synthetic_says_so_and_is_never_written_over_real_images(tmp_path):
     from gpbench.data import get_dataset
-    from gpbench.rehearsal import write_synthetic_image_folder
+    from gpbench.suite.rehearsal import write_synthetic_image_folder
 
     write_synthetic_image_folder(tmp_path, "imagefolder32", 12)
     pixels, _, source = get_dataset("imagefolder32").load(str(tmp_path), "train")

@@ -10,14 +10,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gpbench"
 LAYERS = {
     "core": 0, "training": 1, "analysis": 2, "suite": 2, "report": 3, "face": 4}
 LAYER_OF = {
-    **dict.fromkeys(["gpbench", "gpbench.errors", "gpbench.yamlio", "gpbench.progress", "gpbench.seeds",
-                     "gpbench.costfile", "gpbench.rundir", "gpbench.losses", "gpbench.optim",
-                     "gpbench.training_schedule"], "core"),
-    **dict.fromkeys(["gpbench.config", "gpbench.engine", "gpbench.train", "gpbench.checkpoints", "gpbench.reporter",
-                     "gpbench.devcost", "gpbench.samples"], "training"),
-    **dict.fromkeys(["gpbench.runresult", "gpbench.overfitting", "gpbench.evaluate", "gpbench.diagnose",
-                     "gpbench.figure1", "gpbench.figure4"], "analysis"),
-    **dict.fromkeys(["gpbench.pipeline", "gpbench.cost", "gpbench.rehearsal"], "suite"),
+    # the package face and the helpers every layer uses; the packages' own __init__ modules import nothing
+    **dict.fromkeys(["gpbench", "gpbench.errors", "gpbench.yamlio", "gpbench.progress", "gpbench.training",
+                     "gpbench.analysis", "gpbench.experiments", "gpbench.suite"], "core"),
+    **dict.fromkeys(["gpbench.training.seeds", "gpbench.training.rundir", "gpbench.training.losses",
+                     "gpbench.training.optim", "gpbench.training.schedule", "gpbench.suite.costfile"], "core"),
+    **dict.fromkeys(["gpbench.training.config", "gpbench.training.engine", "gpbench.training.train",
+                     "gpbench.training.checkpoints", "gpbench.training.reporter", "gpbench.training.devcost",
+                     "gpbench.training.samples"], "training"),
+    **dict.fromkeys(["gpbench.analysis.runresult", "gpbench.analysis.overfitting", "gpbench.analysis.evaluate",
+                     "gpbench.analysis.diagnose", "gpbench.experiments.figure1", "gpbench.experiments.figure4"],
+                    "analysis"),
+    **dict.fromkeys(["gpbench.suite.pipeline", "gpbench.suite.cost", "gpbench.suite.rehearsal"], "suite"),
     "gpbench.cli": "face",
 }
 PACKAGE_LAYERS = {"gpbench.penalties": "core", "gpbench.models": "core", "gpbench.data": "core",
@@ -80,3 +84,11 @@ def test_the_import_graph_has_no_cycle():
 
     cycles = [cycle for module in sorted(GRAPH) if module not in state and (cycle := visit(module, []))]
     assert cycles == []
+
+
+def test_the_root_holds_only_the_face_and_the_helpers_every_layer_uses():
+    """docs/architecture.md, "Layers": every other module lives in the package of its room."""
+    assert sorted(path.name for path in PACKAGE.glob("*.py")) == [
+        "__init__.py", "cli.py", "errors.py", "progress.py", "yamlio.py"]
+    assert sorted(path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__") == [
+        "analysis", "data", "experiments", "metrics", "models", "penalties", "report", "suite", "training"]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gpbench import ConfigError
-from gpbench.losses import WeightClipping, discriminator_loss, generator_loss, wasserstein_estimate
+from gpbench.training.losses import WeightClipping, discriminator_loss, generator_loss, wasserstein_estimate
 
 REAL = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64)
 FAKE = torch.tensor([-3.0, 0.25], dtype=torch.float64)

@@ -371,8 +371,8 @@ class AbsoluteGP(InputGradientPenalty):
 
 def test_a_new_kind_is_one_class_and_one_registry_line(tmp_path, monkeypatch, capsys):
     from gpbench.cli import main
-    from gpbench.config import resolve
-    from gpbench.train import Trainer
+    from gpbench.training.config import resolve
+    from gpbench.training.train import Trainer
 
     monkeypatch.setitem(REGISTRY, AbsoluteGP.kind, AbsoluteGP)
     critic = linear_critic([3.0, 4.0, 0.0])                        # |w| = 5

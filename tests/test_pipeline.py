@@ -16,7 +16,7 @@ import yaml
 
 from gpbench import ConfigError
 from gpbench.data import get_dataset
-from gpbench.pipeline import plan
+from gpbench.suite.pipeline import plan
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]

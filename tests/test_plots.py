@@ -7,7 +7,7 @@ import matplotlib.colors
 import pytest
 
 from gpbench.report import plots
-from gpbench.runresult import RunResult
+from gpbench.analysis.runresult import RunResult
 
 
 def run(label, seed, seconds_per_iteration, clip=None):
@@ -136,7 +136,7 @@ def test_a_sweep_with_a_lambda_grid_is_drawn_as_small_multiples_with_the_control
 
 
 def test_a_run_path_label_needs_the_whole_dataset_folder_name():
-    from gpbench.rundir import label_in_run_path, run_path
+    from gpbench.training.rundir import label_in_run_path, run_path
 
     assert run_path("8gaussians", "wgan-gp", 0) == "8gaussians/wgan-gp/seed0"
     assert label_in_run_path(Path("runs/q/8gaussians/wgan-gp/seed0"), "8gaussians", 0) == "wgan-gp"

@@ -14,13 +14,14 @@ import pytest
 import yaml
 
 from gpbench.cli import main
-from gpbench.config import resolve
-from gpbench.cost import best_runs_per_gpu, measure_sharing, suite_cost, time_config, to_markdown, wall_clock_hours
-from gpbench.costfile import RunCost, Timing, load_costs, signature, timings_from_json, to_json
+from gpbench.training.config import resolve
+from gpbench.suite.cost import (best_runs_per_gpu, measure_sharing, suite_cost, time_config, to_markdown,
+                                wall_clock_hours)
+from gpbench.suite.costfile import RunCost, Timing, load_costs, signature, timings_from_json, to_json
 from gpbench.data import get_dataset, images
 from gpbench.errors import ConfigError, DataError
-from gpbench.pipeline import gpu_slots, load_suite, plan
-from gpbench.rehearsal import write_random_inception, write_synthetic_cifar10
+from gpbench.suite.pipeline import gpu_slots, load_suite, plan
+from gpbench.suite.rehearsal import write_random_inception, write_synthetic_cifar10
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
@@ -89,7 +90,7 @@ def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
     assert len(flex) == 36                                         # 11 penalty variants and the no-penalty control, 3 seeds
     assert {run.seed for run in flex if run.variant == "none"} == {0, 1, 2}
     rmsprop = next(run for run in runs if run.label == "wgan-gp-rmsprop")
-    from gpbench.config import resolve
+    from gpbench.training.config import resolve
 
     config = resolve(rmsprop.config)
     assert config["optimizer"] == "rmsprop-tf" and config["lr"] == 5e-5 and config["penalty"]["lambda"] == 10
@@ -232,7 +233,7 @@ def test_a_pipeline_job_writes_at_most_about_one_progress_line_a_minute(tmp_path
 
 
 def test_the_cost_measurement_stands_synthetic_data_in_only_for_missing_cifar10_and_image_folders(tmp_path):
-    from gpbench.cost import data_root_for
+    from gpbench.suite.cost import data_root_for
     from gpbench.data.images import CIFAR_DIR, SYNTHETIC_MARKER
 
     real, synthetic = tmp_path / "real", tmp_path / "synthetic"

@@ -3,12 +3,12 @@
 import yaml
 
 from gpbench.cli import main
-from gpbench.config import resolve
-from gpbench.evaluate import evaluate_run
-from gpbench.pipeline import load_suite, plan
+from gpbench.training.config import resolve
+from gpbench.analysis.evaluate import evaluate_run
+from gpbench.suite.pipeline import load_suite, plan
 from gpbench.report.reproducibility import compare, verdict
 from gpbench.report.tables import write_tables
-from gpbench.train import Trainer
+from gpbench.training.train import Trainer
 
 SUITE = {"suite": "repro", "seeds": [0, 1], "threads": 1,
          "replication": [{"datasets": ["8gaussians"], "methods": ["wgan-gp"],

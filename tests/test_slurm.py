@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from gpbench.data import get_dataset
-from gpbench.config import resolve
-from gpbench.costfile import signature
-from gpbench.pipeline import cluster_has_gpus, run_minutes
+from gpbench.training.config import resolve
+from gpbench.suite.costfile import signature
+from gpbench.suite.pipeline import cluster_has_gpus, run_minutes
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]

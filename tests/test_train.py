@@ -14,9 +14,9 @@ import yaml
 
 from gpbench import ConfigError
 from gpbench.cli import main
-from gpbench.config import resolve
-from gpbench.checkpoints import all_finite
-from gpbench.train import Trainer
+from gpbench.training.config import resolve
+from gpbench.training.checkpoints import all_finite
+from gpbench.training.train import Trainer
 
 # docs/replication.md, "Hyperparameters": (arch, method) -> what the preset must resolve to.
 PAPER_TABLE = {

@@ -4,12 +4,12 @@ standard GAN, only WGAN-GP, both, or neither), with the claims each supports jud
 
 from __future__ import annotations
 
-from gpbench.config import REPORTED_TABLE1
+from gpbench.training.config import REPORTED_TABLE1
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.report.health import health_cell
 from gpbench.report.results import Block, data_note, real_data_notes, stability_text, summarise
-from gpbench.runresult import RunResult, marks_of
+from gpbench.analysis.runresult import RunResult, marks_of
 
 TABLE1_THRESHOLDS = tuple(REPORTED_TABLE1)
 TABLE1_PAIR = ("ns-gan", "wgan-gp")          # Table 1's "GAN" and "WGAN-GP" columns

@@ -7,13 +7,13 @@ import csv
 import json
 from pathlib import Path
 
-from gpbench.figure1 import claims as figure1_claims
-from gpbench.figure4 import figure4_claims
+from gpbench.experiments.figure1 import claims as figure1_claims
+from gpbench.experiments.figure4 import figure4_claims
 from gpbench.report.architectures import architecture_claims
 from gpbench.report.results import Block
 from gpbench.report.tables import to_html, to_markdown
-from gpbench.rundir import write_text_atomic
-from gpbench.runresult import RunResult
+from gpbench.training.rundir import write_text_atomic
+from gpbench.analysis.runresult import RunResult
 
 COLUMNS = ["claim", "measured", "reproduced"]
 

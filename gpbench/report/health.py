@@ -11,10 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gpbench.diagnose import VERDICTS, RunLogs  # noqa: E402
+from gpbench.analysis.diagnose import VERDICTS, RunLogs  # noqa: E402
 from gpbench.report.plots import save_figure  # noqa: E402
-from gpbench.rundir import DIAGNOSIS_PLOT, RunDir  # noqa: E402
-from gpbench.runresult import RunResult  # noqa: E402
+from gpbench.training.rundir import DIAGNOSIS_PLOT, RunDir  # noqa: E402
+from gpbench.analysis.runresult import RunResult  # noqa: E402
 
 
 def write_diagnosis(path: str | Path, report: dict) -> Path:

@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
 from gpbench.data import get_dataset  # noqa: E402
 from gpbench.errors import RunDirError  # noqa: E402
-from gpbench.rundir import RunDir  # noqa: E402
-from gpbench.runresult import RunResult, group_runs, marks_of  # noqa: E402
+from gpbench.training.rundir import RunDir  # noqa: E402
+from gpbench.analysis.runresult import RunResult, group_runs, marks_of  # noqa: E402
 
 TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss w/o penalty)"),
                    ("d_loss", "critic loss (without penalty)"), ("gradient_norm", "mean gradient norm at penalty points"))

@@ -1,4 +1,4 @@
-"""What the tables make of runs (:class:`gpbench.runresult.RunResult`): their columns, seed summaries and
+"""What the tables make of runs (:class:`gpbench.analysis.runresult.RunResult`): their columns, seed summaries and
 confidence intervals, and table blocks."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
-from gpbench.runresult import RunResult
+from gpbench.analysis.runresult import RunResult
 
 
 def table_metrics(dataset: str, results=()) -> list[str]:

@@ -7,14 +7,14 @@ import csv
 import html
 from pathlib import Path
 
-from gpbench.config import REPORTED
+from gpbench.training.config import REPORTED
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
-from gpbench.rundir import RunDir
+from gpbench.training.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.architectures import figure2_table, table1_table
 from gpbench.report.results import (Block, data_note, real_data_notes, stability_text, summarise, table_metrics,
                                     welch_interval)
-from gpbench.runresult import RunResult, group_runs, marks_of
+from gpbench.analysis.runresult import RunResult, group_runs, marks_of
 
 
 def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:

@@ -1,4 +1,4 @@
-"""One run directory read once (through :class:`gpbench.rundir.RunDir`) for the analyses and the report: its
+"""One run directory read once (through :class:`gpbench.training.rundir.RunDir`) for the analyses and the report: its
 config, status, logged statistics, final evaluation and evaluation curve, what its penalty is, and whether its
 numbers count; and runs grouped into table rows."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gpbench.config import run_penalty
+from gpbench.training.config import run_penalty
 from gpbench.metrics.collapse import is_collapsed
 from gpbench.penalties import Penalty
-from gpbench.rundir import EVAL, RunDir, label_in_run_path
+from gpbench.training.rundir import EVAL, RunDir, label_in_run_path
 
 
 REHEARSAL_MARKS = ("SYNTHETIC DATA", "RANDOM INCEPTION")

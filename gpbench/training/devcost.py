@@ -1,14 +1,14 @@
 """Gulrajani's "dev disc cost" (penalty left out), logged every ``dev_every`` iterations: the critic's loss and
 Wasserstein estimate on held-out real data, the estimate on a fixed training sample of the same size against the
 same generated samples, and the standard error of their difference (mean D(training) - mean D(held-out), the
-overfitting gap of Fig. 4b; gpbench.overfitting reads it back)."""
+overfitting gap of Fig. 4b; gpbench.analysis.overfitting reads it back)."""
 
 from __future__ import annotations
 
 import torch
 
 from gpbench.data import DevData
-from gpbench.seeds import stream_seed
+from gpbench.training.seeds import stream_seed
 
 
 class DevCost:

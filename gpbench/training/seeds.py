@@ -2,7 +2,7 @@
 
 The training RNGs (torch, numpy, random) are seeded with the seed itself; every other stream starts at
 ``seed + SEED_OFFSETS[stream]``, so that no two streams of one seed coincide; a new stream takes an unused offset
-here. The evaluation's noise does not depend on the run's seed (gpbench.evaluate.EVAL_SEED: every run is scored
+here. The evaluation's noise does not depend on the run's seed (gpbench.analysis.evaluate.EVAL_SEED: every run is scored
 on the same noise).
 """
 

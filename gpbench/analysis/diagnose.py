@@ -16,16 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpbench.config import model_options, preset
+from gpbench.training.config import model_options, preset
 from gpbench.data import get_dataset
 from gpbench.errors import RunDirError
 from gpbench.metrics import LOWER_IS_BETTER
 from gpbench.metrics.collapse import COLLAPSED_SPREAD
 from gpbench.models import build
 from gpbench.models.signal import at_clip_fraction, output_to_input_factor, weight_layers
-from gpbench.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew
-from gpbench.runresult import RunResult
-from gpbench.rundir import METRICS, RunDir
+from gpbench.analysis.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew
+from gpbench.analysis.runresult import RunResult
+from gpbench.training.rundir import METRICS, RunDir
 
 VERDICTS = ("ok", "warn", "fail")
 

@@ -14,11 +14,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpbench.config import preset, resolve
-from gpbench.costfile import projected_seconds, signature
+from gpbench.training.config import preset, resolve
+from gpbench.suite.costfile import projected_seconds, signature
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
-from gpbench.rundir import run_path
+from gpbench.training.rundir import run_path
 from gpbench.penalties.schedules import is_number
 from gpbench.yamlio import read_yaml
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpbench import samples as sample_pictures
-from gpbench.config import model_options, resolve_device
+from gpbench.training import samples as sample_pictures
+from gpbench.training.config import model_options, resolve_device
 from gpbench.data import Dataset, get_dataset, toy
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, feature_statistics,
@@ -26,7 +26,7 @@ from gpbench.metrics.reference import reference_statistics_cached, reference_sta
 from gpbench.metrics.registry import build_extractor
 from gpbench.metrics.toy import EMD_MAX_SAMPLES, earth_movers_distance, mode_coverage, sliced_wasserstein
 from gpbench.models import build
-from gpbench.rundir import RunDir
+from gpbench.training.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

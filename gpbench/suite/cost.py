@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
-from gpbench.config import resolve
-from gpbench.costfile import RunCost, Timing, projected_seconds, signature
+from gpbench.training.config import resolve
+from gpbench.suite.costfile import RunCost, Timing, projected_seconds, signature
 from gpbench.data import get_dataset
-from gpbench.engine import WARMUP_CALLS, choose_engine
+from gpbench.training.engine import WARMUP_CALLS, choose_engine
 from gpbench.errors import ConfigError
-from gpbench.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan
-from gpbench.train import Trainer
+from gpbench.suite.pipeline import GPU_SLOTS, gpu_slots, load_suite, plan
+from gpbench.training.train import Trainer
 
 # iteration 0 has no generator step; the graph engine warms each step up WARMUP_CALLS times, then captures it;
 # cudnn.benchmark and compile settle meanwhile
@@ -157,7 +157,7 @@ def best_runs_per_gpu(measured: dict[int, float]) -> int:
 def data_root_for(config: dict, synthetic_root: Path) -> str:
     """The suite's data where it is; a synthetic CIFAR-10 or image folder in its place where it is not (the time
     per iteration does not depend on the pixels)."""
-    from gpbench.rehearsal import SYNTHETIC_DATASETS, write_synthetic_once
+    from gpbench.suite.rehearsal import SYNTHETIC_DATASETS, write_synthetic_once
 
     info = get_dataset(config["dataset"])
     if info.name not in SYNTHETIC_DATASETS or not info.data_missing(config["data_root"]):

@@ -1,4 +1,5 @@
-"""How a run's steps are launched (docs/engines.md); what a step computes lives in :class:`gpbench.train.Trainer`.
+"""How a run's steps are launched (docs/engines.md); what a step computes lives in
+:class:`gpbench.training.train.Trainer`.
 
 - ``eager``: each step a fresh batch tensor and host-side schedule values, one dispatched kernel at a time.
 - ``graph``: the same step bodies made capture-ready (a static real-batch buffer filled by a non-blocking copy

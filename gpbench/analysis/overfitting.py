@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from gpbench.runresult import RunResult
+from gpbench.analysis.runresult import RunResult
 
 GAP_STANDARD_ERRORS = 3.0        # a gap counts as separated when it exceeds 3 of its standard errors
 GAP_END_POINTS = 3               # the gap "at the end": the mean over the last 3 dev evaluations

@@ -27,18 +27,18 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from gpbench.config import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS, FIGURE1_METHODS,  # noqa: E402
-                            FIGURE1_WEIGHTS, model_options, preset)
+from gpbench.training.config import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS,  # noqa: E402
+                                     FIGURE1_METHODS, FIGURE1_WEIGHTS, model_options, preset)
 from gpbench.data import DATASETS, FIGURE1_DATASETS, make_stream, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
-from gpbench.losses import WeightClipping, discriminator_loss  # noqa: E402
+from gpbench.training.losses import WeightClipping, discriminator_loss  # noqa: E402
 from gpbench.models import build  # noqa: E402
 from gpbench.models.signal import LayerOutputs, at_clip_fraction, layer_gradients  # noqa: E402
-from gpbench.optim import build_optimizer  # noqa: E402
+from gpbench.training.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
 from gpbench.progress import progress_bar  # noqa: E402
-from gpbench.rundir import write_text_atomic  # noqa: E402
-from gpbench.seeds import stream_seed  # noqa: E402
+from gpbench.training.rundir import write_text_atomic  # noqa: E402
+from gpbench.training.seeds import stream_seed  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
 NORM_FLOOR = 1e-45                  # float32's smallest subnormal: a gradient norm of exactly 0 counts as this

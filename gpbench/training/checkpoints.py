@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from gpbench.config import identity
+from gpbench.training.config import identity
 from gpbench.data.streams import numpy_state_from_tensors, numpy_state_to_tensors
 from gpbench.errors import ConfigError, RunDirError
 

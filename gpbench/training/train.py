@@ -2,12 +2,13 @@
 
 Each generator iteration: one generator step (skipped at iteration 0), then ``n_critic`` critic steps on
 fresh real batches, the generator run without autograd (unless the penalty needs G's graph). The loop only
-schedules: the losses and the penalty live in :class:`gpbench.losses.GanLoss`, the run's files in
-:class:`gpbench.rundir.RunDir`, the learning rate and critic steps per iteration in
-:class:`gpbench.training_schedule.TrainingSchedule`, what it logs in :class:`gpbench.reporter.RunReporter`, the
-sample pictures in :class:`gpbench.samples.SamplePictures`, the dev critic cost in :class:`gpbench.devcost.DevCost`
-and what a checkpoint holds in :mod:`gpbench.checkpoints`. One trainer holds a run directory at a time (a lock);
-re-running on it resumes bitwise-identically on CPU.
+schedules: the losses and the penalty live in :class:`gpbench.training.losses.GanLoss`, the run's files in
+:class:`gpbench.training.rundir.RunDir`, the learning rate and critic steps per iteration in
+:class:`gpbench.training.schedule.TrainingSchedule`, what it logs in
+:class:`gpbench.training.reporter.RunReporter`, the sample pictures in
+:class:`gpbench.training.samples.SamplePictures`, the dev critic cost in
+:class:`gpbench.training.devcost.DevCost` and what a checkpoint holds in :mod:`gpbench.training.checkpoints`.
+One trainer holds a run directory at a time (a lock); re-running on it resumes bitwise-identically on CPU.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpbench import samples
-from gpbench.checkpoints import all_finite, check_same_run, checkpoint_state, restore_checkpoint, snapshot_state
-from gpbench.config import load_run_config, model_options, parse_overrides, resolve_device, run_penalty
+from gpbench.training import samples
+from gpbench.training.checkpoints import (all_finite, check_same_run, checkpoint_state, restore_checkpoint,
+                                          snapshot_state)
+from gpbench.training.config import load_run_config, model_options, parse_overrides, resolve_device, run_penalty
 from gpbench.data import dev_data, get_dataset, make_stream
-from gpbench.devcost import DevCost
-from gpbench.engine import build_engine, choose_engine, memory_format
+from gpbench.training.devcost import DevCost
+from gpbench.training.engine import build_engine, choose_engine, memory_format
 from gpbench.errors import ConfigError, RunDirError
-from gpbench.losses import GanLoss, WeightClipping
+from gpbench.training.losses import GanLoss, WeightClipping
 from gpbench.models import build
-from gpbench.optim import build_optimizer
-from gpbench.reporter import RunReporter
-from gpbench.rundir import CHECKPOINT, RunDir
-from gpbench.training_schedule import TrainingSchedule
+from gpbench.training.optim import build_optimizer
+from gpbench.training.reporter import RunReporter
+from gpbench.training.rundir import CHECKPOINT, RunDir
+from gpbench.training.schedule import TrainingSchedule
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +252,7 @@ class Trainer:
                            f"{self.config['method']} - iteration {self.iteration}")
 
     def dev_statistics(self) -> dict:
-        """The dev critic cost at this iteration (:class:`gpbench.devcost.DevCost`)."""
+        """The dev critic cost at this iteration (:class:`gpbench.training.devcost.DevCost`)."""
         return self.dev_cost.statistics(self.critic_forward, self.generator_forward, self.generator.noise_dim,
                                         self.loss, self.iteration)
 

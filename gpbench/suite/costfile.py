@@ -3,7 +3,7 @@
 One entry per run setting (:func:`signature`: a resolved config without seeds, lengths and logging cadences),
 holding the measured seconds per generator iteration and per dev-cost evaluation; :func:`projected_seconds`
 turns an entry into a run's training time. Nothing here imports torch: the Snakefile reads cost files while
-it plans, and ``gpbench cost`` (gpbench.cost) times the settings and writes them.
+it plans, and ``gpbench cost`` (gpbench.suite.cost) times the settings and writes them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Gulrajani et al. 2017, Figure 4: (b) on a random 1,000-digit subset of MNIST the critic overfits; (a) the
 critic's negative loss tracks sample quality. The runs log the dev critic cost every ``dev_every`` iterations
-(gpbench.train) and are evaluated at their snapshots (gpbench.evaluate); this module draws the training and
-held-out curves and their gap, one column per method, and states both claims in numbers."""
+(gpbench.training.train) and are evaluated at their snapshots (gpbench.analysis.evaluate); this module draws the
+training and held-out curves and their gap, one column per method, and states both claims in numbers."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from scipy.stats import t as t_distribution  # noqa: E402
 
 from gpbench.data import get_dataset  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
-from gpbench.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew  # noqa: E402
-from gpbench.runresult import RunResult, group_runs  # noqa: E402
+from gpbench.analysis.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew  # noqa: E402
+from gpbench.analysis.runresult import RunResult, group_runs  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -18,19 +18,19 @@ import math
 import re
 from pathlib import Path
 
-from gpbench.costfile import RUNTIME_KEYS
+from gpbench.suite.costfile import RUNTIME_KEYS
 from gpbench.data import DATASETS, get_dataset
-from gpbench.engine import ENGINES, MEMORY_FORMATS
+from gpbench.training.engine import ENGINES, MEMORY_FORMATS
 from gpbench.errors import ConfigError
-from gpbench.losses import CLIP_PLACEMENTS, GAMES, check_clipping, check_game_options
+from gpbench.training.losses import CLIP_PLACEMENTS, GAMES, check_clipping, check_game_options
 from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
 from gpbench.models.random_architectures import draw_architecture
 from gpbench.models.zoo import FIGURE2_ROWS, RESNET_BLOCKS
-from gpbench.optim import OPTIMIZERS
+from gpbench.training.optim import OPTIMIZERS
 from gpbench.penalties import Penalty, build_penalty
 from gpbench.penalties.schedules import is_number
-from gpbench.rundir import METRICS_FIELDS
-from gpbench.training_schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
+from gpbench.training.rundir import METRICS_FIELDS
+from gpbench.training.schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
 from gpbench.yamlio import parse_yaml, read_yaml
 
 MAX_SNAPSHOTS = 20

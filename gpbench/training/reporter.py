@@ -9,7 +9,7 @@ import math
 import time
 
 from gpbench.progress import progress_bar
-from gpbench.rundir import RunDir
+from gpbench.training.rundir import RunDir
 
 
 def _finite_or_none(value: float) -> float | None:
