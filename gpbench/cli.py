@@ -75,7 +75,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _write_note(path: str | None, payload: dict) -> None:
-    from gpbench.training.rundir import write_json_atomic
+    from gpbench.fileio import write_json_atomic
 
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +169,7 @@ def _cost(args: argparse.Namespace) -> int:
     table = to_markdown(costs, args.suite, args.devices, command, sharing)
     print(table)
     from gpbench.suite.costfile import to_json
-    from gpbench.training.rundir import write_json_atomic, write_text_atomic
+    from gpbench.fileio import write_json_atomic, write_text_atomic
 
     for path, write in ((args.out, lambda p: write_text_atomic(p, table)),
                         (args.json, lambda p: write_json_atomic(p, to_json(costs)))):
@@ -183,7 +183,7 @@ def _sharing(args: argparse.Namespace) -> dict | None:
     """The sharing measurement: made now (--sharing K ...), read (--sharing-from FILE), or none."""
     from gpbench.suite.cost import sharing_from_json, sharing_settings, sharing_to_json, suite_sharing
     from gpbench.suite.pipeline import load_suite
-    from gpbench.training.rundir import write_json_atomic
+    from gpbench.fileio import write_json_atomic
 
     if args.sharing:
         sharing = suite_sharing(args.suite, sorted(set(args.sharing)), args.sharing_seconds, args.threads,

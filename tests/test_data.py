@@ -245,7 +245,7 @@ def test_pixel_ranges_follow_the_scripts():
 
 
 def test_every_random_stream_of_a_seed_has_its_own_offset():
-    from gpbench.training.seeds import SEED_OFFSETS, stream_seed
+    from gpbench.seeds import SEED_OFFSETS, stream_seed
 
     offsets = list(SEED_OFFSETS.values())
     assert len(set(offsets)) == len(offsets) and min(offsets) > 0          # 0 is the training RNGs' own seed

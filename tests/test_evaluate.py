@@ -17,7 +17,7 @@ from gpbench.metrics import IS_SPLITS, inception_score
 from gpbench.metrics import features as feature_module
 from gpbench.metrics.features import InceptionFeatures
 from gpbench.metrics.lenet import LeNetFeatures, train_lenet
-from gpbench.training.rundir import load_torch
+from gpbench.fileio import load_torch
 from gpbench.training.train import Trainer
 
 from test_data import write_idx

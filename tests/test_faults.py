@@ -222,7 +222,7 @@ def test_a_reader_that_leaves_early_ends_the_verb_quietly(tmp_path):
 
 
 def test_checkpoints_without_their_keys_or_of_another_shape_are_one_line_errors(tmp_path, capsys, interrupt_at):
-    from gpbench.training.rundir import state_digest
+    from gpbench.fileio import state_digest
 
     run = interrupted(tmp_path, tmp_path / "keys", 12, interrupt_at)
     for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):

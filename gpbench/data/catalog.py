@@ -16,7 +16,7 @@ import numpy as np
 from gpbench.data import imagefolder, images, toy
 from gpbench.data.streams import EpochStream, Stream
 from gpbench.errors import ConfigError
-from gpbench.training.seeds import stream_seed
+from gpbench.seeds import stream_seed
 
 TOY_METRICS = ("modes", "emd", "swd")
 INCEPTION_METRICS = ("fid", "is", "kid")

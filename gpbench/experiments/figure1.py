@@ -37,8 +37,8 @@ from gpbench.models.signal import LayerOutputs, at_clip_fraction, layer_gradient
 from gpbench.training.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
 from gpbench.progress import progress_bar  # noqa: E402
-from gpbench.training.rundir import write_text_atomic  # noqa: E402
-from gpbench.training.seeds import stream_seed  # noqa: E402
+from gpbench.fileio import write_text_atomic  # noqa: E402
+from gpbench.seeds import stream_seed  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
 NORM_FLOOR = 1e-45                  # float32's smallest subnormal: a gradient norm of exactly 0 counts as this

@@ -18,7 +18,7 @@ from torch import nn
 
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor
 from gpbench.progress import progress_bar
-from gpbench.training.rundir import load_torch, state_digest, torch_save_atomic
+from gpbench.fileio import load_torch, state_digest, torch_save_atomic
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from gpbench.experiments.figure4 import figure4_claims
 from gpbench.report.architectures import architecture_claims
 from gpbench.report.results import Block
 from gpbench.report.tables import to_html, to_markdown
-from gpbench.training.rundir import write_text_atomic
+from gpbench.fileio import write_text_atomic
 from gpbench.analysis.runresult import RunResult
 
 COLUMNS = ["claim", "measured", "reproduced"]

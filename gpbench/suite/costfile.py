@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpbench.errors import ConfigError
+from gpbench.training import RUNTIME_KEYS
 
-# A run config's keys that change speed or what is logged, never the results: they may differ when a run resumes
-# (config.identity leaves them out), and a cost entry is kept per engine rather than per key.
-RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
-                "dev_samples", "engine", "memory_format")
+# A cost entry is kept per engine rather than per runtime key, and lengths and seeds do not change the speed.
 NOT_SPEED = RUNTIME_KEYS + ("seed", "iterations", "data_root", "train_subset", "preset_source")
 COST_FIELDS = ("seconds_per_iteration", "dev_seconds", "device")     # each setting's entry in a cost file
 

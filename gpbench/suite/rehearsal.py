@@ -23,7 +23,7 @@ from gpbench.data.imagefolder import IMAGE_SUFFIXES
 from gpbench.data.images import CIFAR_DIR, SYNTHETIC_MARKER
 from gpbench.errors import DataError
 from gpbench.metrics.features import INCEPTION_NAME, RANDOM_WEIGHTS_SUFFIX
-from gpbench.training.rundir import replace_atomically, write_text_atomic
+from gpbench.fileio import replace_atomically, write_text_atomic
 
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 SYNTHETIC_FOLDERS = ("imagefolder32", "imagefolder64")

@@ -18,7 +18,7 @@ import math
 import re
 from pathlib import Path
 
-from gpbench.suite.costfile import RUNTIME_KEYS
+from gpbench.training import RUNTIME_KEYS
 from gpbench.data import DATASETS, get_dataset
 from gpbench.training.engine import ENGINES, MEMORY_FORMATS
 from gpbench.errors import ConfigError

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from gpbench.data import DevData
-from gpbench.training.seeds import stream_seed
+from gpbench.seeds import stream_seed
 
 
 class DevCost:

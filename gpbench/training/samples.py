@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from gpbench.data import Dataset, toy  # noqa: E402
-from gpbench.training.rundir import replace_atomically  # noqa: E402
-from gpbench.training.seeds import stream_seed  # noqa: E402
+from gpbench.fileio import replace_atomically  # noqa: E402
+from gpbench.seeds import stream_seed  # noqa: E402
 
 SAMPLE_COUNT = 64                 # images in a grid
 TOY_SAMPLE_COUNT = 1000           # points in a scatter plot, generated and real each
