@@ -24,6 +24,13 @@ def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
     return f"{mean:.{digits}g} ± {std:.2g}" if count > 1 else f"{mean:.{digits}g}"
 
 
+def _metric_groups(results: list[RunResult]):
+    """Per run group: (dataset, label, runs, the metrics its dataset's table shows, that table's marked title)."""
+    for (dataset, label), runs in group_runs(results).items():
+        same_data = [r for r in results if r.dataset == dataset]
+        yield dataset, label, runs, table_metrics(dataset, same_data), dataset + marks_of(same_data)
+
+
 def _usable(runs: list[RunResult]) -> list[RunResult]:
     """The runs whose metrics count (RunResult.counted)."""
     return [r for r in runs if r.counted]
@@ -33,14 +40,13 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     """Blocks per dataset and long-format records (one per run group and metric)."""
     blocks: dict[str, Block] = {}
     records = []
-    for (dataset, label), runs in group_runs(results).items():
-        metrics = table_metrics(dataset, [r for r in results if r.dataset == dataset])
+    for dataset, label, runs, metrics, title in _metric_groups(results):
         arch = runs[0].config["arch"]
         method = runs[0].config["method"]
         reported = {m: REPORTED[(arch, method, m)] for m in metrics if (arch, method, m) in REPORTED}
-        block = blocks.setdefault(dataset, Block(dataset + marks_of(r for r in results if r.dataset == dataset),
-                                                 ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
-                                                  "paper / public", "Δ", "iterations", "stability", "health"], []))
+        block = blocks.setdefault(dataset, Block(title, ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
+                                                         "paper / public", "Δ", "iterations", "stability", "health"],
+                                                 []))
         cells = [label, f"{len(_usable(runs))}/{len(runs)}"]
         paper_cells, delta_cells = [], []
         for metric in metrics:
@@ -128,14 +134,11 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     """One row per (dataset, penalty setting): final metrics, stability, cost."""
     blocks: dict[str, Block] = {}
     records = []
-    for (dataset, label), runs in group_runs(results).items():
-        metrics = table_metrics(dataset, [r for r in results if r.dataset == dataset])
-        block = blocks.setdefault(dataset, Block(dataset + marks_of(r for r in results if r.dataset == dataset),
-                                                 ["setting", "λ", "constrains", "penalty (every resolved setting)",
-                                                  "seeds",
-                                                           *[RESULT_LABELS[m] for m in metrics],
-                                                           "final W estimate", "diverged", "s / 1k it (engine)", "health"],
-                                                     []))
+    for dataset, label, runs, metrics, title in _metric_groups(results):
+        block = blocks.setdefault(dataset, Block(title, ["setting", "λ", "constrains",
+                                                         "penalty (every resolved setting)", "seeds",
+                                                         *[RESULT_LABELS[m] for m in metrics], "final W estimate",
+                                                         "diverged", "s / 1k it (engine)", "health"], []))
         usable = _usable(runs)
         wasserstein = summarise([r.final_wasserstein_estimate() for r in usable])
         cost = summarise([r.seconds_per_1k_iterations() for r in runs])
