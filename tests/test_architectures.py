@@ -96,6 +96,7 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
 
     import yaml
 
+    from gpbench.models.random_architectures import draw_record
     from gpbench.suite.pipeline import load_suite, plan
 
     repo = Path(__file__).resolve().parents[1]
@@ -130,7 +131,12 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     for table in (grid, (tables / "random_architectures.md").read_text()):     # the thresholds' yardstick
         assert re.search(r"Real data: IS \(LeNet\) \d+\.\d+ ± [\d.e+-]+ on 100 training images", table)
     with open(tables / "random_architectures.csv") as handle:
-        counts = [row for row in csv.DictReader(handle) if row.get("threshold")]
+        rows = list(csv.DictReader(handle))
+    counts = [row for row in rows if row.get("threshold")]
+    drawn = [row for row in rows if row.get("architecture")]     # the table of draws: each run's (5, k) draw
+    assert len(drawn) == 6 and all(row[key] == str(value) for row in drawn
+                                   for key, value in draw_record(5, int(row["architecture"])).items())
+    assert "mnist: the 3 architectures drawn" in (tables / "random_architectures.md").read_text()
     assert [float(row["threshold"]) for row in counts] == [1.0, 3.0, 5.0, 7.0, 9.0]
     for row in counts:                                        # every architecture lands in exactly one column
         assert sum(int(row[key]) for key in ("only GAN", "only WGAN-GP", "both", "neither")) == 3

@@ -10,7 +10,7 @@ from torch import nn
 
 from gpbench import ConfigError
 from gpbench.models.random_architectures import (CPU_SPACE, PAPER_SPACE, ShiftedSoftplus, draw_architecture,
-                                                 draws_table, extra_layers, random_nets)
+                                                 draw_record, extra_layers, random_nets)
 
 
 def test_a_draw_is_a_pure_function_of_the_sweep_seed_and_index():
@@ -18,7 +18,9 @@ def test_a_draw_is_a_pure_function_of_the_sweep_seed_and_index():
         "generator": {"nonlinearity": "tanh", "depth": 8, "batchnorm": False, "filters": 8},
         "critic": {"nonlinearity": "leaky_relu", "depth": 4, "batchnorm": True, "filters": 8}}
     assert draw_architecture(3, 7, "paper") == draw_architecture(3, 7, "paper")
-    assert draws_table(5, 24) == draws_table(5, 24)
+    assert [draw_record(5, k) for k in range(24)] == [draw_record(5, k) for k in range(24)]
+    assert draw_record(0, 0) == {"g_nonlinearity": "tanh", "g_depth": 8, "g_batchnorm": False, "g_filters": 8,
+                                 "c_nonlinearity": "leaky_relu", "c_depth": 4, "c_batchnorm": True, "c_filters": 8}
     assert len({str(draw_architecture(0, k)) for k in range(24)}) == 24
     assert draw_architecture(1, 0) != draw_architecture(0, 1)
 

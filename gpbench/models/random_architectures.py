@@ -114,7 +114,7 @@ def random_nets(architecture: dict, *, size: int, channels: int, critic_norm: st
             RandomCritic(architecture["critic"], channels, critic_norm))
 
 
-def draws_table(sweep_seed: int, count: int, space: str = "cpu") -> list[dict]:
-    """One flat record per architecture of the sweep (index, then g_* and d_* settings): the table of draws."""
-    return [{"index": index, **{f"{net[0]}_{key}": value for net, spec in draw_architecture(sweep_seed, index, space).items()
-                                for key, value in spec.items()}} for index in range(count)]
+def draw_record(sweep_seed: int, index: int, space: str = "cpu") -> dict:
+    """Draw ``index`` of the sweep as one flat row of the table of draws: g_* (generator) then c_* (critic)."""
+    return {f"{net[0]}_{key}": value for net, spec in draw_architecture(sweep_seed, index, space).items()
+            for key, value in spec.items()}

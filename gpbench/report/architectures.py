@@ -7,6 +7,7 @@ from __future__ import annotations
 from gpbench.training.config import REPORTED_TABLE1
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
+from gpbench.models.random_architectures import draw_record
 from gpbench.report.health import health_cell
 from gpbench.report.results import Block, data_note, real_data_notes, stability_text, summarise
 from gpbench.analysis.runresult import RunResult, marks_of
@@ -159,7 +160,7 @@ def table1_table(results: list[RunResult]):
                        "it (a diverged or unfinished run scores 0). The paper's counts are for the Inception score on "
                        "32x32 ImageNet.", data_note(runs), *real_data_notes(runs),
                        claim_note(table1_claim(counts, dataset))]
-        blocks.append(block)
+        blocks += [block, draws_block(dataset, runs, scores, metric)]
     return blocks, records
 
 
@@ -171,8 +172,36 @@ def _table1_scores(runs: list[RunResult], metric: str) -> tuple[dict[int, dict[s
         scores.setdefault(index, {})[method] = architecture_score(group, metric)
         records.append({"dataset": dataset, "architecture": index, "method": method, "metric": metric,
                         "score": scores[index][method], "seeds": len(group),
-                        "counted": sum(run.counted for run in group), "rehearsal": marks_of(group)})
+                        "counted": sum(run.counted for run in group), "rehearsal": marks_of(group),
+                        **drawn_settings(group[0])})
     return scores, records
+
+
+def drawn_settings(run: RunResult) -> dict:
+    """The run's drawn architecture as a row of the table of draws (g_* generator, c_* critic settings)."""
+    drawn = run.config["random_architecture"]
+    return draw_record(drawn["seed"], drawn["index"], drawn["space"])
+
+
+def describe_net(settings: dict, net: str) -> str:
+    """One net of a draw in words: "tanh, 8 layers, 16 filters, normalised"."""
+    return (f"{settings[f'{net}_nonlinearity']}, {settings[f'{net}_depth']} layers, {settings[f'{net}_filters']} "
+            f"filters" + (", normalised" if settings[f"{net}_batchnorm"] else ""))
+
+
+def draws_block(dataset: str, runs: list[RunResult], scores: dict[int, dict[str, float]], metric: str) -> Block:
+    """Every architecture of the sweep: what was drawn for G and D, and its score under each method."""
+    drawn = {run.config["random_architecture"]["index"]: drawn_settings(run) for run in runs}
+    block = Block(f"{dataset}: the {len(drawn)} architectures drawn", ["architecture", "generator", "critic",
+                                                                      *[f"{RESULT_LABELS[metric]} {method}"
+                                                                        for method in TABLE1_PAIR]], [])
+    for index in sorted(drawn):
+        block.rows.append([str(index), describe_net(drawn[index], "g"), describe_net(drawn[index], "c"),
+                           *[f"{scores[index][method]:.3g}" if method in scores[index] else "—"
+                             for method in TABLE1_PAIR]])
+    block.notes = ["Normalised: batchnorm in the generator; in the critic batchnorm under NS-GAN and layernorm under "
+                   "WGAN-GP, as the paper's Table 4. A diverged or unfinished run scores 0."]
+    return block
 
 
 def table1_claim(counts: dict[float, dict[str, int]], dataset: str) -> dict:
