@@ -120,6 +120,7 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     tables = tmp_path / "results/arch/tables"
     grid = (tables / "architectures.md").read_text()
     assert "| architecture | ns-gan" in grid and "| dcgan" in grid and "| resnet" in grid
+    assert " ± " not in grid.split("## mnist")[1].split("Cells:")[0]     # one seed per cell: no spread shown
     assert re.search(r'Claim "Only WGAN-GP trains every Figure 2 architecture \(mnist\)": (YES|NO) \(architectures '
                      r'trained: ns-gan \d/2, wgan-gp \d/2', grid)
     with open(tables / "claims.csv") as handle:                 # the same claims, as rows of the claims table

@@ -64,12 +64,14 @@ def figure2_table(results: list[RunResult]):
         for row in rows:
             cells = [row]
             for record in (r for r in records if r["architecture"] == row):
-                cells.append((f"{record['mean']:.3g} ± {record['std']:.2g}" if record["seeds_used"] else "—")
+                spread = f" ± {record['std']:.2g}" if record["seeds_used"] > 1 else ""     # no spread from one seed
+                cells.append((f"{record['mean']:.3g}{spread}" if record["seeds_used"] else "—")
                              + f" ({record['counted']}/{record['seeds']})"
                              + ("" if record["stability"] == "none diverged" else f"; {record['stability']}"))
             cells.append(health_cell([run for run in runs if run.config["figure2_row"] == row]))
             block.rows.append(cells)
-        block.notes = [f"Cells: {RESULT_LABELS[metric]} mean ± std over the seeds that count (counted/run). "
+        block.notes = [f"Cells: {RESULT_LABELS[metric]} mean ± std over the seeds that count (one seed: its value; "
+                       "counted/run). "
                        f"\"Trains\": every seed counted and a mean {RESULT_LABELS[metric]} of at least "
                        f"{TRAINED_SCORE:g}.", data_note(runs), *real_data_notes(runs),
                        claim_note(figure2_claim(records, rows, dataset))]
