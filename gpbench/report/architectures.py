@@ -9,7 +9,8 @@ from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.models.random_architectures import draw_record
 from gpbench.report.health import health_cell
-from gpbench.report.results import Block, data_note, real_data_notes, stability_text, summarise
+from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, stability_text,
+                                    summarise)
 from gpbench.analysis.runresult import RunResult, marks_of
 
 TABLE1_THRESHOLDS = tuple(REPORTED_TABLE1)
@@ -64,8 +65,8 @@ def figure2_table(results: list[RunResult]):
         for row in rows:
             cells = [row]
             for record in (r for r in records if r["architecture"] == row):
-                spread = f" ± {record['std']:.2g}" if record["seeds_used"] > 1 else ""     # no spread from one seed
-                cells.append((f"{record['mean']:.3g}{spread}" if record["seeds_used"] else "—")
+                summary = (record["mean"], record["std"], record["seeds_used"]) if record["seeds_used"] else None
+                cells.append(format_summary(summary)
                              + f" ({record['counted']}/{record['seeds']})"
                              + ("" if record["stability"] == "none diverged" else f"; {record['stability']}"))
             cells.append(health_cell([run for run in runs if run.config["figure2_row"] == row]))
@@ -162,7 +163,7 @@ def table1_table(results: list[RunResult]):
                        "it (a diverged or unfinished run scores 0). The paper's counts are for the Inception score on "
                        "32x32 ImageNet.", data_note(runs), *real_data_notes(runs),
                        claim_note(table1_claim(counts, dataset))]
-        blocks += [block, draws_block(dataset, runs, scores, metric)]
+        blocks += [block, draws_block(dataset, score_records, metric)]
     return blocks, records
 
 
@@ -186,20 +187,22 @@ def drawn_settings(run: RunResult) -> dict:
 
 
 def describe_net(settings: dict, net: str) -> str:
-    """One net of a draw in words: "tanh, 8 layers, 16 filters, normalised"."""
+    """One net (g or c) of a draw record in words: "tanh, 8 layers, 16 filters, normalised"."""
     return (f"{settings[f'{net}_nonlinearity']}, {settings[f'{net}_depth']} layers, {settings[f'{net}_filters']} "
             f"filters" + (", normalised" if settings[f"{net}_batchnorm"] else ""))
 
 
-def draws_block(dataset: str, runs: list[RunResult], scores: dict[int, dict[str, float]], metric: str) -> Block:
-    """Every architecture of the sweep: what was drawn for G and D, and its score under each method."""
-    drawn = {run.config["random_architecture"]["index"]: drawn_settings(run) for run in runs}
+def draws_block(dataset: str, score_records: list[dict], metric: str) -> Block:
+    """Every architecture of the sweep: what was drawn for G and D, and its score under each method (from the
+    per-(architecture, method) records of _table1_scores, which carry the draw)."""
+    drawn = {record["architecture"]: record for record in score_records}
+    scores = {(record["architecture"], record["method"]): record["score"] for record in score_records}
     block = Block(f"{dataset}: the {len(drawn)} architectures drawn", ["architecture", "generator", "critic",
                                                                       *[f"{RESULT_LABELS[metric]} {method}"
                                                                         for method in TABLE1_PAIR]], [])
     for index in sorted(drawn):
         block.rows.append([str(index), describe_net(drawn[index], "g"), describe_net(drawn[index], "c"),
-                           *[f"{scores[index][method]:.3g}" if method in scores[index] else "—"
+                           *[f"{scores[index, method]:.3g}" if (index, method) in scores else "—"
                              for method in TABLE1_PAIR]])
     block.notes = ["Normalised: batchnorm in the generator; in the critic batchnorm under NS-GAN and layernorm under "
                    "WGAN-GP, as the paper's Table 4. A diverged or unfinished run scores 0."]

@@ -30,6 +30,14 @@ def summarise(values: list[float | None]) -> tuple[float, float, int] | None:
     return float(np.mean(present)), float(np.std(present, ddof=1)) if len(present) > 1 else 0.0, len(present)
 
 
+def format_summary(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
+    """A summarise() triple as a cell: "mean ± std", the value alone for one seed (no spread from one), "—" for none."""
+    if summary is None:
+        return "—"
+    mean, std, count = summary
+    return f"{mean:.{digits}g} ± {std:.2g}" if count > 1 else f"{mean:.{digits}g}"
+
+
 def welch_interval(first: tuple[float, float, int], second: tuple[float, float, int],
                    level: float = 0.95) -> tuple[float, float]:
     """The Welch ``level`` confidence interval of mean(first) - mean(second) from two (mean, sample std, count)

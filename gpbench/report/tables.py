@@ -12,16 +12,9 @@ from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.training.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.architectures import figure2_table, table1_table
-from gpbench.report.results import (Block, data_note, real_data_notes, stability_text, summarise, table_metrics,
-                                    welch_interval)
+from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, stability_text, summarise,
+                                    table_metrics, welch_interval)
 from gpbench.analysis.runresult import RunResult, group_runs, marks_of
-
-
-def _format(summary: tuple[float, float, int] | None, digits: int = 3) -> str:
-    if summary is None:
-        return "—"
-    mean, std, count = summary
-    return f"{mean:.{digits}g} ± {std:.2g}" if count > 1 else f"{mean:.{digits}g}"
 
 
 def _metric_groups(results: list[RunResult]):
@@ -51,7 +44,7 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         paper_cells, delta_cells = [], []
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in _usable(runs)])
-            cells.append(_format(summary, 4 if metric != "modes" else 3))
+            cells.append(format_summary(summary, 4 if metric != "modes" else 3))
             value, std, source = reported.get(metric, (None, None, None))
             rehearsal = bool(marks_of(runs))                 # rehearsal numbers are not compared with the paper
             delta = summary[0] - value if summary and value is not None and not rehearsal else None
@@ -157,11 +150,11 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                  else str(strength), record["constrains"], description, f"{len(usable)}/{len(runs)}"]
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in usable])
-            cells.append(_format(summary, 4 if metric != "modes" else 3))
+            cells.append(format_summary(summary, 4 if metric != "modes" else 3))
             record[f"{metric}_mean"] = summary[0] if summary else None
             record[f"{metric}_std"] = summary[1] if summary else None
         record["health"] = health_cell(runs)
-        cells += [_format(wasserstein), stability_text(runs).removeprefix("diverged ").replace("none diverged", "0"),
+        cells += [format_summary(wasserstein), stability_text(runs).removeprefix("diverged ").replace("none diverged", "0"),
                   f"{cost[0]:.1f} ({record['engine']})" if cost else "—", record["health"]]
         block.rows.append(cells)
         records.append(record)
