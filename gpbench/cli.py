@@ -440,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     overfitting = verbs.add_parser("figure4", help="Gulrajani et al. Figure 4b: training vs held-out critic curves")
     overfitting.add_argument("runs", nargs="+", help="run directories trained with train_subset (dev cost logged)")
-    overfitting.add_argument("--out", required=True, help="the plot, e.g. results/quick/plots/figure4_overfitting.png")
+    overfitting.add_argument("--out", required=True, help="the plot, e.g. results/quick-figures/plots/figure4_overfitting.png")
     overfitting.set_defaults(run=_figure4)
 
     claims = verbs.add_parser("claims", help="the claims table (md, csv): Figures 1, 2 and 4, Table 1, the toy GANs")

@@ -116,6 +116,18 @@ def test_the_cost_schedule_packs_shared_runs_and_keeps_the_longest_run():
         signature({"dataset": "mnist", "seed": 2, "iterations": 9, "dim": 8})
 
 
+def test_a_cost_file_written_before_a_config_key_existed_still_costs_that_setting(tmp_path):
+    """A key added to run configs later with no value (None) does not change a setting's signature, so a committed
+    cost file keeps matching (before, every lookup missed and SLURM time limits fell back to the assumption)."""
+    entry = {"seconds_per_iteration": 0.5, "dev_seconds": 2.0, "device": "CPU"}
+    old = json.dumps({"dataset": "mnist", "dim": 8, "penalty": {"kind": "wgan-gp", "lambda": 10.0}})
+    path = tmp_path / "cost.json"
+    path.write_text(json.dumps({old: entry}))
+    today = {"dataset": "mnist", "dim": 8, "penalty": {"kind": "wgan-gp", "lambda": 10.0}, "resnet_blocks": None}
+    assert load_costs(str(path))[signature(today)] == entry
+    assert signature({**today, "dim": 16}) not in load_costs(str(path))
+
+
 def test_a_suite_is_projected_again_from_times_measured_elsewhere(tmp_path, capsys):
     """--from-json: the times of another machine (here a made-up GPU), each run's hours from its own length."""
     suite = ["configs/tiny.yaml"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import queue
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import torch
 
 from gpbench.training.config import resolve
-from gpbench.suite.costfile import RunCost, Timing, projected_seconds, signature
+from gpbench.suite.costfile import RunCost, Timing, projected_seconds, rekeyed, signature
 from gpbench.data import get_dataset
 from gpbench.training.engine import WARMUP_CALLS, choose_engine
 from gpbench.errors import ConfigError
@@ -216,14 +217,11 @@ def suite_cost(suite_paths: list[str], budget_seconds: float = 20.0, min_iterati
     every run; ``sharing`` (family -> K -> seconds per iteration) slows a run that shares a GPU K ways by the
     factor measured for its family."""
     suite = load_suite(suite_paths)
-    runs = plan(suite)
     timings: dict[str, Timing] = dict(measured or {})
     costs = []
     with tempfile.TemporaryDirectory(prefix="gpbench-cost-") as scratch:
         scratch = Path(scratch)
-        for run in runs:
-            config = resolve(run.config)
-            config = {**config, "threads": threads or suite.get("threads", 1)}
+        for run, config in run_settings(suite, threads):
             key = signature(config)
             if key not in timings:
                 if measured is not None:
@@ -243,6 +241,27 @@ def suite_cost(suite_paths: list[str], budget_seconds: float = 20.0, min_iterati
             seconds = projected_seconds(config, timing.seconds_per_iteration * slowdown, timing.dev_seconds)
             costs.append(RunCost(run.path, config, timing, seconds / 3600, slots, slowdown))
     return costs
+
+
+def run_settings(suite: dict, threads: int | None = None, base: Path = Path(".")):
+    """(run, its resolved config at the threads it is timed with) for every run of the suite."""
+    for run in plan(suite, base=base):
+        yield run, {**resolve(run.config), "threads": threads or suite.get("threads", 1)}
+
+
+def suite_staleness(measured: dict, suite_paths: list[str], base: Path = Path(".")) -> str | None:
+    """None when a cost file (``gpbench cost --json``) holds exactly the settings of today's suite; else the label
+    its table must carry: which of today's settings it has not measured and how many it measured that the suite no
+    longer has."""
+    today: dict[str, str] = {}
+    for run, config in run_settings(load_suite([base / path for path in suite_paths]), base=base):
+        today.setdefault(signature(config), run.path.rsplit("/seed", 1)[0])
+    have = rekeyed(measured)
+    missing, gone = sorted(today[key] for key in set(today) - set(have)), len(set(have) - set(today))
+    if not missing and not gone:
+        return None
+    return (f"Stale: {' '.join(suite_paths)} has changed since these times were measured: not measured "
+            f"{', '.join(missing) or 'none'}; {gone} measured setting(s) no longer in the suite.")
 
 
 def _slowdown(sharing: dict[str, dict[int, float]] | None, family: str, count: int) -> float:
@@ -297,6 +316,20 @@ def _ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{1000 * seconds:.2f}"
 
 
+def source_commit() -> str:
+    """The gpbench checkout's commit, marked when its working tree differs from it; "unknown" outside git."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True)
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    except OSError:
+        return "unknown (no git)"
+    if head.returncode:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + (" with uncommitted changes" if dirty else "")
+
+
 def to_markdown(costs: list[RunCost], suite_paths: list[str], devices: list[int], command: str,
                 sharing: dict[str, dict[int, float]] | None = None) -> str:
     by_setting: dict[str, list[RunCost]] = {}
@@ -318,6 +351,8 @@ def to_markdown(costs: list[RunCost], suite_paths: list[str], devices: list[int]
                 "runs use here (`engine: auto`: graph on a GPU)" if engines else "")
              + "; a run's projection adds one timed dev-cost evaluation every dev_every iterations. Evaluation, "
              "Figure 1 and the tables are not included.", "",
+             f"Provenance: made at commit {source_commit()} on {time.strftime('%Y-%m-%d')} from "
+             f"{', '.join(map(str, suite_paths))} as of that commit.", "",
              "| dataset | setting | arch | method | penalty | "
              + "".join(f"{engine} ms / iteration | " for engine in engines)
              + ("speed-up | " if engines else "")

@@ -22,8 +22,18 @@ COST_FIELDS = ("seconds_per_iteration", "dev_seconds", "device")     # each sett
 
 
 def signature(config: dict) -> str:
-    """What decides a run's time per iteration: its config without seeds, lengths and logging cadences."""
-    return json.dumps({key: value for key, value in sorted(config.items()) if key not in NOT_SPEED}, default=str)
+    """What decides a run's time per iteration: its config without seeds, lengths, logging cadences and unset
+    (None) options, so that a config key added later with no value leaves earlier measurements valid."""
+    return json.dumps({key: value for key, value in sorted(config.items())
+                       if key not in NOT_SPEED and value is not None}, default=str)
+
+
+def rekeyed(measured: dict) -> dict:
+    """A cost file's entries keyed by today's :func:`signature` of the setting each was measured for."""
+    settings = {key: json.loads(key) for key in measured}
+    if not all(isinstance(setting, dict) for setting in settings.values()):
+        raise ValueError("a cost file's keys are settings (JSON objects)")
+    return {signature(settings[key]): entry for key, entry in measured.items()}
 
 
 @dataclass
@@ -72,14 +82,18 @@ def load_costs(path: str | None) -> dict:
                                               for entry in costs.values()):
         raise ConfigError(f"cost file {path} is not what gpbench cost --json writes (each setting needs "
                           f"{', '.join(COST_FIELDS)})")
-    return costs
+    try:
+        return rekeyed(costs)
+    except ValueError:
+        raise ConfigError(f"cost file {path} is not what gpbench cost --json writes (its keys are not settings); "
+                          f"write it again with gpbench cost --json {path}") from None
 
 
 def timings_from_json(measured: dict) -> dict[str, Timing]:
     """The times ``gpbench cost --json`` wrote, to project a suite again without timing it."""
     return {key: Timing(iterations_timed=None, engine=value.get("engine", "eager"),
                         by_engine=value.get("by_engine", {}), **{name: value[name] for name in COST_FIELDS})
-            for key, value in measured.items()}
+            for key, value in rekeyed(measured).items()}
 
 
 def to_json(costs: list[RunCost]) -> dict:
