@@ -121,13 +121,17 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     grid = (tables / "architectures.md").read_text()
     assert "| architecture | ns-gan" in grid and "| dcgan" in grid and "| resnet" in grid
     assert " ± " not in grid.split("## mnist")[1].split("Cells:")[0]     # one seed per cell: no spread shown
-    assert re.search(r'Claim "Only WGAN-GP trains every Figure 2 architecture \(mnist\)": (YES|NO) \(architectures '
-                     r'trained: ns-gan \d/2, wgan-gp \d/2', grid)
+    assert re.search(r'Claim "Only WGAN-GP trains every Figure 2 architecture \(mnist\)": (YES|NO|UNDETERMINED) '
+                     r'\(architectures trained: ns-gan \d/2', grid)
+    assert re.search(r"\| dcgan +\| [^|]*\(\d/1\): (trained|undetermined|failed)", grid)   # each cell's verdict
     with open(tables / "claims.csv") as handle:                 # the same claims, as rows of the claims table
         claims = {row["claim"]: row for row in csv.DictReader(handle)}
     assert set(claims) == {"Only WGAN-GP trains every Figure 2 architecture (mnist)",
-                           "WGAN-GP succeeds on more random architectures at every threshold (mnist, 3 architectures)"}
-    assert all(row["reproduced"] in ("yes", "NO") and row["measured"] for row in claims.values())
+                           "WGAN-GP succeeds on more random architectures at every threshold (mnist, 3 architectures)",
+                           "WGAN-GP scores higher than the GAN on the same random architecture (mnist, paired)"}
+    assert all(row["reproduced"] in ("yes", "NO", "undetermined") and row["measured"] for row in claims.values())
+    assert "sign test p = " in (tables / "random_architectures.md").read_text()
+    assert "| fraction of the way to the real data |" in (tables / "random_architectures.md").read_text()
     assert claims["Only WGAN-GP trains every Figure 2 architecture (mnist)"]["measured"] in grid
     for table in (grid, (tables / "random_architectures.md").read_text()):     # the thresholds' yardstick
         assert re.search(r"Real data: IS \(LeNet\) \d+\.\d+ ± [\d.e+-]+ on 100 training images", table)
@@ -138,7 +142,10 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     assert len(drawn) == 6 and all(row[key] == str(value) for row in drawn
                                    for key, value in draw_record(5, int(row["architecture"])).items())
     assert "mnist: the 3 architectures drawn" in (tables / "random_architectures.md").read_text()
-    assert [float(row["threshold"]) for row in counts] == [1.0, 3.0, 5.0, 7.0, 9.0]
+    real = float(re.search(r"Real data: IS \(LeNet\) (\d+\.\d+)", (tables / "random_architectures.md").read_text())[1])
+    assert [row["threshold_label"].split(" ")[0] for row in counts] == ["0.1", "0.2", "0.3", "0.4", "0.5"]
+    assert [float(row["threshold"]) for row in counts] == pytest.approx(
+        [1 + fraction * (real - 1) for fraction in (0.1, 0.2, 0.3, 0.4, 0.5)], rel=1e-3)
     for row in counts:                                        # every architecture lands in exactly one column
         assert sum(int(row[key]) for key in ("only GAN", "only WGAN-GP", "both", "neither")) == 3
     assert "0 / 8 / 192 / 0" in (tables / "random_architectures.md").read_text()       # the paper's, beside
@@ -206,32 +213,94 @@ def test_the_cpu_architecture_suite_plans_the_seven_rows_and_24_cpu_draws_on_mni
     assert figure2[0]["batch_size"] == 64 and table1[0]["batch_size"] == 32      # the presets' and the CPU reduction
 
 
+ABSOLUTE = {"1": 1.0, "3": 3.0, "5": 5.0, "7": 7.0}
+
+
 def test_the_robustness_claims_are_judged_on_the_counts():
     from gpbench.report.architectures import figure2_claim, table1_claim, table1_counts
 
     scores = {0: {"ns-gan": 2.0, "wgan-gp": 6.0}, 1: {"ns-gan": 4.0, "wgan-gp": 4.5}, 2: {"ns-gan": 0.0, "wgan-gp": 0.9}}
-    counts = table1_counts(scores)
-    assert counts[1.0] == {"only GAN": 0, "only WGAN-GP": 0, "both": 2, "neither": 1}
-    assert counts[5.0] == {"only GAN": 0, "only WGAN-GP": 1, "both": 0, "neither": 2}
+    counts = table1_counts(scores, ABSOLUTE)
+    assert counts["1"] == {"only GAN": 0, "only WGAN-GP": 0, "both": 2, "neither": 1}
+    assert counts["5"] == {"only GAN": 0, "only WGAN-GP": 1, "both": 0, "neither": 2}
     assert all(sum(row.values()) == 3 for row in counts.values())
     claim = table1_claim(counts, "mnist")
-    assert claim["reproduced"] == "NO"                   # more at 3 and 5, but a tie at 1 (7 and 9: nobody passes)
+    assert claim["reproduced"] == "NO"                   # more at 3 and 5, but a tie at 1 (7: nobody passes)
     assert "1: WGAN-GP 2 vs GAN 2; 3: WGAN-GP 2 vs GAN 1; 5: WGAN-GP 1 vs GAN 0; 7: WGAN-GP 0 vs GAN 0" in claim["measured"]
-    assert table1_claim(table1_counts({**scores, 1: {"ns-gan": 0.5, "wgan-gp": 4.5}}), "mnist")["reproduced"] == "yes"
-    tie = table1_counts({0: {"ns-gan": 4.0, "wgan-gp": 2.0}, 1: {"ns-gan": 2.0, "wgan-gp": 4.0}})
-    assert tie[3.0]["only GAN"] == tie[3.0]["only WGAN-GP"] == 1 and table1_claim(tie, "mnist")["reproduced"] == "NO"
-    nobody = table1_counts({0: {"ns-gan": 0.5, "wgan-gp": 0.5}})
+    assert table1_claim(table1_counts({**scores, 1: {"ns-gan": 0.5, "wgan-gp": 4.5}}, ABSOLUTE), "mnist")["reproduced"] == "yes"
+    tie = table1_counts({0: {"ns-gan": 4.0, "wgan-gp": 2.0}, 1: {"ns-gan": 2.0, "wgan-gp": 4.0}}, ABSOLUTE)
+    assert tie["3"]["only GAN"] == tie["3"]["only WGAN-GP"] == 1 and table1_claim(tie, "mnist")["reproduced"] == "NO"
+    nobody = table1_counts({0: {"ns-gan": 0.5, "wgan-gp": 0.5}}, ABSOLUTE)
     assert table1_claim(nobody, "mnist")["reproduced"] == "NO"
     assert "no architecture passed any threshold" in table1_claim(nobody, "mnist")["measured"]
 
-    def records(trained_by):
-        return [{"architecture": row, "method": method, "trained": row in rows}
-                for method, rows in trained_by.items() for row in ("dcgan", "tanh")]
+    def records(verdicts):
+        return [{"architecture": row, "method": method, "verdict": verdict}
+                for method, by_row in verdicts.items() for row, verdict in by_row.items()]
 
-    gp_only = figure2_claim(records({"ns-gan": ["dcgan"], "wgan-gp": ["dcgan", "tanh"]}), ["dcgan", "tanh"], "mnist")
+    rows = ["dcgan", "tanh"]
+    gp_only = figure2_claim(records({"ns-gan": {"dcgan": "trained", "tanh": "failed"},
+                                     "wgan-gp": {"dcgan": "trained", "tanh": "trained"}}), rows, "mnist")
     assert gp_only == {"claim": "Only WGAN-GP trains every Figure 2 architecture (mnist)",
                        "measured": "architectures trained: ns-gan 1/2, wgan-gp 2/2", "reproduced": "yes"}
-    both = figure2_claim(records({"ns-gan": ["dcgan", "tanh"], "wgan-gp": ["dcgan", "tanh"]}), ["dcgan", "tanh"], "mnist")
+    both = figure2_claim(records({"ns-gan": {"dcgan": "trained", "tanh": "trained"},
+                                  "wgan-gp": {"dcgan": "trained", "tanh": "trained"}}), rows, "mnist")
     assert both["reproduced"] == "NO" and both["measured"].endswith("ns-gan also trained every one")
-    missed = figure2_claim(records({"ns-gan": [], "wgan-gp": ["dcgan"]}), ["dcgan", "tanh"], "mnist")
-    assert missed["reproduced"] == "NO" and missed["measured"].endswith("WGAN-GP did not train tanh")
+    missed = figure2_claim(records({"ns-gan": {"dcgan": "failed", "tanh": "failed"},
+                                    "wgan-gp": {"dcgan": "trained", "tanh": "failed"}}), rows, "mnist")
+    assert missed["reproduced"] == "NO" and missed["measured"].endswith("WGAN-GP failed tanh")
+    # WGAN-GP's only miss still improving: neither a yes nor a NO
+    slow = figure2_claim(records({"ns-gan": {"dcgan": "failed", "tanh": "failed"},
+                                  "wgan-gp": {"dcgan": "trained", "tanh": "undetermined"}}), rows, "mnist")
+    assert slow["reproduced"] == "undetermined"
+    assert slow["measured"] == ("architectures trained: ns-gan 0/2, wgan-gp 1/2 (+1 undetermined); WGAN-GP "
+                                "undetermined on tanh")
+    # another method that may still train every architecture leaves the claim undetermined too
+    rival = figure2_claim(records({"ns-gan": {"dcgan": "trained", "tanh": "undetermined"},
+                                   "wgan-gp": {"dcgan": "trained", "tanh": "trained"}}), rows, "mnist")
+    assert rival["reproduced"] == "undetermined"
+
+
+def test_table1_pairs_architectures_with_exact_sign_and_wilcoxon_tests():
+    from scipy.stats import wilcoxon
+
+    from gpbench.report.architectures import paired_claim, paired_comparison
+
+    # 10 architectures: WGAN-GP higher on 9, lower on 1 -> exact two-sided sign test p = 2 * 11 / 1024
+    scores = {i: {"ns-gan": 1.0, "wgan-gp": 2.0 + i} for i in range(9)}
+    scores[9] = {"ns-gan": 3.0, "wgan-gp": 2.5}
+    scores[10] = {"ns-gan": 2.0, "wgan-gp": 2.0}          # a tie is dropped
+    paired = paired_comparison(scores)
+    assert (paired["higher"], paired["lower"], paired["tied"], paired["architectures"]) == (9, 1, 1, 11)
+    assert paired["sign_p"] == pytest.approx(2 * 11 / 1024)
+    assert paired["wilcoxon_p"] == pytest.approx(wilcoxon([1.0 + i for i in range(9)] + [-0.5]).pvalue)
+    assert paired_claim(paired, "mnist")["reproduced"] == "yes"
+    # 6 higher, 4 lower: p = 0.75, not a win
+    even = paired_comparison({i: {"ns-gan": 1.0, "wgan-gp": 2.0 if i < 6 else 0.5} for i in range(10)})
+    assert even["sign_p"] == pytest.approx(0.75390625) and paired_claim(even, "mnist")["reproduced"] == "NO"
+
+
+def test_table1_thresholds_are_relative_to_the_real_data_where_its_score_was_measured():
+    from gpbench.report.architectures import (TABLE1_RELATIVE_THRESHOLDS, architecture_score, table1_thresholds,
+                                              trained_bar)
+
+    class Run:
+        def __init__(self, score, counted=True, real=None):
+            self.final = {"metrics": {"is_lenet": score},
+                          "protocol": {"real_score": {"is_lenet": real, "is_lenet_std": 0.1, "images": 2000}}
+                          if real else {}}
+            self.counted = counted
+
+        def metric(self, name):
+            return self.final["metrics"].get(name)
+
+    measured = [Run(4.0, real=9.0)]
+    thresholds = table1_thresholds(measured, "is_lenet")
+    assert list(thresholds.values()) == pytest.approx([1 + f * 8.0 for f in TABLE1_RELATIVE_THRESHOLDS])
+    assert next(iter(thresholds)) == "0.1 (IS (LeNet) 1.8)"
+    assert trained_bar(measured, "is_lenet") == pytest.approx(3.0)           # a quarter of the way from 1 to 9
+    assert table1_thresholds([Run(4.0)], "is") == {"1": 1.0, "3": 3.0, "5": 5.0, "7": 7.0, "9": 9.0}
+    assert trained_bar([Run(4.0)], "is") == 3.0
+    # a collapsed run (IS 1.0000006, not counted) fails every threshold: it scores 0
+    assert architecture_score([Run(1.0000006, counted=False)], "is_lenet") == 0.0
+    assert architecture_score([Run(4.0), Run(1.02, counted=False)], "is_lenet") == 2.0

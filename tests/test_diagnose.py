@@ -179,19 +179,44 @@ def test_one_unlucky_curve_point_is_not_a_collapse_but_a_sustained_drop_is(tmp_p
 
 def test_separation_is_a_welch_95_percent_interval_of_the_difference_of_means():
     """Hand-computed: means 1.0 and 0.5, std 0.1 and 0.2, 5 seeds each: se = sqrt(0.01/5 + 0.04/5) = 0.1,
-    df = 0.01^2 / ((0.002^2 + 0.008^2) / 4) = 5.882, t(0.975, 5.882) = 2.4588: 0.5 ± 0.2459."""
-    from gpbench.report.results import welch_interval
-    from gpbench.report.tables import separation
+    df = 0.01^2 / ((0.002^2 + 0.008^2) / 4) = 5.882, t(0.975, 5.882) = 2.4588: 0.5 ± 0.2459; p = 2 t.sf(5, 5.882);
+    detectable at 80 % power: (2.4588 + t(0.8, 5.882)) * 0.1."""
+    from scipy.stats import t
 
-    low, high = welch_interval((1.0, 0.1, 5), (0.5, 0.2, 5))
-    assert (low, high) == pytest.approx((0.5 - 0.24588, 0.5 + 0.24588), abs=1e-5)
-    assert separation((1.0, 0.1, 5), (0.5, 0.2, 5), "is_lenet")[0] == "better"         # higher is better
-    assert separation((1.0, 0.1, 5), (0.5, 0.2, 5), "fid_lenet")[0] == "worse"         # lower is better
+    from gpbench.report.results import compare
+    from gpbench.report.tables import separation, verdict
+
+    comparison = compare((1.0, 0.1, 5), (0.5, 0.2, 5))
+    assert comparison.interval == pytest.approx((0.5 - 0.24588, 0.5 + 0.24588), abs=1e-5)
+    assert comparison.p == pytest.approx(2 * t.sf(5.0, 5.882), rel=1e-3) and comparison.test == "Welch t"
+    assert comparison.detectable == pytest.approx(0.24588 + t.ppf(0.8, 5.882) * 0.1, rel=1e-4)
+    assert verdict(comparison, "is_lenet") == "better"         # higher is better
+    assert verdict(comparison, "fid_lenet") == "worse"         # lower is better
     # the old rule (difference > sum of the stds) called this "better": +0.215 against a spread of 0.213
-    verdict, difference, interval = separation((0.111, 0.106, 2), (0.326, 0.107, 2), "emd")
-    assert verdict == "not separated" and interval[0] < 0 < interval[1]
-    assert separation((1.0, 0.0, 1), (0.5, 0.2, 5), "emd")[0] == "no seed spread (1 seed)"
-    assert separation(None, (0.5, 0.2, 5), "emd") == ("not measured", None, None)
+    reason, close = separation((0.111, 0.106, 2), (0.326, 0.107, 2))
+    assert reason is None and verdict(close, "emd") == "not separated" and close.interval[0] < 0 < close.interval[1]
+    assert separation((1.0, 0.0, 1), (0.5, 0.2, 5))[0] == "no seed spread (1 seed) (+0.5)"
+    assert separation(None, (0.5, 0.2, 5)) == ("not measured", None)
+
+
+def test_comparisons_without_spread_use_the_exact_rank_test_and_holm_adjusts_in_step_down_order():
+    """"8 ± 0 vs 7 ± 0" is no certainty: with 3 seeds each the exact rank test's smallest two-sided p is
+    2 / C(6, 3) = 0.1, so nothing is detectable; with 4 seeds each, 2 / 70 < 0.05."""
+    from gpbench.report.results import Comparison, compare, holm
+    from gpbench.report.tables import verdict
+
+    three = compare((8.0, 0.0, 3), (7.0, 0.0, 3))
+    assert three.test == "exact rank" and three.p == pytest.approx(0.1) and three.detectable is None
+    assert verdict(three, "modes") == "not separated" and "no difference detectable" in three.text()
+    four = compare((8.0, 0.0, 4), (7.0, 0.0, 4))
+    assert four.p == pytest.approx(2 / 70) and four.detectable == 0.0 and verdict(four, "modes") == "better"
+    same = compare((8.0, 0.0, 3), (8.0, 0.0, 3))
+    assert same.test == "identical" and verdict(same, "modes") == "identical"
+    # Holm: p = 0.01, 0.04, 0.03 of m = 3 -> 0.03, max(0.06, 0.06) = 0.06, 0.06
+    comparisons = [Comparison(1.0, None, p, "Welch t", None) for p in (0.01, 0.04, 0.03)]
+    holm(comparisons)
+    assert [c.adjusted_p for c in comparisons] == pytest.approx([0.03, 0.06, 0.06])
+    assert verdict(comparisons[0], "is") == "better" and verdict(comparisons[2], "is") == "not separated"
 
 
 def test_gp_with_rmsprop_is_compared_with_clipping_at_the_same_optimizer(tmp_path):
@@ -202,9 +227,11 @@ def test_gp_with_rmsprop_is_compared_with_clipping_at_the_same_optimizer(tmp_pat
             for seed in range(3)]
     blocks, records = tables.replication(runs)
     notes = blocks[0].notes
-    assert [note.split(",")[0] for note in notes] == ["Data: 8gaussians data.", "WGAN-GP vs wgan-clip",
+    assert [note.split(":")[0] for note in notes] == ["Data", "WGAN-GP vs wgan-clip",
                                                       "WGAN-GP vs wgan-gp-rmsprop", "wgan-gp-rmsprop vs wgan-clip"]
-    assert "EMD better (-0.3, 95 % CI [-0.323, -0.277])" in notes[3]          # ± t(0.975, 4) * 0.00816
+    # ± t(0.975, 4) * 0.00816; the primary metric's p Holm-adjusted over the table's 3 comparisons
+    assert "EMD [primary, Holm-adjusted] better (-0.3, 95 % CI [-0.323, -0.277], Welch t p = " in notes[3]
+    assert "Holm p = " in notes[3] and "sliced W [exploratory] not measured" in notes[3]
     assert {record["metric"]: record["vs_wgan-clip"] for record in records
             if record["method"] == "wgan-gp-rmsprop" and record["metric"] in ("emd", "swd")} == \
         {"emd": "better", "swd": "not measured"}
@@ -225,3 +252,29 @@ def test_the_flex_table_says_what_each_penalty_constrains(tmp_path):
     assert {record["setting"]: record["constrains"] for record in records} == {
         "wgan-gp-wgan-gp": "critic", "wgan-gp-none": "nothing (no penalty)",
         "wgan-gp-hypergan": "generator only (critic unconstrained)", "wgan-gp-both": "critic and generator"}
+
+
+def test_the_flex_table_ranks_on_the_primary_metric_and_compares_with_the_control_and_plain_wgan_gp(tmp_path):
+    """EMD (lower is better), 3 seeds each: a good setting beats the no-penalty control after Holm over the 3 other
+    settings, a near-identical one separates from nothing; the wgan-gp row at the preset λ is the reference."""
+    from gpbench.report import tables
+
+    emd = {"none": (1.0, 0.1), "wgan-gp": (0.30, 0.02), "good": (0.25, 0.01), "same": (0.31, 0.2)}
+    penalties = {"none": {"kind": "none"}, "wgan-gp": {"kind": "wgan-gp", "lambda": 0.1},
+                 "good": {"kind": "zero-gp", "lambda": 0.1}, "same": {"kind": "r1", "lambda": 0.1}}
+    runs = []
+    for name, (mean, step) in emd.items():
+        for seed in range(3):
+            result = fake_result(tmp_path, "8gaussians", "wgan-gp", seed, 1.0, {"emd": mean + step * (seed - 1)},
+                                 label=f"wgan-gp-{name}")
+            result.config["penalty"] = penalties[name]
+            runs.append(result)
+    blocks, records = tables.flex(runs)
+    by_setting = {record["setting"].removeprefix("wgan-gp-"): record for record in records}
+    assert {name: record["rank"] for name, record in by_setting.items()} == {"good": 1, "wgan-gp": 2, "same": 3,
+                                                                             "none": 4}
+    assert by_setting["good"]["vs_control"].startswith("better: -0.75 [")
+    assert by_setting["same"]["vs_reference"].startswith("not separated: +0.01 [")
+    assert by_setting["none"]["vs_control"] == "control" and by_setting["wgan-gp"]["vs_reference"] == "reference"
+    assert blocks[0].header[5:8] == ["rank (EMD)", "vs none", "vs wgan-gp"]
+    assert "Holm p" in by_setting["good"]["vs_control"] and "Primary metric: EMD" in blocks[0].notes[0]

@@ -66,6 +66,12 @@ class Dataset:
         return self.family == "toy"
 
     @property
+    def primary_metric(self) -> str:
+        """The one metric a table's comparisons are decided on, Holm-adjusted (the others are exploratory): EMD for
+        toys, the FID (Inception or LeNet features) for images."""
+        return "emd" if self.is_toy else next(m for m in self.default_metrics if m.startswith("fid"))
+
+    @property
     def collapse_metric(self) -> str:
         """What `gpbench diagnose` watches on the evaluation curve for a collapse: the modes captured where the data
         has modes (a collapse onto one mode keeps every sample high-quality), else the curve metric."""

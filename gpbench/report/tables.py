@@ -7,13 +7,14 @@ import csv
 import html
 from pathlib import Path
 
-from gpbench.training.config import REPORTED
+from gpbench.training.config import REPORTED, preset
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.training.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.architectures import figure2_table, table1_table
-from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, stability_text, summarise,
-                                    table_metrics, welch_interval)
+from gpbench.data import get_dataset
+from gpbench.report.results import (SIGNIFICANCE, Block, Comparison, compare, data_note, format_summary, holm,
+                                    real_data_notes, stability_text, summarise, table_metrics)
 from gpbench.analysis.runresult import RunResult, group_runs, marks_of
 
 
@@ -74,53 +75,65 @@ REFERENCE_METHOD = "wgan-gp"
 SAME_OPTIMIZER = ("wgan-gp-rmsprop", "wgan-clip")
 
 
-def separation(reference: tuple[float, float, int] | None, other: tuple[float, float, int] | None,
-               metric: str) -> tuple[str, float | None, tuple[float, float] | None]:
-    """Whether ``reference`` beat ``other`` on ``metric``: the Welch 95 % confidence interval of the difference of
-    the seed means (:func:`welch_interval`) lies wholly on the better side ("better"), wholly on the worse side
-    ("worse"), or contains 0 ("not separated"); with the difference and the interval."""
+def separation(reference: tuple[float, float, int] | None,
+               other: tuple[float, float, int] | None) -> tuple[str | None, Comparison | None]:
+    """The comparison of two seed summaries (:func:`gpbench.report.results.compare`), or why there is none."""
     if reference is None or other is None:
-        return "not measured", None, None
-    difference = reference[0] - other[0]
+        return "not measured", None
     if min(reference[2], other[2]) < 2:
-        return "no seed spread (1 seed)", difference, None
-    low, high = welch_interval(reference, other)
-    if low <= 0 <= high:
-        return "not separated", difference, (low, high)
-    gain = -difference if metric in LOWER_IS_BETTER else difference
-    return ("better" if gain > 0 else "worse"), difference, (low, high)
+        return f"no seed spread (1 seed) ({reference[0] - other[0]:+.3g})", None
+    return None, compare(reference, other)
+
+
+def verdict(comparison: Comparison, metric: str) -> str:
+    """"better" or "worse" for the first summary when the comparison's p (Holm-adjusted where adjusted) is below
+    SIGNIFICANCE, "identical" for equal seeds, else "not separated"."""
+    if comparison.test == "identical":
+        return "identical"
+    if comparison.decisive_p >= SIGNIFICANCE:
+        return "not separated"
+    gain = -comparison.difference if metric in LOWER_IS_BETTER else comparison.difference
+    return "better" if gain > 0 else "worse"
+
+
+def _summary(runs: list[RunResult], metric: str):
+    return summarise([r.metric(metric) for r in _usable(runs)])
 
 
 def separation_notes(groups: dict, dataset: str, records: list[dict]) -> list[str]:
     """A line per method compared with WGAN-GP, and one of WGAN-GP with RMSProp against clipping (the same
-    optimizer): each metric's verdict with its interval; also written into the CSV records of the first method
+    optimizer): each metric's verdict with its comparison; the dataset's primary metric Holm-adjusted over the
+    table's comparisons, the others marked exploratory; also written into the CSV records of the first method
     (``vs_<method>``)."""
     by_label = {label: runs for (_, label), runs in groups.items()}
     pairs = [(REFERENCE_METHOD, label) for label in by_label if label != REFERENCE_METHOD]
     pairs += [SAME_OPTIMIZER] if all(label in by_label for label in SAME_OPTIMIZER) else []
+    pairs = [(first, second) for first, second in pairs if first in by_label]
     metrics = table_metrics(dataset, [run for runs in by_label.values() for run in runs])
-    return [_separation_line(by_label, first, second, dataset, metrics, records)
-            for first, second in pairs if first in by_label]
+    primary = get_dataset(dataset).primary_metric
+    compared = {(first, second, metric): separation(_summary(by_label[first], metric), _summary(by_label[second], metric))
+                for first, second in pairs for metric in metrics}
+    holm([comparison for (_, _, metric), (_, comparison) in compared.items() if comparison and metric == primary])
+    return [_separation_line(by_label, first, second, dataset, metrics, primary, compared, records)
+            for first, second in pairs]
 
 
-def _separation_line(by_label: dict, first: str, second: str, dataset: str, metrics: list[str],
-                     records: list[dict]) -> str:
+def _separation_line(by_label: dict, first: str, second: str, dataset: str, metrics: list[str], primary: str,
+                     compared: dict, records: list[dict]) -> str:
     name = "WGAN-GP" if first == REFERENCE_METHOD else first
     if not _usable(by_label[second]):
         return (f"{name} vs {second}: not compared, no {second} seed trained to usable samples "
                 f"({stability_text(by_label[second])}).")
     parts = []
     for metric in metrics:
-        mine, theirs = (summarise([r.metric(metric) for r in _usable(by_label[label])]) for label in (first, second))
-        verdict, difference, interval = separation(mine, theirs, metric)
-        shown = (f" ({difference:+.3g}, 95 % CI [{interval[0]:+.3g}, {interval[1]:+.3g}])" if interval
-                 else f" ({difference:+.3g})" if difference is not None else "")
-        parts.append(f"{RESULT_LABELS[metric]} {verdict}{shown}")
+        reason, comparison = compared[first, second, metric]
+        judged = verdict(comparison, metric) if comparison else reason
+        role = "primary, Holm-adjusted" if metric == primary else "exploratory"
+        parts.append(f"{RESULT_LABELS[metric]} [{role}] {judged}" + (f" {comparison.text()}" if comparison else ""))
         for record in records:
             if record["dataset"] == dataset and record["method"] == first and record["metric"] == metric:
-                record[f"vs_{second}"] = verdict
-    return (f"{name} vs {second}, separated by a Welch 95 % interval of the difference of seed means? "
-            + "; ".join(parts) + ".")
+                record[f"vs_{second}"] = judged
+    return f"{name} vs {second}: " + "; ".join(parts) + "."
 
 
 def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
@@ -159,8 +172,59 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         block.rows.append(cells)
         records.append(record)
     for dataset, block in blocks.items():
-        block.notes = [data_note([r for r in results if r.dataset == dataset])]
+        runs = [r for r in results if r.dataset == dataset]
+        block.notes = flex_comparisons(block, group_runs(runs), [r for r in records if r["dataset"] == dataset],
+                                       dataset) + [data_note(runs)]
     return list(blocks.values()), records
+
+
+CONTROL_KIND = "none"        # the flex sweep's control: the base method without a penalty
+
+
+def flex_comparisons(block: Block, groups: dict, records: list[dict], dataset: str) -> list[str]:
+    """Rank every setting on the dataset's primary metric and compare each with the no-penalty control and with the
+    base method's own penalty at its preset (plain WGAN-GP): Welch 95 % interval of the difference of seed means,
+    p Holm-adjusted over the settings of each column; three columns added to ``block`` and the verdicts to
+    ``records``; returns the notes that say so."""
+    primary = get_dataset(dataset).primary_metric
+    runs_of = {label: runs for (_, label), runs in groups.items()}
+    labels = [record["setting"] for record in records]
+    control = next((label for label in labels if runs_of[label][0].penalty.settings()["kind"] == CONTROL_KIND), None)
+    reference = next((label for label in labels if _is_preset_penalty(runs_of[label][0])), None)
+    summaries = {label: _summary(runs_of[label], primary) for label in labels}
+    order = sorted((label for label in labels if summaries[label]),
+                   key=lambda label: summaries[label][0] * (1 if primary in LOWER_IS_BETTER else -1))
+    columns = {}
+    for name, against in (("control", control), ("wgan-gp", reference)):
+        compared = {label: separation(summaries[label], summaries[against])
+                    for label in labels if against and label != against}
+        holm([comparison for _, comparison in compared.values() if comparison])
+        columns[name] = {label: (verdict(comparison, primary) + ": " + comparison.cell() if comparison else reason)
+                         for label, (reason, comparison) in compared.items()}
+    short = {label: label.removeprefix(f"{runs_of[label][0].config['method']}-") for label in labels}
+    header = [f"rank ({RESULT_LABELS[primary]})", f"vs {short.get(control, 'control')}",
+              f"vs {short.get(reference, 'plain WGAN-GP')}"]
+    block.header[5:5] = header
+    for row, record, label in zip(block.rows, records, labels):
+        rank = order.index(label) + 1 if label in order else None
+        cells = [str(rank) if rank else "—", columns["control"].get(label, "control"),
+                 columns["wgan-gp"].get(label, "reference")]
+        row[5:5] = cells
+        record.update({"rank": rank, "vs_control": cells[1], "vs_reference": cells[2]})
+    return [f"Primary metric: {RESULT_LABELS[primary]} (the settings are ranked on it, 1 best, and compared on it "
+            "only; the other columns are exploratory). Each setting is compared with the no-penalty control "
+            f"({short.get(control, 'none in this sweep')}) and with the base method's penalty at its preset λ "
+            f"({short.get(reference, 'none in this sweep')}): the difference of seed means, its Welch 95 % interval, "
+            f"and the p value Holm-adjusted over the settings of that column; \"better\"/\"worse\" where that p is "
+            f"below {SIGNIFICANCE:g}. Where every seed of both settings scored the same the exact rank test replaces "
+            "Welch's."]
+
+
+def _is_preset_penalty(run: RunResult) -> bool:
+    """Whether the run's penalty is its method's preset penalty at the preset λ (the sweep's plain WGAN-GP row)."""
+    wanted = preset(run.config["arch"], run.config["method"]).get("penalty") or {}
+    settings = run.penalty.settings()
+    return settings.get("kind") == wanted.get("kind") and settings.get("lambda") == wanted.get("lambda")
 
 
 def constrains(penalty) -> str:
