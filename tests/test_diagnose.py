@@ -183,7 +183,7 @@ def test_separation_is_a_welch_95_percent_interval_of_the_difference_of_means():
     detectable at 80 % power: (2.4588 + t(0.8, 5.882)) * 0.1."""
     from scipy.stats import t
 
-    from gpbench.report.results import compare
+    from gpbench.analysis.statistics import compare
     from gpbench.report.tables import separation, verdict
 
     comparison = compare((1.0, 0.1, 5), (0.5, 0.2, 5))
@@ -202,7 +202,7 @@ def test_separation_is_a_welch_95_percent_interval_of_the_difference_of_means():
 def test_comparisons_without_spread_use_the_exact_rank_test_and_holm_adjusts_in_step_down_order():
     """"8 ± 0 vs 7 ± 0" is no certainty: with 3 seeds each the exact rank test's smallest two-sided p is
     2 / C(6, 3) = 0.1, so nothing is detectable; with 4 seeds each, 2 / 70 < 0.05."""
-    from gpbench.report.results import Comparison, compare, holm
+    from gpbench.analysis.statistics import Comparison, compare, holm
     from gpbench.report.tables import verdict
 
     three = compare((8.0, 0.0, 3), (7.0, 0.0, 3))

@@ -68,17 +68,31 @@ def test_the_plot_has_one_panel_per_method_with_training_and_held_out_curves(tmp
         assert axes.collections and axes.get_ylabel() == "gap: training - held-out"
 
 
-def evaluated_run(seed, estimates, fids):
-    """Snapshots every 100 iterations with ``fids``; the logged estimate between snapshots k-1 and k is estimates[k]."""
-    log = [{"iteration": 100 * k + offset, "wasserstein_estimate": estimate}
+def evaluated_run(seed, estimates, fids, method="wgan-gp", game="wgan"):
+    """Snapshots every 100 iterations with ``fids``; the logged negative critic loss between snapshots k-1 and k is
+    estimates[k]."""
+    log = [{"iteration": 100 * k + offset, "d_loss": -estimate}
            for k, estimate in enumerate(estimates) for offset in (-60, -30) if 100 * k + offset >= 0]
     curve = [{"iteration": 100 * k, "fid_lenet": fid} for k, fid in enumerate(fids)]
-    config = {"dataset": "mnist", "method": "wgan-gp", "seed": seed, "train_subset": 1000}
-    return RunResult(Path(f"runs/q/mnist/wgan-gp-subset1000/seed{seed}"), config, {"status": "completed"}, log, None,
+    config = {"dataset": "mnist", "method": method, "game": game, "seed": seed, "train_subset": 1000}
+    return RunResult(Path(f"runs/q/mnist/{method}-subset1000/seed{seed}"), config, {"status": "completed"}, log, None,
                      curve)
 
 
-def test_figure4a_the_estimate_tracks_sample_quality_by_rank_correlation():
+def test_spearman_p_is_the_exact_one_sided_null_distribution():
+    """n = 6: rho = 1 - 6 sum(d^2) / 210; P(rho = 1) = 1/720; P(rho >= 0.829) (sum d^2 <= 6) = 21/720 = 0.029, the
+    tables' one-sided 5 % critical value; beyond EXACT_SNAPSHOTS, Student's t with n - 2 degrees of freedom."""
+    from scipy.stats import t
+
+    from gpbench.experiments.figure4 import spearman_p
+
+    assert spearman_p(1.0, 6) == pytest.approx(1 / 720)
+    assert spearman_p(1 - 6 * 6 / 210, 6) == pytest.approx(21 / 720)
+    assert spearman_p(1 - 6 * 8 / 210, 6) > 0.05                                    # 0.771: not significant at n = 6
+    assert spearman_p(0.5, 12) == pytest.approx(t.sf(0.5 * (10 / 0.75) ** 0.5, 10))
+
+
+def test_figure4a_the_estimate_tracks_sample_quality_only_against_a_control():
     from gpbench.experiments.figure4 import estimate_quality_correlation
 
     falling = [5.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0]
@@ -88,13 +102,22 @@ def test_figure4a_the_estimate_tracks_sample_quality_by_rank_correlation():
     assert estimate_quality_correlation(opposite, "fid_lenet") == (pytest.approx(-1.0), 6)
     assert estimate_quality_correlation(evaluated_run(2, falling[:4], [90, 80, 70, 60]), "fid_lenet") is None
     noisy = evaluated_run(3, falling, [90, 85, 70, 72, 50, 41, 30])
-    rows = {row["claim"]: row for row in figure4_claims([tracking, noisy])}
-    row = rows["wgan-gp-subset1000 on mnist: the critic's negative loss tracks sample quality (Fig. 4a)"]
-    assert row["reproduced"] == "yes"
-    assert "seed 0: +1.00 over 6 snapshots, seed 3: +0.94 over 6 snapshots" in row["measured"]
-    rows = {row["claim"]: row for row in figure4_claims([tracking, opposite])}
-    assert rows["wgan-gp-subset1000 on mnist: the critic's negative loss tracks sample quality (Fig. 4a)"][
-        "reproduced"] == "NO"
+    claim = "wgan-gp-subset1000 on mnist: the critic's negative loss tracks sample quality (Fig. 4a)"
+    # without a control a perfect rank correlation is no evidence: both quantities may just trend with training
+    alone = {row["claim"]: row for row in figure4_claims([tracking, noisy])}[claim]
+    assert alone["reproduced"] == "NO" and "no control" in alone["measured"]
+    assert "seed 0: +1.00 over 6 snapshots (p = 0.0014), seed 3: +0.94 over 6 snapshots (p = 0.0083)" in alone["measured"]
+    # the GAN discriminator's loss, unrelated to quality in one seed and against it in the other: the control
+    control = [evaluated_run(seed, [1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 0.8], fids, "ns-gan", "ns")
+               for seed, fids in ((0, [90, 80, 70, 60, 50, 40, 30]), (1, [90, 70, 85, 40, 60, 50, 30]))]
+    rows = {row["claim"]: row for row in figure4_claims([tracking, noisy, *control])}
+    assert rows[claim]["reproduced"] == "yes" and "against the control ns-gan-subset1000" in rows[claim]["measured"]
+    control_row = rows["ns-gan-subset1000 on mnist: the GAN discriminator's negative loss does not track sample "
+                       "quality (Fig. 4a, the control)"]
+    assert control_row["reproduced"] == "yes"
+    # a WGAN run whose samples worsen is not significant in that seed
+    rows = {row["claim"]: row for row in figure4_claims([tracking, opposite, *control])}
+    assert rows[claim]["reproduced"] == "NO" and "significant at 0.05 in every seed: no" in rows[claim]["measured"]
 
 
 def test_an_unfinished_run_is_left_out_of_figure4(caplog):

@@ -87,7 +87,8 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
     counts = job_counts(result.stdout)
     runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
     figure4 = [run for run in runs if run.group == "figure4"]
-    assert {(run.method, run.config["train_subset"]) for run in figure4} == {("wgan-gp", 1000), ("wgan-clip", 1000)}
+    assert {(run.method, run.config["train_subset"]) for run in figure4} == {("wgan-gp", 1000), ("wgan-clip", 1000),
+                                                                             ("ns-gan", 1000)}     # the Fig. 4a control
     evaluated = 42 + 108                 # replication (toys 18, MNIST 9, CIFAR-10 12, ResNet 3) and flex (3 x 12 x 3)
     # every run is evaluated, the Figure 4 runs too (Fig. 4a ranks their snapshots)
     assert counts["train"] == len(runs) == counts["eval"] == evaluated + len(figure4)
@@ -114,7 +115,7 @@ def test_slurm_profile_parses():
     result = subprocess.run([*SNAKEMAKE, "-n", "--profile", "profiles/slurm", "--configfile", "configs/tiny.yaml"],
                             cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert job_counts(result.stdout)["train"] == 7          # 5 runs of the tables, 2 of Figure 4
+    assert job_counts(result.stdout)["train"] == 8          # 5 runs of the tables, 3 of Figure 4 (one the control)
 
 
 def test_a_typo_in_the_suite_config_stops_before_any_job(tmp_path):

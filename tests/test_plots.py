@@ -16,7 +16,8 @@ def run(label, seed, seconds_per_iteration, clip=None):
     log = [{"iteration": i, "wasserstein_estimate": scale * (1.0 - i / 100), "d_loss": -scale * (1.0 - i / 100),
             "gradient_norm": None if clip else 1.0 + seed / 10} for i in range(0, 100, 10)]
     curve = [{"iteration": i, "elapsed_seconds": seconds_per_iteration * i, "modes": 8,
-              "high_quality": 0.1 + i / 1000 + seed / 100} for i in range(10, 101, 10)]
+              "high_quality": 0.1 + i / 1000 + seed / 100, "emd": 1.0 - i / 200 + seed / 100}
+             for i in range(10, 101, 10)]
     config = {"dataset": "8gaussians", "method": label, "seed": seed, "clip": clip}
     return RunResult(Path(f"runs/t/8gaussians/{label}/seed{seed}"), config, {"status": "completed"}, log, None, curve)
 
@@ -133,6 +134,18 @@ def test_a_sweep_with_a_lambda_grid_is_drawn_as_small_multiples_with_the_control
         names = [line.get_label().split(" (n=")[0] for line in axes.get_lines() if not line.get_label().startswith("_")]
         assert names[0] == "wgan-gp-none" and [name.rsplit("lambda", 1)[1] for name in names[1:]] == ["0.1", "1", "10"]
     assert plots.variant_family("wgan-gp-flex0-10-params-lambda0.1") == ("wgan-gp-flex0-10-params", "0.1")
+    assert panels[0].get_ylabel() == "EMD (lower is better)"          # the flex table's primary metric
+
+
+def test_a_sweeps_training_curves_put_the_legend_in_a_row_of_its_own(tmp_path, figures):
+    """25 labels in a panel's legend squeezed the panels into the bottom of the figure: the legend goes below."""
+    labels = ["wgan-gp-none"] + [f"wgan-gp-v{index}" for index in range(12)]
+    plots.training_curves("8gaussians", list(plots.group_runs([run(label, 0, 0.01) for label in labels]).items()),
+                          tmp_path, "flex_")
+    panels, legend = figures[0].axes[:3], figures[0].axes[-1]
+    assert not any(panel.get_legend() for panel in panels) and not legend.axison
+    assert len(legend.get_legend().get_texts()) == len(labels)
+    assert min(panel.get_position().height for panel in panels) > 0.5       # the panels keep most of the figure
 
 
 def test_a_run_path_label_needs_the_whole_dataset_folder_name():

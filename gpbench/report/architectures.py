@@ -11,8 +11,9 @@ from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.models.random_architectures import draw_record
 from gpbench.report.health import health_cell
+from gpbench.analysis.statistics import SIGNIFICANCE, summarise
 from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, real_data_score,
-                                    stability_text, summarise)
+                                    stability_text)
 from gpbench.analysis.runresult import RunResult, marks_of
 
 TABLE1_PAIR = ("ns-gan", "wgan-gp")          # Table 1's "GAN" and "WGAN-GP" columns
@@ -29,7 +30,6 @@ TRAINED_SCORE = 3.0
 # still improving: the least-squares slope of its evaluation curve over the run's second half gained at least this
 # fraction of the way from IS 1 to the bar.
 IMPROVING_FRACTION = 0.05
-SIGNIFICANCE = 0.05                          # the paired test's level for the Table 1 paired claim
 
 
 def relative_score(fraction: float, real_score: float) -> float:

@@ -165,6 +165,7 @@ def figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
 
 
 SMALL_MULTIPLES_ABOVE = 8     # more labels than this (a sweep): one panel per variant family instead of one panel
+LEGEND_COLUMNS = 4            # a sweep's training-curve legend, in a row of its own
 LAMBDA_SUFFIX = re.compile(r"-lambda([0-9.e+-]+)$")
 CONTROL = "none"              # the sweep's no-penalty control (label <base method>-none), grey in every panel
 
@@ -177,8 +178,9 @@ def variant_family(label: str) -> tuple[str, str | None]:
 
 def sweep_figure3(dataset: str, groups, out_dir: Path, prefix: str = "") -> Path:
     """Figure 3 for a sweep: one small panel per variant family (its lambdas as lines from light to dark, the
-    no-penalty control in grey in every panel), the metric against generator iterations, shared y axis."""
-    metric = get_dataset(dataset).curve_metric
+    no-penalty control in grey in every panel), the dataset's primary metric (the one the flex table ranks and
+    compares on) against generator iterations, shared y axis."""
+    metric = get_dataset(dataset).primary_metric
     families: dict[str, list] = {}
     for group in groups:
         families.setdefault(variant_family(group[0][1])[0], []).append(group)
@@ -217,7 +219,12 @@ def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Pa
     colors = method_colors(label for (_, label), _ in groups)
     clipped = [group for group in groups if group[1][0].config["clip"]]
     unclipped = [group for group in groups if not group[1][0].config["clip"]]
-    figure, axes = plt.subplots(1, len(TRAINING_CURVES), figsize=(13, 3.4), dpi=100)
+    sweep = len(groups) > SMALL_MULTIPLES_ABOVE       # a sweep's legend gets a row of its own below the panels
+    legend_rows = -(-len(groups) // LEGEND_COLUMNS) if sweep else 0
+    figure = plt.figure(figsize=(13, 3.4 + 0.2 * legend_rows), dpi=100)
+    grid = figure.add_gridspec(2 if sweep else 1, len(TRAINING_CURVES),
+                               height_ratios=[3.4, 0.2 * legend_rows] if sweep else None)
+    axes = [figure.add_subplot(grid[0, column]) for column in range(len(TRAINING_CURVES))]
     for panel, (key, title) in zip(axes, TRAINING_CURVES):
         if key in SEPARATE_SCALE and clipped and unclipped:
             _plot_lines(panel, unclipped, colors, key)
@@ -225,13 +232,21 @@ def training_curves(dataset: str, groups, out_dir: Path, prefix: str = "") -> Pa
             _plot_lines(right, clipped, colors, key, suffix=" (right axis)")
             right.set_ylabel("clipped critics", fontsize=8)
             lines = panel.get_lines() + right.get_lines()
-            panel.legend(lines, [line.get_label() for line in lines], fontsize=7)
+            if not sweep:
+                panel.legend(lines, [line.get_label() for line in lines], fontsize=7)
         elif _plot_lines(panel, groups, colors, key) == 0:
             _empty(panel, "not logged by these runs" if key != "gradient_norm" else "no gradient penalty")
         panel.set_title(title, fontsize=9)
         panel.set_xlabel("generator iterations")
         panel.grid(alpha=0.3)
-    if not (clipped and unclipped):
+    if sweep:
+        legend = figure.add_subplot(grid[1, :])
+        legend.axis("off")
+        handles = {line.get_label(): line for panel in figure.axes for line in panel.get_lines()
+                   if not line.get_label().startswith("_")}
+        legend.legend(handles.values(), handles.keys(), loc="upper center", ncol=LEGEND_COLUMNS, fontsize=7,
+                      frameon=False)
+    elif not (clipped and unclipped):
         axes[0].legend(fontsize=7)
     return save_figure(figure, out_dir / f"{prefix}curves_{dataset}.png",
                        f"{dataset}: training curves (mean over seeds, band = min-max)"

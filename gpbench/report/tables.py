@@ -13,8 +13,9 @@ from gpbench.training.rundir import RunDir
 from gpbench.report.health import health_cell
 from gpbench.report.architectures import figure2_table, table1_table
 from gpbench.data import get_dataset
-from gpbench.report.results import (SIGNIFICANCE, Block, Comparison, compare, data_note, format_summary, holm,
-                                    real_data_notes, stability_text, summarise, table_metrics)
+from gpbench.analysis.statistics import SIGNIFICANCE, Comparison, compare, holm, summarise
+from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, stability_text,
+                                    table_metrics)
 from gpbench.analysis.runresult import RunResult, group_runs, marks_of
 
 

@@ -24,7 +24,7 @@ from gpbench.yamlio import read_yaml
 
 
 FIGURE4_SUBSET = 1000                       # "a random 1000-digit subset of MNIST" (Gulrajani et al. Fig. 4b)
-FIGURE4_METHODS = ("wgan-gp", "wgan-clip")
+FIGURE4_METHODS = ("wgan-gp", "wgan-clip", "ns-gan")     # NS-GAN: Fig. 4a's control, the GAN discriminator's loss
 GROUPS = ("replication", "flex", "figure4", "architectures", "random_architectures")
 FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")   # gan_64x64.py's modes dcgan, lsgan, wgan, wgan-gp
 TABLE1_METHODS = ("ns-gan", "wgan-gp")                           # Table 1: the standard GAN against WGAN-GP
