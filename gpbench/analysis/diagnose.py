@@ -38,7 +38,7 @@ TREND_T = 3.0
 # Divergence: a quantity "was rising" before a non-finite value when its last finite logged value is 10x its
 # first (one order of magnitude; convention).
 RISE_FACTOR = 10.0
-# Penalty grip, for penalties with a target norm (Penalty.target_norm: 1 for wgan-gp/wgan-lp/dragan, the margin for
+# Penalty strength (too weak / dominates), for penalties with a target norm (Penalty.target_norm: 1 for wgan-gp/wgan-lp/dragan, the margin for
 # flex; a one-sided penalty is never "dominating" for norms below it): the mean
 # gradient norm at the penalty points over the last part of training. Measured here on 8gaussians (DIM 32,
 # batch 64, 600 iterations): the toy preset (lambda 0.1) ends at 1.44 with the penalty 18 % of the critic loss;
@@ -180,33 +180,55 @@ def check_configuration(run: RunLogs) -> Check:
                                         f"{config['method']} preset" + noise, numbers=numbers)
 
 
-def check_penalty_grip(run: RunLogs, earlier: list[Check]) -> Check:
-    target = run.penalty.target_norm
+def _penalty_strength(run: RunLogs, name: str) -> Check | tuple[str, dict]:
+    """The measurements both penalty-strength checks judge: (evidence, numbers), or the "ok" Check of ``name`` when
+    there is no penalty or too short a log."""
     if run.penalty.kind == "none":
-        return Check("penalty grip", "ok", "no gradient penalty (the critic is constrained by "
-                                           + ("weight clipping)" if run.config["clip"] else "nothing)"))
+        return Check(name, "ok", "no gradient penalty (the critic is constrained by "
+                                 + ("weight clipping)" if run.config["clip"] else "nothing)"))
     x, norm = _last_part(*run.series("gradient_norm"))
     if len(norm) < MIN_POINTS:
-        return _too_short("penalty grip", len(norm))
+        return _too_short(name, len(norm))
     _, penalty = _last_part(*run.series("penalty"))
     _, d_loss = _last_part(*run.series("d_loss"))
     share = float(np.mean(penalty) / (np.mean(np.abs(d_loss)) + np.mean(penalty) + 1e-12)) if len(penalty) else 0.0
+    target = run.penalty.target_norm
     numbers = {"gradient_norm": float(norm.mean()), "target": target, "penalty_share": share}
     evidence = (f"mean gradient norm at the penalty points {norm.mean():.3g} ± {norm.std():.2g}"
                 + (f" vs target {target:g}" if target else "") + f"; penalty {100 * share:.0f} % of the critic loss; "
                 + _window_text(x))
-    if target and norm.mean() > GRIP_HIGH * target:
+    return evidence, numbers
+
+
+def check_penalty_too_weak(run: RunLogs, earlier: list[Check]) -> Check:
+    """The gradient norm far above the penalty's target: the critic escapes the Lipschitz constraint."""
+    measured = _penalty_strength(run, "penalty too weak")
+    if isinstance(measured, Check):
+        return measured
+    evidence, numbers = measured
+    target = numbers["target"]
+    if target and numbers["gradient_norm"] > GRIP_HIGH * target:
         if _explained(earlier):
-            return Check("penalty grip", "ok", evidence + f" - above target, explained by: {_explained(earlier)}",
+            return Check("penalty too weak", "ok", evidence + f" - above target, explained by: {_explained(earlier)}",
                          numbers=numbers)
-        return Check("penalty grip", "warn", evidence + " - the critic escapes the Lipschitz constraint",
+        return Check("penalty too weak", "warn", evidence + " - the critic escapes the Lipschitz constraint",
                      "raise lambda or lower the critic's learning rate", numbers)
-    dominated = share > PENALTY_SHARE_HIGH or (target and not run.penalty.one_sided and norm.mean() < GRIP_LOW * target)
-    if dominated:
-        return Check("penalty grip", "warn", evidence + " - the penalty dominates the critic's loss",
+    return Check("penalty too weak", "ok", evidence, numbers=numbers)
+
+
+def check_penalty_dominates(run: RunLogs) -> Check:
+    """The penalty most of the critic's loss, or (two-sided penalties) the norm pinned far below its target."""
+    measured = _penalty_strength(run, "penalty dominates")
+    if isinstance(measured, Check):
+        return measured
+    evidence, numbers = measured
+    target = numbers["target"]
+    if numbers["penalty_share"] > PENALTY_SHARE_HIGH or (
+            target and not run.penalty.one_sided and numbers["gradient_norm"] < GRIP_LOW * target):
+        return Check("penalty dominates", "warn", evidence + " - the penalty dominates the critic's loss",
                      "lower lambda: the critic spends its capacity on the penalty, its estimate of the distance "
                      "shrinks and its gradients to the generator fade", numbers)
-    return Check("penalty grip", "ok", evidence, numbers=numbers)
+    return Check("penalty dominates", "ok", evidence, numbers=numbers)
 
 
 def _explained(earlier: list[Check]) -> str:
@@ -319,20 +341,29 @@ def smoothed_curve(values: np.ndarray) -> np.ndarray:
     return np.convolve(values, np.ones(CURVE_SMOOTHING) / CURVE_SMOOTHING, mode="valid")
 
 
+def check_saturated_discriminator(run: RunLogs) -> Check:
+    """A standard-GAN discriminator that wins outright: the generator's gradients fade (whatever its samples are
+    like so far; a saturated run can still have drawn good samples before it)."""
+    if run.config["game"] not in ("ns", "mm"):
+        return Check("saturated discriminator", "ok", f"not a standard-GAN game ({run.config['game']})")
+    x, d_loss = _last_part(*run.series("d_loss"))
+    if len(d_loss) < MIN_POINTS:
+        return _too_short("saturated discriminator", len(d_loss))
+    if d_loss.mean() < SATURATED_D_LOSS:
+        return Check("saturated discriminator", "warn", f"critic loss {d_loss.mean():.3g} over {_window_text(x)}: "
+                                                        "the discriminator is saturated",
+                     "the generator's gradients fade: lower the discriminator's learning rate or use the wgan-gp "
+                     "method", {"d_loss": float(d_loss.mean())})
+    return Check("saturated discriminator", "ok", f"critic loss {d_loss.mean():.3g} over {_window_text(x)}",
+                 numbers={"d_loss": float(d_loss.mean())})
+
+
 def check_collapse(run: RunLogs) -> Check:
     if run.collapsed:
         return Check("collapse", "fail", f"the final samples are all the same: their spread is {run.sample_spread:.1e} "
                                          f"of the real data's (collapsed below {COLLAPSED_SPREAD:g})",
                      "the generator is dead (a saturated output layer, say): look at its samples; the run's metrics "
                      "do not count in the tables", {"sample_spread": float(run.sample_spread)})
-    game = run.config["game"]
-    if game in ("ns", "mm"):
-        x, d_loss = _last_part(*run.series("d_loss"))
-        if len(d_loss) >= MIN_POINTS and d_loss.mean() < SATURATED_D_LOSS:
-            return Check("collapse", "warn", f"critic loss {d_loss.mean():.3g} over {_window_text(x)}: the "
-                                             "discriminator is saturated", "the generator's gradients fade: "
-                                             "lower the discriminator's learning rate or use the wgan-gp method",
-                         {"d_loss": float(d_loss.mean())})
     metric = _main_metric(run)
     if metric is None:
         return Check("collapse", "ok", "no evaluation curve (run `gpbench eval`)")
@@ -363,9 +394,11 @@ def diagnose(path: str | Path) -> list[Check]:
     """Every check of one run directory, in order."""
     run = RunLogs.read(path)
     checks = [check_divergence(run), check_configuration(run)]
-    checks.append(check_penalty_grip(run, checks))
+    checks.append(check_penalty_too_weak(run, checks))
+    checks.append(check_penalty_dominates(run))
     checks.append(check_weight_clipping(run))
     checks.append(check_rising_estimate(run, checks))
+    checks.append(check_saturated_discriminator(run))
     checks.append(check_collapse(run))
     return checks
 

@@ -7,6 +7,8 @@ import csv
 import html
 from pathlib import Path
 
+import numpy as np
+
 from gpbench.training.config import REPORTED, preset
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.training.rundir import RunDir
@@ -130,11 +132,37 @@ def _separation_line(by_label: dict, first: str, second: str, dataset: str, metr
         reason, comparison = compared[first, second, metric]
         judged = verdict(comparison, metric) if comparison else reason
         role = "primary, Holm-adjusted" if metric == primary else "exploratory"
-        parts.append(f"{RESULT_LABELS[metric]} [{role}] {judged}" + (f" {comparison.text()}" if comparison else ""))
+        parts.append(f"{RESULT_LABELS[metric]} [{role}] {judged}" + (f" {comparison.text()}" if comparison else "")
+                     + (equal_wall_clock(by_label[first], by_label[second], metric) if metric == primary else ""))
         for record in records:
             if record["dataset"] == dataset and record["method"] == first and record["metric"] == metric:
                 record[f"vs_{second}"] = judged
     return f"{name} vs {second}: " + "; ".join(parts) + "."
+
+
+def equal_wall_clock(first: list[RunResult], second: list[RunResult], metric: str) -> str:
+    """The same comparison at equal training time (exploratory): each run's evaluation-curve value at its last
+    snapshot within the faster method's mean training seconds, both sides scored on the curve's sample count; ""
+    when either side has fewer than 2 such runs."""
+    def seconds(runs):
+        ends = [run.series(metric, "curve", "elapsed_seconds")[0] for run in _usable(runs)]
+        return [float(x.max()) for x in ends if len(x)]
+
+    both = [seconds(first), seconds(second)]
+    if min(len(side) for side in both) < 2:
+        return ""
+    budget = min(float(np.mean(side)) for side in both)
+
+    def at_budget(runs):
+        values = []
+        for run in _usable(runs):
+            x, y = run.series(metric, "curve", "elapsed_seconds")
+            values += [float(y[x <= budget][-1])] if (x <= budget).any() else []
+        return summarise(values)
+
+    reason, comparison = separation(at_budget(first), at_budget(second))
+    shown = f"{verdict(comparison, metric)} {comparison.text()}" if comparison else reason
+    return f"; at equal wall clock ({budget:,.0f} s, curve points, exploratory) {shown}"
 
 
 def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:

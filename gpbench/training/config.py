@@ -56,7 +56,8 @@ _MODE = {
                 "penalty": {"kind": "wgan-gp", "lambda": 10.0}},
     "wgan-clip": {"game": "wgan", "optimizer": "rmsprop-tf", "lr": 5e-5, "n_critic": 5, "clip": 0.01},
     # Fig. 3's "WGAN-GP with RMSProp ... to control for the optimizer": the paper gives no learning rate for it;
-    # gpbench uses the clipping mode's optimizer, so the curve differs from clipping only by the penalty.
+    # gpbench uses the clipping mode's optimizer, so the curve differs from clipping by the penalty (and, on MNIST,
+    # by batchnorm: the clipping mode has it in both nets, and a per-sample penalty rules it out in the critic).
     "wgan-gp-rmsprop": {"game": "wgan", "optimizer": "rmsprop-tf", "lr": 5e-5, "n_critic": 5,
                         "penalty": {"kind": "wgan-gp", "lambda": 10.0}},
     "ns-gan": {"game": "ns", "optimizer": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1,
@@ -91,7 +92,8 @@ _BATCHNORM = {
 # gan_mnist.py's `dcgan` mode has no batchnorm in G; with its sigmoid output that generator saturates (every
 # sample the same near-black image, IS 1.000) within a few hundred iterations, seed after seed, and the baseline
 # is dead. Radford et al.'s DCGAN has batchnorm in G (as gan_cifar.py in every mode), which gpbench adds for
-# the standard-GAN games on MNIST; `generator_batchnorm: false` gives the script's net. docs/replication.md.
+# the standard-GAN games on MNIST; `generator_batchnorm: false` gives the script's net. docs/replication.md; the
+# same problem is reported upstream as igul222/improved_wgan_training issue #23.
 MNIST_GAN_GENERATOR_BATCHNORM = ("ns-gan", "mm-gan", "lsgan")
 METHODS = tuple(_MODE)
 # Which presets are the paper's own; the others are gpbench's extrapolations, said so in config.yaml.
