@@ -180,15 +180,18 @@ def check_configuration(run: RunLogs) -> Check:
                                         f"{config['method']} preset" + noise, numbers=numbers)
 
 
-def _penalty_strength(run: RunLogs, name: str) -> Check | tuple[str, dict]:
-    """The measurements both penalty-strength checks judge: (evidence, numbers), or the "ok" Check of ``name`` when
-    there is no penalty or too short a log."""
+def check_penalty_strength(run: RunLogs, earlier: list[Check]) -> list[Check]:
+    """Two checks from one measurement of the gradient norm at the penalty points and the penalty's share of the
+    critic loss over the last part of training: "penalty too weak" (the norm far above the penalty's target: the
+    critic escapes the Lipschitz constraint) and "penalty dominates" (the penalty most of the loss, or, for a
+    two-sided penalty, the norm pinned far below its target)."""
+    names = ("penalty too weak", "penalty dominates")
     if run.penalty.kind == "none":
-        return Check(name, "ok", "no gradient penalty (the critic is constrained by "
-                                 + ("weight clipping)" if run.config["clip"] else "nothing)"))
+        return [Check(name, "ok", "no gradient penalty (the critic is constrained by "
+                                  + ("weight clipping)" if run.config["clip"] else "nothing)")) for name in names]
     x, norm = _last_part(*run.series("gradient_norm"))
     if len(norm) < MIN_POINTS:
-        return _too_short(name, len(norm))
+        return [_too_short(name, len(norm)) for name in names]
     _, penalty = _last_part(*run.series("penalty"))
     _, d_loss = _last_part(*run.series("d_loss"))
     share = float(np.mean(penalty) / (np.mean(np.abs(d_loss)) + np.mean(penalty) + 1e-12)) if len(penalty) else 0.0
@@ -197,38 +200,18 @@ def _penalty_strength(run: RunLogs, name: str) -> Check | tuple[str, dict]:
     evidence = (f"mean gradient norm at the penalty points {norm.mean():.3g} ± {norm.std():.2g}"
                 + (f" vs target {target:g}" if target else "") + f"; penalty {100 * share:.0f} % of the critic loss; "
                 + _window_text(x))
-    return evidence, numbers
-
-
-def check_penalty_too_weak(run: RunLogs, earlier: list[Check]) -> Check:
-    """The gradient norm far above the penalty's target: the critic escapes the Lipschitz constraint."""
-    measured = _penalty_strength(run, "penalty too weak")
-    if isinstance(measured, Check):
-        return measured
-    evidence, numbers = measured
-    target = numbers["target"]
-    if target and numbers["gradient_norm"] > GRIP_HIGH * target:
-        if _explained(earlier):
-            return Check("penalty too weak", "ok", evidence + f" - above target, explained by: {_explained(earlier)}",
-                         numbers=numbers)
-        return Check("penalty too weak", "warn", evidence + " - the critic escapes the Lipschitz constraint",
-                     "raise lambda or lower the critic's learning rate", numbers)
-    return Check("penalty too weak", "ok", evidence, numbers=numbers)
-
-
-def check_penalty_dominates(run: RunLogs) -> Check:
-    """The penalty most of the critic's loss, or (two-sided penalties) the norm pinned far below its target."""
-    measured = _penalty_strength(run, "penalty dominates")
-    if isinstance(measured, Check):
-        return measured
-    evidence, numbers = measured
-    target = numbers["target"]
-    if numbers["penalty_share"] > PENALTY_SHARE_HIGH or (
-            target and not run.penalty.one_sided and numbers["gradient_norm"] < GRIP_LOW * target):
-        return Check("penalty dominates", "warn", evidence + " - the penalty dominates the critic's loss",
-                     "lower lambda: the critic spends its capacity on the penalty, its estimate of the distance "
-                     "shrinks and its gradients to the generator fade", numbers)
-    return Check("penalty dominates", "ok", evidence, numbers=numbers)
+    weak = Check(names[0], "ok", evidence, numbers=numbers)
+    if target and norm.mean() > GRIP_HIGH * target:
+        weak = (Check(names[0], "ok", evidence + f" - above target, explained by: {_explained(earlier)}", numbers=numbers)
+                if _explained(earlier) else
+                Check(names[0], "warn", evidence + " - the critic escapes the Lipschitz constraint",
+                      "raise lambda or lower the critic's learning rate", numbers))
+    dominates = Check(names[1], "ok", evidence, numbers=numbers)
+    if share > PENALTY_SHARE_HIGH or (target and not run.penalty.one_sided and norm.mean() < GRIP_LOW * target):
+        dominates = Check(names[1], "warn", evidence + " - the penalty dominates the critic's loss",
+                          "lower lambda: the critic spends its capacity on the penalty, its estimate of the distance "
+                          "shrinks and its gradients to the generator fade", numbers)
+    return [weak, dominates]
 
 
 def _explained(earlier: list[Check]) -> str:
@@ -394,8 +377,7 @@ def diagnose(path: str | Path) -> list[Check]:
     """Every check of one run directory, in order."""
     run = RunLogs.read(path)
     checks = [check_divergence(run), check_configuration(run)]
-    checks.append(check_penalty_too_weak(run, checks))
-    checks.append(check_penalty_dominates(run))
+    checks += check_penalty_strength(run, checks)
     checks.append(check_weight_clipping(run))
     checks.append(check_rising_estimate(run, checks))
     checks.append(check_saturated_discriminator(run))
