@@ -231,6 +231,26 @@ def _figure4(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dirac(args: argparse.Namespace) -> int:
+    import torch
+
+    from gpbench.experiments.dirac import SETTINGS, certify
+    from gpbench.report.dirac import certificate_blocks, write_certificate
+    from gpbench.report.tables import to_markdown
+    from gpbench.training.losses import GAMES
+
+    for name, given, allowed in (("--games", args.games, GAMES), ("--penalties", args.penalties, tuple(SETTINGS))):
+        unknown = [value for value in given or [] if value not in allowed]
+        if unknown:
+            raise ConfigError(f"{name}: {unknown[0]!r} is not allowed; allowed: {', '.join(allowed)}")
+    torch.set_num_threads(1)               # two-element tensors: more threads only add overhead
+    rows = [certify(game, setting) for game in args.games or GAMES for setting in args.penalties or SETTINGS]
+    print(to_markdown(certificate_blocks(rows), "Dirac-GAN convergence certificate", ""))
+    if args.out:
+        print("wrote " + ", ".join(str(path) for path in write_certificate(rows, args.out)))
+    return 0
+
+
 def _claims(args: argparse.Namespace) -> int:
     from gpbench.report.claims import write_claims_table
 
@@ -442,6 +462,14 @@ def build_parser() -> argparse.ArgumentParser:
     overfitting.add_argument("runs", nargs="+", help="run directories trained with train_subset (dev cost logged)")
     overfitting.add_argument("--out", required=True, help="the plot, e.g. results/quick-figures/plots/figure4_overfitting.png")
     overfitting.set_defaults(run=_figure4)
+
+    dirac = verbs.add_parser("dirac", help="the Dirac-GAN convergence certificate of every game x penalty setting "
+                                           "(Mescheder et al. 2018): eigenvalues at the equilibrium and verdicts")
+    dirac.add_argument("--games", nargs="+", metavar="GAME", help="games to certify (default: all)")
+    dirac.add_argument("--penalties", nargs="+", metavar="SETTING",
+                       help="penalty settings to certify, by their names in the table (default: all)")
+    dirac.add_argument("--out", help="also write dirac.md, dirac.csv and dirac.png into this directory")
+    dirac.set_defaults(run=_dirac)
 
     claims = verbs.add_parser("claims", help="the claims table (md, csv): Figures 1, 2 and 4, Table 1, the toy GANs")
     claims.add_argument("--figure1", help="figure1.json of `gpbench figure1 run`")

@@ -65,7 +65,7 @@ def test_least_squares_losses_of_gan_64x64s_lsgan_mode():
 
 
 def test_bad_game_and_wgan_with_label_tricks_are_config_errors():
-    with pytest.raises(ConfigError, match=r"^game: 'lsgan' is not allowed; allowed: mm, ns, wgan, ls$"):
+    with pytest.raises(ConfigError, match=r"^game: 'lsgan' is not allowed; allowed: mm, ns, wgan, ls, rp$"):
         generator_loss("lsgan", FAKE)
     with pytest.raises(ConfigError, match="wgan"):
         discriminator_loss("wgan", REAL, FAKE, real_target=0.9)
@@ -104,3 +104,20 @@ def test_weight_clipping_placement(placement, clipped_before, clipped_after):
 def test_weight_clipping_rejects_bad_settings(clip, placement):
     with pytest.raises(ConfigError):
         WeightClipping(clip, placement)
+
+
+def test_the_relativistic_pairing_game_pairs_each_fake_with_a_real_score():
+    """R3GAN's RpGAN: critic mean softplus(s_g - s_x), generator mean softplus(s_x - s_g), the i-th with the i-th."""
+    import torch.nn.functional as F
+
+    from gpbench.training.losses import discriminator_loss, generator_loss
+
+    real, fake = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.0, 1.0, 0.5])
+    assert discriminator_loss("rp", real, fake).item() == pytest.approx(
+        (F.softplus(torch.tensor(-1.0)) + F.softplus(torch.tensor(3.0)) + F.softplus(torch.tensor(0.0))).item() / 3)
+    assert generator_loss("rp", fake, real).item() == pytest.approx(
+        (F.softplus(torch.tensor(1.0)) + F.softplus(torch.tensor(-3.0)) + F.softplus(torch.tensor(0.0))).item() / 3)
+    # shifting every score by the same amount changes neither: only differences count
+    assert discriminator_loss("rp", real + 5, fake + 5).item() == pytest.approx(discriminator_loss("rp", real, fake).item())
+    with pytest.raises(ValueError, match="real_scores"):
+        generator_loss("rp", fake)

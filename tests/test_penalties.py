@@ -396,3 +396,21 @@ def test_a_new_kind_is_one_class_and_one_registry_line(tmp_path, monkeypatch, ca
 def test_each_penalty_states_its_target_norm_and_whether_it_is_one_sided(config, target, one_sided):
     penalty = build_penalty(config)
     assert (penalty.target_norm, penalty.one_sided) == (target, one_sided)
+
+
+def test_r1r2_is_r1_plus_r2_on_a_critic_with_a_closed_form_gradient():
+    """D(x) = w·x + b: grad D = w at every point, so R1 = R2 = (λ/2)|w|² and R1R2 = λ|w|²; the norm reported is |w|."""
+    from gpbench.penalties import build_penalty
+
+    critic = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[1.0, -2.0, 2.0]]))       # |w| = 3
+    real, fake = torch.randn(4, 3), torch.randn(4, 3)
+    penalty = build_penalty({"kind": "r1r2", "lambda": 2.0})
+    real, fake = penalty.prepare(real, fake, 0)
+    term = penalty.evaluate(critic, real, fake, real_scores=critic(real), fake_scores=critic(fake))
+    assert term.value.item() == pytest.approx(2.0 * 9.0) and term.gradient_norm.item() == pytest.approx(3.0)
+    separate = sum(build_penalty({"kind": kind, "lambda": 2.0})(critic, real, fake) for kind in ("r1", "r2"))
+    assert term.value.item() == pytest.approx(separate.item())
+    term.value.backward()
+    assert critic.weight.grad.abs().sum() > 0                            # it trains the critic

@@ -42,7 +42,8 @@ def planned_outputs(config: str, results: str) -> set[str]:
     return {path for path in paths if path.startswith(results + "/")}
 
 
-COMMITTED_SUITES = sorted({path.split("/")[1] for path in committed("results")} - {"bench"})
+NOT_SUITES = {"bench", "dirac"}        # results/bench: cost files (below); results/dirac: `gpbench dirac`'s output
+COMMITTED_SUITES = sorted({path.split("/")[1] for path in committed("results")} - NOT_SUITES)
 
 
 def test_every_committed_results_folder_belongs_to_a_shipped_suite():
@@ -88,3 +89,19 @@ def test_a_committed_cost_file_costs_todays_suite_or_says_what_changed(cost_file
     markdown = REPO / re.sub(r"suite_cost_cpu\.json$", "suite_cost.md", cost_file).replace(".json", ".md")
     label = suite_staleness(measured, ["configs/paper.yaml"], base=REPO)
     assert label is None or label in markdown.read_text(), f"{markdown.name} lacks the line: {label}"
+
+
+def test_the_committed_dirac_certificate_is_what_gpbench_dirac_writes(tmp_path):
+    """results/dirac/ holds `gpbench dirac --out results/dirac` of today's code: its table, byte for byte."""
+    import torch
+
+    from gpbench.cli import main
+
+    threads = torch.get_num_threads()
+    try:
+        assert main(["dirac", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert committed("results/dirac") == {f"results/dirac/dirac.{ext}" for ext in ("md", "csv", "png")}
+    for name in ("dirac.md", "dirac.csv"):
+        assert (tmp_path / name).read_text() == (REPO / "results/dirac" / name).read_text(), name

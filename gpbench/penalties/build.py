@@ -8,11 +8,11 @@ from __future__ import annotations
 from gpbench.errors import ConfigError
 from gpbench.penalties.base import LOSS_TARGETS, NoPenalty, Penalty
 from gpbench.penalties.flex import FlexPenalty, one_of
-from gpbench.penalties.kinds import R1, R2, Dragan, WganGP, WganLP, ZeroGP
+from gpbench.penalties.kinds import R1, R1R2, R2, Dragan, WganGP, WganLP, ZeroGP
 from gpbench.penalties.schedules import is_number, non_negative_schedule
 
 REGISTRY: dict[str, type[Penalty]] = {cls.kind: cls for cls in (
-    WganGP, WganLP, ZeroGP, R1, R2, Dragan, FlexPenalty, NoPenalty)}
+    WganGP, WganLP, ZeroGP, R1, R2, R1R2, Dragan, FlexPenalty, NoPenalty)}
 
 MAX_EVERY = 1_000_000
 COMMON_KEYS = ("kind", "lambda", "every", "loss", "fraction")

@@ -86,12 +86,18 @@ class R1(InputGradientPenalty):
 
     def gradient(self, critic, real, fake, real_scores, fake_scores):
         points, scores = (real, real_scores) if self.batch == "real" else (fake, fake_scores)
-        if scores is None or not points.requires_grad:
-            return input_gradient(critic, points.detach())
-        return scores_gradient(scores, points)
+        return _gradient_at(critic, points, scores)
 
     def shape(self, squared_norms):
         return 0.5 * squared_norms
+
+
+def _gradient_at(critic, points: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
+    """The critic's input gradient at ``points``: from the loss's own forward pass (``scores``) when the points
+    were made to require grad before it, else from a forward pass of its own."""
+    if scores is None or not points.requires_grad:
+        return input_gradient(critic, points.detach())
+    return scores_gradient(scores, points)
 
 
 class R2(R1):
@@ -100,6 +106,25 @@ class R2(R1):
     kind = "r2"
     evaluated_at = "fake g"
     batch = "fake"
+
+
+class R1R2(R1):
+    """R1 and R2 together, as R3GAN regularises its relativistic pairing loss (Huang et al. 2024):
+    (1/2) (mean ||grad D(x)||^2 + mean ||grad D(g)||^2)."""
+
+    kind = "r1r2"
+    evaluated_at = "real x and fake g"
+    formula = "lambda/2 * (mean |grad D(x)|^2 + mean |grad D(g)|^2)"
+
+    def prepare(self, real, fake, step):
+        if not self.applies_at(step) or self.fraction < 1.0:
+            return real, fake
+        return real.requires_grad_(True), fake.detach().requires_grad_(True)
+
+    def term(self, critic, real, fake, generator, values, real_scores, fake_scores):
+        squared = [per_sample_squared_norm(_gradient_at(critic, points, scores))
+                   for points, scores in ((real, real_scores), (fake, fake_scores))]
+        return 0.5 * (squared[0].mean() + squared[1].mean()), safe_sqrt(torch.cat(squared).detach()).mean()
 
 
 class Dragan(WganGP):

@@ -19,7 +19,7 @@ from gpbench.errors import ConfigError
 from gpbench.penalties import Penalty, PenaltyTerm
 from gpbench.penalties.schedules import is_number
 
-GAMES = ("mm", "ns", "wgan", "ls")
+GAMES = ("mm", "ns", "wgan", "ls", "rp")
 CLIP_PLACEMENTS = ("after", "before")
 
 
@@ -58,12 +58,17 @@ def discriminator_loss(game: str, real_scores: torch.Tensor, fake_scores: torch.
     ``real_target`` < 1 is one-sided label smoothing (0.9 is the usual choice); ``flip_probability`` p flips
     each label t -> 1 - t with probability p (noisy labels).  wgan: mean s_g - mean s_x.
     ls (least squares, Mao et al. 2017, as gan_64x64.py's `lsgan` mode): (mean (s_x - 1)^2 + mean s_g^2) / 2.
+    rp (relativistic pairing, Jolicoeur-Martineau 2019, as R3GAN): mean softplus(s_g - s_x), the i-th fake paired
+    with the i-th real sample.
     """
     check_game_options(game, real_target, flip_probability, halve)
     if game == "wgan":
         return fake_scores.mean() - real_scores.mean()
     if game == "ls":
         return ((real_scores - 1.0).square().mean() + fake_scores.square().mean()) / 2
+    if game == "rp":
+        count = min(len(real_scores), len(fake_scores))
+        return F.softplus(fake_scores[:count] - real_scores[:count]).mean()
     real_targets = torch.full_like(real_scores, real_target)
     fake_targets = torch.zeros_like(fake_scores)
     if flip_probability:
@@ -73,9 +78,15 @@ def discriminator_loss(game: str, real_scores: torch.Tensor, fake_scores: torch.
     return loss / 2 if halve else loss
 
 
-def generator_loss(game: str, fake_scores: torch.Tensor) -> torch.Tensor:
-    """mm: -BCE(s_g, 0) = mean log(1 - sigmoid(s_g)); ns: BCE(s_g, 1); wgan: -mean s_g; ls: mean (s_g - 1)^2."""
+def generator_loss(game: str, fake_scores: torch.Tensor, real_scores: torch.Tensor | None = None) -> torch.Tensor:
+    """mm: -BCE(s_g, 0) = mean log(1 - sigmoid(s_g)); ns: BCE(s_g, 1); wgan: -mean s_g; ls: mean (s_g - 1)^2;
+    rp: mean softplus(s_x - s_g), paired (the only game that needs ``real_scores``)."""
     check_game_options(game)
+    if game == "rp":
+        if real_scores is None:
+            raise ValueError("the rp game's generator loss pairs each fake score with a real one: pass real_scores")
+        count = min(len(real_scores), len(fake_scores))
+        return F.softplus(real_scores[:count] - fake_scores[:count]).mean()
     if game == "wgan":
         return -fake_scores.mean()
     if game == "ls":
@@ -164,7 +175,8 @@ class GanLoss:
                        step: int, values: dict | None = None) -> tuple[torch.Tensor, dict]:
         """``fake`` = G(z) attached to G's graph; ``real`` = the last critic batch, for a penalty on g_loss."""
         with self.autocast():
-            g_loss = generator_loss(self.game, critic(fake).float())
+            real_scores = critic(real[:len(fake)].detach()).float().detach() if self.game == "rp" else None
+            g_loss = generator_loss(self.game, critic(fake).float(), real_scores)
             term = PenaltyTerm(g_loss.new_zeros(()))
             if self.penalty.on_generator_loss:
                 count = min(len(real), len(fake))
