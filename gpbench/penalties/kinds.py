@@ -69,35 +69,33 @@ class ZeroGP(InputGradientPenalty):
 class R1(InputGradientPenalty):
     """Mescheder et al. 2018: (1/2) ||grad D(x)||^2 on real data (the paper's gamma/2).
 
-    It differentiates the loss's own forward pass on ``real`` when :meth:`prepare` made ``real`` require grad,
-    saving one critic forward per step (not with ``fraction`` < 1, which evaluates a sub-batch)."""
+    It differentiates the loss's own forward pass on each batch it regularises when :meth:`prepare` made that
+    batch require grad, saving one critic forward per step (not with ``fraction`` < 1, which evaluates a
+    sub-batch). ``batches``: the batches regularised, each adding (1/2) mean ||grad D||^2 on it."""
 
     kind = "r1"
     evaluated_at = "real x"
     formula = "lambda/2 * mean |grad|^2"
-    batch = "real"
+    batches: tuple[str, ...] = ("real",)
 
     def prepare(self, real, fake, step):
         if not self.applies_at(step) or self.fraction < 1.0:
             return real, fake
-        if self.batch == "real":
-            return real.requires_grad_(True), fake
-        return real, fake.detach().requires_grad_(True)
+        if "real" in self.batches:
+            real = real.requires_grad_(True)
+        if "fake" in self.batches:
+            fake = fake.detach().requires_grad_(True)
+        return real, fake
 
-    def gradient(self, critic, real, fake, real_scores, fake_scores):
-        points, scores = (real, real_scores) if self.batch == "real" else (fake, fake_scores)
-        return _gradient_at(critic, points, scores)
-
-    def shape(self, squared_norms):
-        return 0.5 * squared_norms
-
-
-def _gradient_at(critic, points: torch.Tensor, scores: torch.Tensor | None) -> torch.Tensor:
-    """The critic's input gradient at ``points``: from the loss's own forward pass (``scores``) when the points
-    were made to require grad before it, else from a forward pass of its own."""
-    if scores is None or not points.requires_grad:
-        return input_gradient(critic, points.detach())
-    return scores_gradient(scores, points)
+    def term(self, critic, real, fake, generator, values, real_scores, fake_scores):
+        """The critic's input gradient at each regularised batch: from the loss's own forward pass (its scores)
+        when the batch was made to require grad before it, else from a forward pass of its own."""
+        squared = [per_sample_squared_norm(input_gradient(critic, points.detach())
+                                           if scores is None or not points.requires_grad
+                                           else scores_gradient(scores, points))
+                   for name, points, scores in (("real", real, real_scores), ("fake", fake, fake_scores))
+                   if name in self.batches]
+        return 0.5 * sum(norms.mean() for norms in squared), safe_sqrt(torch.cat(squared).detach()).mean()
 
 
 class R2(R1):
@@ -105,7 +103,7 @@ class R2(R1):
 
     kind = "r2"
     evaluated_at = "fake g"
-    batch = "fake"
+    batches = ("fake",)
 
 
 class R1R2(R1):
@@ -115,16 +113,7 @@ class R1R2(R1):
     kind = "r1r2"
     evaluated_at = "real x and fake g"
     formula = "lambda/2 * (mean |grad D(x)|^2 + mean |grad D(g)|^2)"
-
-    def prepare(self, real, fake, step):
-        if not self.applies_at(step) or self.fraction < 1.0:
-            return real, fake
-        return real.requires_grad_(True), fake.detach().requires_grad_(True)
-
-    def term(self, critic, real, fake, generator, values, real_scores, fake_scores):
-        squared = [per_sample_squared_norm(_gradient_at(critic, points, scores))
-                   for points, scores in ((real, real_scores), (fake, fake_scores))]
-        return 0.5 * (squared[0].mean() + squared[1].mean()), safe_sqrt(torch.cat(squared).detach()).mean()
+    batches = ("real", "fake")
 
 
 class Dragan(WganGP):

@@ -233,12 +233,13 @@ def flex_comparisons(block: Block, groups: dict, records: list[dict], dataset: s
     short = {label: label.removeprefix(f"{runs_of[label][0].config['method']}-") for label in labels}
     header = [f"rank ({RESULT_LABELS[primary]})", f"vs {short.get(control, 'control')}",
               f"vs {short.get(reference, 'plain WGAN-GP')}"]
-    block.header[5:5] = header
+    after_seeds = block.header.index("seeds") + 1
+    block.header[after_seeds:after_seeds] = header
     for row, record, label in zip(block.rows, records, labels):
         rank = order.index(label) + 1 if label in order else None
         cells = [str(rank) if rank else "—", columns["control"].get(label, "control"),
                  columns["wgan-gp"].get(label, "reference")]
-        row[5:5] = cells
+        row[after_seeds:after_seeds] = cells
         record.update({"rank": rank, "vs_control": cells[1], "vs_reference": cells[2]})
     return [f"Primary metric: {RESULT_LABELS[primary]} (the settings are ranked on it, 1 best, and compared on it "
             "only; the other columns are exploratory). Each setting is compared with the no-penalty control "
