@@ -106,13 +106,15 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
              "caption": "architectures smoke suite: the numbers mean nothing",
              "architectures": {"datasets": ["mnist"], "rows": ["dcgan", "resnet"], "methods": ["ns-gan", "wgan-gp"],
                                "overrides": small_run},
-             "random_architectures": {"dataset": "mnist", "count": 3, "sweep_seed": 5, "overrides": small_run},
+             "random_architectures": {"dataset": "mnist", "count": 3, "sweep_seed": 5, "overrides": small_run,
+                                      "time_matched_iterations": 3},
              "eval": {"samples": {"mnist": 100}, "curve_samples": {"mnist": 50}, "lenet_epochs": 1}}
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     first, second = (plan(load_suite([tmp_path / "suite.yaml"])) for _ in range(2))
     assert [(run.path, run.config) for run in first] == [(run.path, run.config) for run in second]
-    assert [run.path for run in first if run.group == "random_architectures"][:2] == [
-        "mnist/ns-gan-random000/seed0", "mnist/wgan-gp-random000/seed0"]
+    assert [run.path for run in first if run.group == "random_architectures"][:3] == [
+        "mnist/ns-gan-random000/seed0", "mnist/wgan-gp-random000/seed0", "mnist/ns-gan-random000-time-matched/seed0"]
+    assert [run.config["iterations"] for run in first if run.group == "random_architectures"][:3] == [2, 2, 3]
     result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--cores", "2",
                              "--configfile", str(tmp_path / "suite.yaml")], cwd=tmp_path, capture_output=True,
                             text=True, timeout=900)
@@ -128,7 +130,11 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
         claims = {row["claim"]: row for row in csv.DictReader(handle)}
     assert set(claims) == {"Only WGAN-GP trains every Figure 2 architecture (mnist)",
                            "WGAN-GP succeeds on more random architectures at every threshold (mnist, 3 architectures)",
-                           "WGAN-GP scores higher than the GAN on the same random architecture (mnist, paired)"}
+                           "WGAN-GP scores higher than the GAN on the same random architecture (mnist, paired)",
+                           "WGAN-GP succeeds on more random architectures than the GAN given WGAN-GP's training "
+                           "seconds at every threshold (mnist, 3 architectures)",
+                           "WGAN-GP scores higher than the GAN given WGAN-GP's training seconds on the same random "
+                           "architecture (mnist, paired)"}
     assert all(row["reproduced"] in ("yes", "NO", "undetermined") and row["measured"] for row in claims.values())
     assert "sign test p = " in (tables / "random_architectures.md").read_text()
     assert "| fraction of the way to the real data |" in (tables / "random_architectures.md").read_text()
@@ -137,10 +143,16 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
         assert re.search(r"Real data: IS \(LeNet\) \d+\.\d+ ± [\d.e+-]+ on 100 training images", table)
     with open(tables / "random_architectures.csv") as handle:
         rows = list(csv.DictReader(handle))
-    counts = [row for row in rows if row.get("threshold")]
+    counts = [row for row in rows if row.get("threshold") and row["gan_arm"] == "ns-gan"]
     drawn = [row for row in rows if row.get("architecture")]     # the table of draws: each run's (5, k) draw
-    assert len(drawn) == 6 and all(row[key] == str(value) for row in drawn
+    assert len(drawn) == 9 and all(row[key] == str(value) for row in drawn
                                    for key, value in draw_record(5, int(row["architecture"])).items())
+    assert {(row["arm"], row["iterations"]) for row in drawn} == {("ns-gan", "2"), ("wgan-gp", "2"),
+                                                                  ("ns-gan (time-matched)", "3")}
+    table1 = (tables / "random_architectures.md").read_text()
+    assert "## mnist: against the GAN given WGAN-GP's training seconds" in table1
+    assert re.search(r"Training seconds, summed over the draws: ns-gan \(time-matched\) [\d,]+ s; wgan-gp [\d,]+ s",
+                     table1)
     assert "mnist: the 3 architectures drawn" in (tables / "random_architectures.md").read_text()
     real = float(re.search(r"Real data: IS \(LeNet\) (\d+\.\d+)", (tables / "random_architectures.md").read_text())[1])
     assert [row["threshold_label"].split(" ")[0] for row in counts] == ["0.1", "0.2", "0.3", "0.4", "0.5"]
@@ -173,7 +185,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     assert set(schema["definitions"]["method"]["enum"]) == set(METHODS)
     replication_arch = schema["properties"]["replication"]["items"]["properties"]["arch"]["enum"]
     assert set(replication_arch) == set(ARCHITECTURES) - set(IMAGE_LAYOUT_ARCHITECTURES)   # they have sections
-    assert schema["properties"]["architectures"]["properties"]["rows"]["items"]["enum"] == list(FIGURE2_ROWS)
+    assert schema["definitions"]["figure2_row"]["enum"] == list(FIGURE2_ROWS)
     metrics = schema["properties"]["eval"]["properties"]["metrics"]["additionalProperties"]["items"]["enum"]
     assert set(metrics) == set(METRICS)
     assert set(FEATURE_EXTRACTORS) == {info.features for info in METRICS.values()} - {None}
@@ -304,3 +316,32 @@ def test_table1_thresholds_are_relative_to_the_real_data_where_its_score_was_mea
     # a collapsed run (IS 1.0000006, not counted) fails every threshold: it scores 0
     assert architecture_score([Run(1.0000006, counted=False)], "is_lenet") == 0.0
     assert architecture_score([Run(4.0), Run(1.02, counted=False)], "is_lenet") == 2.0
+
+
+def test_deciding_rows_get_their_own_seeds_and_a_row_outside_the_grid_is_refused():
+    from gpbench.errors import ConfigError
+    from gpbench.suite.pipeline import plan
+
+    grid = {"datasets": ["mnist"], "rows": ["dcgan", "no-norm"], "methods": ["wgan-gp"], "seeds": [0],
+            "deciding_rows": ["no-norm"], "deciding_seeds": [0, 1, 2], "overrides": {"iterations": 2}}
+    runs = plan({"suite": "arch", "seeds": [7], "architectures": grid})
+    assert [run.path for run in runs] == ["mnist/wgan-gp-dcgan/seed0", "mnist/wgan-gp-no-norm/seed0",
+                                          "mnist/wgan-gp-no-norm/seed1", "mnist/wgan-gp-no-norm/seed2"]
+    with pytest.raises(ConfigError, match=r"architectures.deciding_rows: 'tanh' is not one of the suite's rows"):
+        plan({"suite": "arch", "seeds": [0], "architectures": {**grid, "deciding_rows": ["tanh"]}})
+
+
+def test_table1_compares_wgan_gp_with_each_gan_arm_on_its_own():
+    from gpbench.report.architectures import (TIME_MATCHED_ARM, gan_arms, paired_comparison, table1_claim,
+                                              table1_counts)
+
+    scores = {i: {"ns-gan": 1.0, "wgan-gp": 4.0, TIME_MATCHED_ARM: 5.0} for i in range(6)}
+    assert gan_arms(scores) == ["ns-gan", TIME_MATCHED_ARM]
+    thresholds = {"3": 3.0}
+    assert table1_counts(scores, thresholds)["3"] == {"only GAN": 0, "only WGAN-GP": 6, "both": 0, "neither": 0}
+    matched = table1_counts(scores, thresholds, (TIME_MATCHED_ARM, "wgan-gp"))
+    assert matched["3"] == {"only GAN": 0, "only WGAN-GP": 0, "both": 6, "neither": 0}
+    assert table1_claim(matched, "mnist", TIME_MATCHED_ARM)["reproduced"] == "NO"
+    paired = paired_comparison(scores, (TIME_MATCHED_ARM, "wgan-gp"))
+    assert (paired["gan"], paired["higher"], paired["lower"]) == (TIME_MATCHED_ARM, 0, 6)
+    assert paired["sign_p"] == pytest.approx(2 * 0.5 ** 6)

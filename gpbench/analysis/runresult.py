@@ -136,11 +136,15 @@ class RunResult:
         """How its steps were launched (docs/engines.md); runs from before engines existed ran eagerly."""
         return self.status.get("engine", "eager")
 
+    @property
+    def training_seconds(self) -> float | None:
+        """Wall-clock seconds of training, as last logged (None before the first log line)."""
+        return self.log[-1]["seconds"] if self.log else None
+
     def seconds_per_1k_iterations(self) -> float | None:
         if not self.log:
             return None
-        last = self.log[-1]
-        return 1000.0 * last["seconds"] / (last["iteration"] + 1)
+        return 1000.0 * self.training_seconds / (self.log[-1]["iteration"] + 1)
 
     def final_wasserstein_estimate(self) -> float | None:
         values = [line["wasserstein_estimate"] for line in self.log if line.get("wasserstein_estimate") is not None]

@@ -15,8 +15,11 @@ from gpbench.analysis.statistics import SIGNIFICANCE, summarise
 from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, real_data_score,
                                     stability_text)
 from gpbench.analysis.runresult import RunResult, marks_of
+from gpbench.suite.pipeline import TABLE1_METHODS, TIME_MATCHED
 
-TABLE1_PAIR = ("ns-gan", "wgan-gp")          # Table 1's "GAN" and "WGAN-GP" columns
+TABLE1_PAIR = TABLE1_METHODS                 # Table 1's "GAN" and "WGAN-GP" columns
+# The GAN again, trained for about WGAN-GP's training seconds (pipeline: random_architectures.time_matched_iterations)
+TIME_MATCHED_ARM = f"{TABLE1_PAIR[0]} ({TIME_MATCHED})"
 TABLE1_OUTCOMES = ("only GAN", "only WGAN-GP", "both", "neither")
 # Where the real data's own score was measured with the runs' classifier (LeNet IS on MNIST-like data, the CPU
 # suites), thresholds are fractions of the way from a one-class generator (IS 1) to that score: Table 1's span the
@@ -212,15 +215,30 @@ def architecture_claims(results: list[RunResult]) -> list[dict]:
     claims = [figure2_claim(*_figure2_records(runs, metric), dataset) for dataset, runs, metric in _per_dataset(figure2)]
     for dataset, runs, metric in _per_dataset(table1):
         scores = _table1_scores(runs, metric)[0]
-        claims += [table1_claim(table1_counts(scores, table1_thresholds(runs, metric)), dataset),
-                   paired_claim(paired_comparison(scores), dataset)]
+        for gan in gan_arms(scores):
+            pair = (gan, TABLE1_PAIR[1])
+            claims += [table1_claim(table1_counts(scores, table1_thresholds(runs, metric), pair), dataset, gan),
+                       paired_claim(paired_comparison(scores, pair), dataset)]
     return claims
 
 
-def table1_counts(scores: dict[int, dict[str, float]], thresholds: dict[str, float]) -> dict[str, dict[str, int]]:
+def gan_arms(scores: dict[int, dict[str, float]]) -> list[str]:
+    """The GAN arms present in Table 1's scores, the standard one first."""
+    present = {arm for by_arm in scores.values() for arm in by_arm}
+    return [arm for arm in (TABLE1_PAIR[0], TIME_MATCHED_ARM) if arm in present]
+
+
+def table1_arm(run: RunResult) -> str:
+    """The Table 1 arm a run belongs to: its method, or TIME_MATCHED_ARM for the GAN given WGAN-GP's seconds."""
+    return TIME_MATCHED_ARM if run.label.endswith(f"-{TIME_MATCHED}") else run.config["method"]
+
+
+def table1_counts(scores: dict[int, dict[str, float]], thresholds: dict[str, float],
+                  pair: tuple[str, str] = TABLE1_PAIR) -> dict[str, dict[str, int]]:
     """Per threshold (label -> score), how many architectures pass it with only the GAN, only WGAN-GP, both,
-    neither (each row sums to the number of architectures). ``scores``: architecture -> method -> score."""
-    gan, gp = TABLE1_PAIR
+    neither (each row sums to the number of architectures). ``scores``: architecture -> arm -> score; ``pair``:
+    the (GAN, WGAN-GP) arms compared."""
+    gan, gp = pair
     counts = {}
     for label, threshold in thresholds.items():
         row = dict.fromkeys(TABLE1_OUTCOMES, 0)
@@ -232,77 +250,107 @@ def table1_counts(scores: dict[int, dict[str, float]], thresholds: dict[str, flo
     return counts
 
 
-def paired_comparison(scores: dict[int, dict[str, float]]) -> dict:
-    """WGAN-GP against the GAN on the same architectures: on how many it scores higher, lower, the same; the
+def paired_comparison(scores: dict[int, dict[str, float]], pair: tuple[str, str] = TABLE1_PAIR) -> dict:
+    """WGAN-GP against the GAN arm on the same architectures: on how many it scores higher, lower, the same; the
     two-sided exact sign test (ties dropped) and the Wilcoxon signed-rank test of the score differences."""
     from scipy.stats import binomtest, wilcoxon
 
-    gan, gp = TABLE1_PAIR
+    gan, gp = pair
     differences = [by_method[gp] - by_method[gan] for by_method in scores.values() if gan in by_method and gp in by_method]
     higher, lower = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
     nonzero = [d for d in differences if d != 0]
-    return {"architectures": len(differences), "higher": higher, "lower": lower,
+    return {"gan": gan, "architectures": len(differences), "higher": higher, "lower": lower,
             "tied": len(differences) - higher - lower,
             "sign_p": binomtest(higher, higher + lower, 0.5).pvalue if nonzero else 1.0,
             "wilcoxon_p": float(wilcoxon(nonzero).pvalue) if nonzero else 1.0}
 
 
+def gan_words(arm: str) -> str:
+    """A GAN arm of Table 1 in a claim's words."""
+    return "the GAN given WGAN-GP's training seconds" if arm == TIME_MATCHED_ARM else "the GAN"
+
+
 def paired_text(paired: dict) -> str:
-    return (f"paired over {paired['architectures']} architectures, WGAN-GP scores higher on {paired['higher']}, lower "
+    return (f"paired over {paired['architectures']} architectures against {gan_words(paired['gan'])}, WGAN-GP scores "
+            f"higher on {paired['higher']}, lower "
             f"on {paired['lower']}, the same on {paired['tied']}: sign test p = {paired['sign_p']:.2g}, Wilcoxon "
             f"signed-rank p = {paired['wilcoxon_p']:.2g}")
 
 
 def paired_claim(paired: dict, dataset: str) -> dict:
     """WGAN-GP scores higher than the GAN on the same random architecture, by the two-sided sign test at 5 %."""
-    return {"claim": f"WGAN-GP scores higher than the GAN on the same random architecture ({dataset}, paired)",
+    return {"claim": f"WGAN-GP scores higher than {gan_words(paired['gan'])} on the same random architecture "
+                     f"({dataset}, paired)",
             "measured": paired_text(paired),
             "reproduced": "yes" if paired["higher"] > paired["lower"] and paired["sign_p"] < SIGNIFICANCE else "NO"}
 
 
 def table1_table(results: list[RunResult]):
-    """Block per dataset: the threshold table beside the paper's counts, and the claim "WGAN-GP succeeds on more
-    random architectures at every threshold"; the per-architecture scores go to the records."""
+    """Blocks per dataset: per GAN arm (the GAN, and the GAN given WGAN-GP's training seconds where the suite has
+    it) the threshold table beside the paper's counts, the paired test and the claims; then the draws."""
     blocks, records = [], []
     for dataset, runs, metric in _per_dataset(results):
         scores, score_records = _table1_scores(runs, metric)
         records += score_records
         thresholds = table1_thresholds(runs, metric)
         relative = real_data_score(runs, metric) is not None
-        counts = table1_counts(scores, thresholds)
-        paired = paired_comparison(scores)
-        block = Block(f"{dataset}{marks_of(runs)}",
-                      [("fraction of the way to the real data" if relative else f"min. {RESULT_LABELS[metric]}"),
-                       *TABLE1_OUTCOMES, "paper (only GAN / only WGAN-GP / both / neither, of 200)"], [])
-        for (label, threshold), row in zip(thresholds.items(), counts.values()):
-            block.rows.append([label, *[str(row[outcome]) for outcome in TABLE1_OUTCOMES],
-                               "—" if relative else " / ".join(str(n) for n in REPORTED_TABLE1[threshold])])
-            records.append({"dataset": dataset, "threshold": threshold, "threshold_label": label, **row,
-                            "architectures": len(scores)})
-        scale = (f"Thresholds are fractions of the way from a one-class generator ({RESULT_LABELS[metric]} 1) to the "
-                 f"real data's own {RESULT_LABELS[metric]} measured with the same classifier; the paper's absolute "
-                 "Inception thresholds on 32x32 ImageNet (" + "; ".join(
-                     f"{t:g}: {' / '.join(map(str, n))}" for t, n in REPORTED_TABLE1.items())
-                 + ") are not comparable at this scale." if relative
-                 else "The paper's counts are for the Inception score on 32x32 ImageNet.")
-        block.notes = [f"{len(scores)} random architecture{'s' * (len(scores) != 1)}, each trained with "
-                       f"{TABLE1_PAIR[0]} and {TABLE1_PAIR[1]}; an architecture passes a threshold when its mean "
-                       f"{RESULT_LABELS[metric]} over seeds exceeds it; a run that diverged, collapsed or did not "
-                       f"finish scores 0 and fails every threshold. {scale}",
-                       f"Paired: {paired_text(paired)}.", data_note(runs), *real_data_notes(runs),
-                       claim_note(table1_claim(counts, dataset)), claim_note(paired_claim(paired, dataset))]
-        blocks += [block, draws_block(dataset, score_records, metric)]
+        seconds = arm_seconds(runs)
+        for gan in gan_arms(scores):
+            pair = (gan, TABLE1_PAIR[1])
+            counts = table1_counts(scores, thresholds, pair)
+            paired = paired_comparison(scores, pair)
+            title = dataset if gan == TABLE1_PAIR[0] else f"{dataset}: against {gan_words(gan)}"
+            block = Block(f"{title}{marks_of(runs)}",
+                          [("fraction of the way to the real data" if relative else f"min. {RESULT_LABELS[metric]}"),
+                           *TABLE1_OUTCOMES, "paper (only GAN / only WGAN-GP / both / neither, of 200)"], [])
+            for (label, threshold), row in zip(thresholds.items(), counts.values()):
+                block.rows.append([label, *[str(row[outcome]) for outcome in TABLE1_OUTCOMES],
+                                   "—" if relative else " / ".join(str(n) for n in REPORTED_TABLE1[threshold])])
+                records.append({"dataset": dataset, "gan_arm": gan, "threshold": threshold, "threshold_label": label,
+                                **row, "architectures": len(scores)})
+            block.notes = [table1_protocol_note(len(scores), pair, metric, relative),
+                           "Training seconds, summed over the draws: " + "; ".join(
+                               f"{arm} {seconds[arm]:,.0f} s" for arm in (*pair,) if arm in seconds) + ".",
+                           f"Paired: {paired_text(paired)}.", data_note(runs), *real_data_notes(runs),
+                           claim_note(table1_claim(counts, dataset, gan)), claim_note(paired_claim(paired, dataset))]
+            blocks.append(block)
+        blocks.append(draws_block(dataset, score_records, metric))
     return blocks, records
 
 
+def table1_protocol_note(architectures: int, pair: tuple[str, str], metric: str, relative: bool) -> str:
+    scale = (f"Thresholds are fractions of the way from a one-class generator ({RESULT_LABELS[metric]} 1) to the "
+             f"real data's own {RESULT_LABELS[metric]} measured with the same classifier; the paper's absolute "
+             "Inception thresholds on 32x32 ImageNet (" + "; ".join(
+                 f"{t:g}: {' / '.join(map(str, n))}" for t, n in REPORTED_TABLE1.items())
+             + ") are not comparable at this scale." if relative
+             else "The paper's counts are for the Inception score on 32x32 ImageNet.")
+    return (f"{architectures} random architecture{'s' * (architectures != 1)}, each trained with {pair[0]} and "
+            f"{pair[1]}; an architecture passes a threshold when its mean {RESULT_LABELS[metric]} over seeds exceeds "
+            f"it; a run that diverged, collapsed or did not finish scores 0 and fails every threshold. {scale}")
+
+
+def arm_seconds(runs: list[RunResult]) -> dict[str, float]:
+    """Training seconds per Table 1 arm, summed over its runs (each run's last logged elapsed time)."""
+    seconds: dict[str, float] = {}
+    for run in runs:
+        if run.training_seconds is not None:
+            seconds[table1_arm(run)] = seconds.get(table1_arm(run), 0.0) + run.training_seconds
+    return seconds
+
+
 def _table1_scores(runs: list[RunResult], metric: str) -> tuple[dict[int, dict[str, float]], list[dict]]:
-    """Architecture -> method -> score over one dataset's runs, and a record per (architecture, method)."""
+    """Architecture -> arm -> score over one dataset's runs, and a record per (architecture, arm)."""
+    groups: dict[tuple[int, str], list[RunResult]] = {}
+    for run in sorted(runs, key=lambda r: (r.config["random_architecture"]["index"], table1_arm(r), r.config["seed"])):
+        groups.setdefault((run.config["random_architecture"]["index"], table1_arm(run)), []).append(run)
     scores: dict[int, dict[str, float]] = {}
     records = []
-    for (dataset, index, method), group in _by(runs, "random_architecture", "method").items():
-        scores.setdefault(index, {})[method] = architecture_score(group, metric)
-        records.append({"dataset": dataset, "architecture": index, "method": method, "metric": metric,
-                        "score": scores[index][method], "seeds": len(group),
+    for (index, arm), group in groups.items():
+        scores.setdefault(index, {})[arm] = architecture_score(group, metric)
+        records.append({"dataset": group[0].dataset, "architecture": index, "arm": arm,
+                        "method": group[0].config["method"], "iterations": group[0].config["iterations"],
+                        "metric": metric, "score": scores[index][arm], "seeds": len(group),
                         "counted": sum(run.counted for run in group), "rehearsal": marks_of(group),
                         **drawn_settings(group[0])})
     return scores, records
@@ -324,27 +372,29 @@ def draws_block(dataset: str, score_records: list[dict], metric: str) -> Block:
     """Every architecture of the sweep: what was drawn for G and D, and its score under each method (from the
     per-(architecture, method) records of _table1_scores, which carry the draw)."""
     drawn = {record["architecture"]: record for record in score_records}
-    scores = {(record["architecture"], record["method"]): record["score"] for record in score_records}
+    scores = {(record["architecture"], record["arm"]): record["score"] for record in score_records}
+    arms = [arm for arm in (*TABLE1_PAIR, TIME_MATCHED_ARM) if any(key[1] == arm for key in scores)]
     block = Block(f"{dataset}: the {len(drawn)} architectures drawn", ["architecture", "generator", "critic",
-                                                                      *[f"{RESULT_LABELS[metric]} {method}"
-                                                                        for method in TABLE1_PAIR]], [])
+                                                                      *[f"{RESULT_LABELS[metric]} {arm}"
+                                                                        for arm in arms]], [])
     for index in sorted(drawn):
         block.rows.append([str(index), describe_net(drawn[index], "g"), describe_net(drawn[index], "c"),
-                           *[f"{scores[index, method]:.3g}" if (index, method) in scores else "—"
-                             for method in TABLE1_PAIR]])
+                           *[f"{scores[index, arm]:.3g}" if (index, arm) in scores else "—" for arm in arms]])
     block.notes = ["Normalised: batchnorm in the generator; in the critic batchnorm under NS-GAN and layernorm under "
                    "WGAN-GP, as the paper's Table 4. A run that diverged, collapsed or did not finish scores 0."]
     return block
 
 
-def table1_claim(counts: dict[str, dict[str, int]], dataset: str) -> dict:
-    """WGAN-GP succeeds on more architectures than the GAN at every threshold some architecture passes."""
+def table1_claim(counts: dict[str, dict[str, int]], dataset: str, gan: str = TABLE1_PAIR[0]) -> dict:
+    """WGAN-GP succeeds on more architectures than the GAN arm ``gan`` at every threshold some architecture
+    passes."""
     contested = {t: row for t, row in counts.items() if row["neither"] < sum(row.values())}
     more = {t: row["only WGAN-GP"] > row["only GAN"] for t, row in contested.items()}
     detail = "; ".join(f"{t}: WGAN-GP {row['only WGAN-GP'] + row['both']} vs GAN {row['only GAN'] + row['both']}"
                        for t, row in counts.items())
     architectures = sum(next(iter(counts.values())).values()) if counts else 0
-    return {"claim": f"WGAN-GP succeeds on more random architectures at every threshold ({dataset}, "
+    against = "" if gan == TABLE1_PAIR[0] else f" than {gan_words(gan)}"
+    return {"claim": f"WGAN-GP succeeds on more random architectures{against} at every threshold ({dataset}, "
                      f"{architectures} architectures)",
             "measured": f"architectures passing each threshold, {detail}"
                         + ("; no architecture passed any threshold" if not contested else ""),

@@ -29,6 +29,7 @@ GROUPS = ("replication", "flex", "figure4", "architectures", "random_architectur
 FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")   # gan_64x64.py's modes dcgan, lsgan, wgan, wgan-gp
 TABLE1_METHODS = ("ns-gan", "wgan-gp")                           # Table 1: the standard GAN against WGAN-GP
 RANDOM_LABEL = "random"                                          # run label <method>-random<k>
+TIME_MATCHED = "time-matched"                                    # ... and ns-gan-random<k>-time-matched
 # Names that become run paths, Snakemake wildcards and shell words: letters, digits, "." and "-", starting with a
 # letter or digit ("_" separates the fields of sample file names). No quote, "$", parenthesis, backtick, space or
 # slash can reach a job's command.
@@ -152,23 +153,42 @@ def _architecture_runs(suite: dict, common: dict, seeds: list[int]) -> list[Run]
     runs: list[Run] = []
     grid = suite.get("architectures")
     if grid:
+        rows = grid.get("rows", FIGURE2_ROWS)
+        deciding = grid.get("deciding_rows", [])
+        outside = [row for row in deciding if row not in rows]
+        if outside:
+            raise ConfigError(f"architectures.deciding_rows: {outside[0]!r} is not one of the suite's rows "
+                              f"({', '.join(rows)})")
         for dataset in grid["datasets"]:
-            for row in grid.get("rows", FIGURE2_ROWS):
+            for row in rows:
+                row_seeds = grid.get("deciding_seeds", seeds) if row in deciding else grid.get("seeds", seeds)
                 for method in grid.get("methods", FIGURE2_METHODS):
                     config = {**common, "method": method, "dataset": dataset, "arch": "figure2", "figure2_row": row,
                               **copy.deepcopy(grid.get("overrides", {}))}
                     runs += [Run("architectures", dataset, method, row, seed, {**config, "seed": seed})
-                             for seed in grid.get("seeds", seeds)]
+                             for seed in row_seeds]
     sweep = suite.get("random_architectures")
     if sweep:
         for index in range(sweep["count"]):
             drawn = {"seed": sweep.get("sweep_seed", 0), "index": index, "space": sweep.get("space", "cpu")}
-            for method in sweep.get("methods", TABLE1_METHODS):
+            for method, variant, iterations in _table1_arms(sweep, index):
                 config = {**common, "method": method, "dataset": sweep["dataset"], "arch": "random",
                           "random_architecture": drawn, **copy.deepcopy(sweep.get("overrides", {}))}
-                runs += [Run("random_architectures", sweep["dataset"], method, random_variant(index), seed,
+                if iterations:
+                    config["iterations"] = iterations
+                runs += [Run("random_architectures", sweep["dataset"], method, variant, seed,
                              {**config, "seed": seed}) for seed in sweep.get("seeds", [seeds[0]])]
     return runs
+
+
+def _table1_arms(sweep: dict, index: int) -> list[tuple[str, str, int | None]]:
+    """(method, run variant, iterations or None for the sweep's) of Table 1's arms on draw ``index``: each method,
+    and with ``time_matched_iterations`` the GAN again for that many iterations, so that it gets about WGAN-GP's
+    training seconds (speed told apart from robustness)."""
+    arms = [(method, random_variant(index), None) for method in sweep.get("methods", TABLE1_METHODS)]
+    if sweep.get("time_matched_iterations"):
+        arms.append((TABLE1_METHODS[0], f"{random_variant(index)}-{TIME_MATCHED}", sweep["time_matched_iterations"]))
+    return arms
 
 
 def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
