@@ -46,6 +46,27 @@ def _penalties(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_penalty(args: argparse.Namespace) -> int:
+    import torch
+
+    from gpbench.analysis.penaltycheck import check_penalty
+    from gpbench.penalties import build_penalty, load_penalty_modules
+    from gpbench.training.config import parse_overrides
+
+    load_penalty_modules(args.module, "--module")
+    config = {"kind": args.kind, **parse_overrides(args.set)}
+    penalty = build_penalty(config)
+    torch.set_num_threads(1)               # tensors of a few dozen numbers: more threads only add overhead
+    results = check_penalty(config, penalty)
+    print(f"gpbench check-penalty: {penalty!r}")
+    for result in results:
+        print(result.line)
+    failed = [result.name for result in results if result.passed is False]
+    print(f"{len(failed)} of {sum(result.passed is not None for result in results)} checks failed"
+          + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from gpbench.training.train import train_from_file
 
@@ -341,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     penalties = verbs.add_parser("penalties", help="print the penalty kinds, their formulas and defaults")
     penalties.set_defaults(run=_penalties)
+
+    check = verbs.add_parser("check-penalty", help="the behaviour checks every penalty kind should pass, one "
+                                                   "PASS/FAIL line each, and its Dirac-GAN verdicts (exit 1 on a FAIL)")
+    check.add_argument("kind", help="a penalty kind: gpbench's (`gpbench penalties`) or one a --module registers")
+    check.add_argument("--module", action="append", default=[], metavar="FILE_OR_MODULE",
+                       help="a .py file or module name that registers penalty kinds (as a run's penalty_modules)")
+    check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="a penalty setting (YAML value), e.g. --set lambda=1 --set flex=0.1")
+    check.set_defaults(run=_check_penalty)
 
     train = verbs.add_parser("train", help="train one run from a YAML run config (resumes from DIR/checkpoint.pt)")
     train.add_argument("config", help="run config YAML: method, dataset and what differs from the preset")

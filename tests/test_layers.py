@@ -21,7 +21,7 @@ LAYER_OF = {
                      "gpbench.training.checkpoints", "gpbench.training.reporter", "gpbench.training.devcost",
                      "gpbench.training.samples"], "training"),
     **dict.fromkeys(["gpbench.analysis.runresult", "gpbench.analysis.overfitting", "gpbench.analysis.evaluate",
-                     "gpbench.analysis.diagnose", "gpbench.experiments.figure1", "gpbench.experiments.figure4",
+                     "gpbench.analysis.diagnose", "gpbench.analysis.penaltycheck", "gpbench.experiments.figure1", "gpbench.experiments.figure4",
                      "gpbench.experiments.dirac"],
                     "analysis"),
     **dict.fromkeys(["gpbench.suite.pipeline", "gpbench.suite.cost", "gpbench.suite.rehearsal"], "suite"),

@@ -212,7 +212,12 @@ def _eigenvalue_text(values) -> str:
 def certify(game: str, setting: str) -> dict:
     """One row of the certificate: the Jacobian's eigenvalues at the equilibrium, both trajectories' verdicts and
     final distances, and the published or analytic value where one exists."""
-    penalty, clip = SETTINGS[setting]
+    return certify_penalty(game, setting, *SETTINGS[setting])
+
+
+def certify_penalty(game: str, setting: str, penalty: dict, clip: float | None = None) -> dict:
+    """:func:`certify` for any ``build_penalty`` config (a kind of your own: `gpbench check-penalty`), named
+    ``setting``."""
     dirac = DiracGame(game, penalty, clip)
     torch.manual_seed(0)
     at_rest = dirac.field(0.0, 0.0, STEPS - 1)

@@ -1,9 +1,13 @@
 """Building a penalty from a gpbench config dict or a HyperGAN train-hook dict; the registry of kinds.
 
-Adding a kind: write a :class:`~gpbench.penalties.base.Penalty` subclass and add it to ``REGISTRY``.
+Adding a kind: write a :class:`~gpbench.penalties.base.Penalty` subclass and add it to ``REGISTRY`` (inside
+gpbench), or call :func:`register_penalty` on it from your own module and name that module in a run's
+``penalty_modules`` (docs/penalties.md, "Your own penalty").
 """
 
 from __future__ import annotations
+
+import re
 
 from gpbench.errors import ConfigError
 from gpbench.penalties.base import LOSS_TARGETS, NoPenalty, Penalty
@@ -14,7 +18,26 @@ from gpbench.penalties.schedules import is_number, non_negative_schedule
 REGISTRY: dict[str, type[Penalty]] = {cls.kind: cls for cls in (
     WganGP, WganLP, ZeroGP, R1, R2, R1R2, Dragan, FlexPenalty, NoPenalty)}
 
+KIND_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]*")      # a kind names run labels and table rows
 MAX_EVERY = 1_000_000
+
+
+def register_penalty(cls: type[Penalty]) -> type[Penalty]:
+    """Add a penalty kind from outside gpbench (usable as a class decorator): ``cls`` subclasses
+    :class:`Penalty` and names its ``kind``; registering the same class again does nothing, another class under
+    a taken kind is refused."""
+    if not isinstance(cls, type) or not issubclass(cls, Penalty):
+        raise ConfigError(f"register_penalty: expected a subclass of gpbench.penalties.Penalty, got {cls!r}")
+    kind = cls.__dict__.get("kind")
+    if not isinstance(kind, str) or not KIND_PATTERN.fullmatch(kind):
+        raise ConfigError(f"register_penalty: {cls.__name__}.kind = {kind!r}; set it to a name of lower-case letters, "
+                          "digits, '.' and '-'")
+    taken = REGISTRY.get(kind)
+    if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ConfigError(f"register_penalty: kind {kind!r} is taken by {taken.__module__}.{taken.__qualname__}; "
+                          "choose another name")
+    REGISTRY[kind] = cls
+    return cls
 COMMON_KEYS = ("kind", "lambda", "every", "loss", "fraction")
 HYPERGAN_HOOK_CLASS = "hypergan.train_hooks.gradient_penalty_train_hook.gradientpenaltytrainhook"
 HYPERGAN_KEYS = ("class", "lambda", "flex", "components", "target", "loss", "wrt", "every", "fraction")

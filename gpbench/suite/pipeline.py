@@ -197,6 +197,8 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     seeds = suite["seeds"]
     check_name(suite.get("suite"), "suite")
     common = {"data_root": suite.get("data_root", "data")}
+    if suite.get("penalty_modules"):                 # modules registering the suite's own penalty kinds
+        common["penalty_modules"] = list(suite["penalty_modules"])
     for group in suite.get("replication", []):
         for dataset in group["datasets"]:
             for method in group["methods"]:

@@ -27,7 +27,7 @@ from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
 from gpbench.models.random_architectures import draw_architecture
 from gpbench.models.zoo import FIGURE2_ROWS, RESNET_BLOCKS
 from gpbench.training.optim import OPTIMIZERS
-from gpbench.penalties import Penalty, build_penalty
+from gpbench.penalties import Penalty, build_penalty, load_penalty_modules
 from gpbench.penalties.schedules import is_number
 from gpbench.training.rundir import METRICS_FIELDS
 from gpbench.training.schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
@@ -137,6 +137,7 @@ DEFAULTS = {
     "game": None, "optimizer": None, "lr": None, "betas": [0.9, 0.999], "lr_decay": "none",
     "critic_lr": None, "generator_lr": None,   # two time scales; null = lr
     "n_critic": None, "penalty": {"kind": "none"},
+    "penalty_modules": None,           # .py files or module names that register penalty kinds (docs/penalties.md)
     "clip": None, "clip_placement": "after",
     "halve_d_loss": False, "real_label": 1.0, "flip_probability": 0.0,
     "critic_warmup": False,            # Arjovsky's 100 critic steps for the first 25 and every 500th G iteration
@@ -261,7 +262,8 @@ def _penalty_from_json(text: str) -> Penalty:
 
 def run_penalty(config: dict) -> Penalty:
     """The penalty of a run config, built once per distinct penalty setting and shared (a Penalty holds no
-    state between steps)."""
+    state between steps); the run's ``penalty_modules`` are imported first, so their kinds exist."""
+    load_penalty_modules(config.get("penalty_modules"))
     return _penalty_from_json(json.dumps(config["penalty"], sort_keys=True))
 
 
