@@ -71,6 +71,17 @@ def test_mnist_batchnorm_follows_gan_mnist_py_except_dcgans_generator():
     assert script_net["generator_batchnorm"] is False
 
 
+@pytest.mark.parametrize("dataset", ["8gaussians", "mnist", "cifar10"])
+def test_the_r3gan_preset_is_its_cifar10_configs_starting_point(dataset):
+    """brownvc/R3GAN: RpGAN + (gamma/2)(R1 + R2) = the rp game with r1r2 at lambda = gamma 0.05; Adam(2e-4, betas
+    (0, 0.9)); one critic step; no batchnorm in the critic under the per-sample penalty; said to be extrapolated."""
+    config = resolve({"method": "r3gan", "dataset": dataset})
+    assert (config["game"], config["penalty"], config["optimizer"], config["lr"], config["betas"],
+            config["n_critic"]) == ("rp", {"kind": "r1r2", "lambda": 0.05}, "adam", 2e-4, [0.0, 0.9], 1)
+    assert config["critic_batchnorm"] is False
+    assert config["preset_source"].startswith("R3GAN's CIFAR-10 preset") and "extrapolated" in config["preset_source"]
+
+
 def test_overrides_win_and_extrapolated_presets_say_so():
     config = resolve({"method": "mm-gan", "dataset": "25gaussians", "lr": 3e-4, "penalty": {"kind": "r1"}})
     assert config["lr"] == 3e-4 and config["game"] == "mm" and config["penalty"] == {"kind": "r1"}
@@ -86,7 +97,7 @@ def tiny(tmp_path, **overrides):
 
 @pytest.mark.parametrize("method, warmup, critic_steps", [
     ("wgan-gp", False, 6 * 5), ("wgan-clip", False, 6 * 5), ("ns-gan", False, 6 * 1), ("mm-gan", False, 6),
-    ("lsgan", False, 6),
+    ("lsgan", False, 6), ("r3gan", False, 6),
     ("wgan-clip", True, 6 * 100)])
 def test_loop_step_counts_per_method(tmp_path, monkeypatch, method, warmup, critic_steps):
     trainer = Trainer(tiny(tmp_path, method=method, critic_warmup=warmup), tmp_path / "run", progress=False)

@@ -24,9 +24,10 @@ TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss 
 # One colour per method in every panel of every figure; variants (the flex sweep, the ResNet) take the
 # palette's colours in sorted order.
 METHOD_COLORS = {"wgan-gp": "tab:blue", "wgan-clip": "tab:orange", "ns-gan": "tab:green", "mm-gan": "tab:red",
-                 "wgan-gp-rmsprop": "tab:purple", "lsgan": "tab:brown"}
-# tab20 pairs a dark and a light shade; the first six pairs are the methods' hues, so variants start after them
-PALETTE = list(plt.get_cmap("tab20").colors[12:]) + list(plt.get_cmap("tab20b").colors)
+                 "wgan-gp-rmsprop": "tab:purple", "lsgan": "tab:brown",
+                 "r3gan": "tab:pink"}
+# tab20 pairs a dark and a light shade; the first seven pairs are the methods' hues, so variants start after them
+PALETTE = list(plt.get_cmap("tab20").colors[14:]) + list(plt.get_cmap("tab20b").colors)
 MARKERS_BELOW = 15            # curves with fewer points get markers, so that short ones stay visible
 # Variants (a sweep has a dozen) also differ by marker and dash, so that neighbouring colours stay apart
 VARIANT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
