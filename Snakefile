@@ -77,6 +77,11 @@ def options(*pairs):
     return " ".join(f"{flag} {shlex.quote(str(value))}" for flag, value in pairs if value)
 
 
+def listed_option(flag, values):
+    """A flag taking several values (each shell-quoted), or nothing when there are none."""
+    return " ".join([flag, *map(shlex.quote, values)]) if values else ""
+
+
 def metric_options(dataset):
     metrics = ",".join(EVAL.get("metrics", {}).get(dataset, []))
     return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", EVAL.get("inception_weights")),
@@ -143,6 +148,13 @@ def grid_outputs():
     return expand(f"{RESULTS}/plots/figure2_grid_{{dataset}}.png", dataset=datasets)
 
 
+DIRAC = f"{RESULTS}/dirac/dirac"         # the certificate's files: dirac.md, .csv, .html, .png
+
+
+def dirac_outputs():
+    return [f"{DIRAC}.{ext}" for ext in ("md", "csv", "html", "png")] if "dirac" in config else []
+
+
 def figure4_outputs():
     return [f"{RESULTS}/plots/figure4_overfitting.png"] if GROUPS["figure4"] else []
 
@@ -164,6 +176,7 @@ rule all:
         plot_outputs("flex", "flex_"),
         claims_outputs(),
         figure4_outputs(),
+        dirac_outputs(),
         f"{RESULTS}/tables/health.md" if RUNS else [],
         sample_outputs(),
 
@@ -385,6 +398,22 @@ rule figure1:
         plots=f"{RESULTS}/plots",
     shell:
         "gpbench figure1 run {params.settings} --out {params.out:q} --plots {params.plots:q} > {log:q} 2>&1"
+
+
+rule dirac:
+    output:
+        table=f"{DIRAC}.md",
+        csv=f"{DIRAC}.csv",
+        page=report(f"{DIRAC}.html", caption="report/dirac.rst", category="10. Dirac-GAN"),
+        plot=report(f"{DIRAC}.png", caption="report/dirac.rst", category="10. Dirac-GAN"),
+    log:
+        f"{RESULTS}/logs/dirac.log",
+    params:
+        games=listed_option("--games", (config.get("dirac") or {}).get("games")),
+        penalties=listed_option("--penalties", (config.get("dirac") or {}).get("penalties")),
+        out=str(Path(DIRAC).parent),
+    shell:
+        "gpbench dirac {params.games} {params.penalties} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule figure4:

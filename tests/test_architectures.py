@@ -171,6 +171,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
 
     from gpbench.cli import TABLE_KINDS
     from gpbench.training.config import METHODS
+    from gpbench.training.losses import GAMES
     from gpbench.data import DATASETS
     from gpbench.data.catalog import FAMILIES
     from gpbench.metrics import METRICS
@@ -186,6 +187,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     replication_arch = schema["properties"]["replication"]["items"]["properties"]["arch"]["enum"]
     assert set(replication_arch) == set(ARCHITECTURES) - set(IMAGE_LAYOUT_ARCHITECTURES)   # they have sections
     assert schema["definitions"]["figure2_row"]["enum"] == list(FIGURE2_ROWS)
+    assert schema["properties"]["dirac"]["properties"]["games"]["items"]["enum"] == list(GAMES)
     metrics = schema["properties"]["eval"]["properties"]["metrics"]["additionalProperties"]["items"]["enum"]
     assert set(metrics) == set(METRICS)
     assert set(FEATURE_EXTRACTORS) == {info.features for info in METRICS.values()} - {None}

@@ -102,6 +102,6 @@ def test_the_committed_dirac_certificate_is_what_gpbench_dirac_writes(tmp_path):
         assert main(["dirac", "--out", str(tmp_path)]) == 0
     finally:
         torch.set_num_threads(threads)
-    assert committed("results/dirac") == {f"results/dirac/dirac.{ext}" for ext in ("md", "csv", "png")}
-    for name in ("dirac.md", "dirac.csv"):
+    assert committed("results/dirac") == {f"results/dirac/dirac.{ext}" for ext in ("md", "html", "csv", "png")}
+    for name in ("dirac.md", "dirac.html", "dirac.csv"):
         assert (tmp_path / name).read_text() == (REPO / "results/dirac" / name).read_text(), name

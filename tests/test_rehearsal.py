@@ -71,6 +71,8 @@ def test_the_rehearsal_suite_runs_every_image_path_to_the_tables(tmp_path):
     assert (plots / "figure3_cifar10.png").stat().st_size > 10_000
     resnet = yaml.safe_load((tmp_path / "runs/rehearsal/cifar10/wgan-gp-cifar10-resnet/seed0/config.yaml").read_text())
     assert resnet["generator_batch_size"] == 128 and resnet["lr_decay"] == "linear" and resnet["dequantize"]
+    dirac = (tmp_path / "results/rehearsal/dirac/dirac.md").read_text()   # the certificate's rule, two settings
+    assert "| r1 λ=0.3 | -0.15+0.477i, -0.15-0.477i" in dirac and "game: wgan" not in dirac
     figure2 = (tables / "architectures.md").read_text()              # Figure 2 on a 64x64 image folder
     assert "imagefolder64 - SYNTHETIC DATA, RANDOM INCEPTION" in figure2 and "| resnet" in figure2
     assert (plots / "figure2_grid_imagefolder64.png").stat().st_size > 5000

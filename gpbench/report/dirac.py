@@ -16,7 +16,7 @@ from gpbench.experiments.dirac import SETTINGS, START, STEP, STEPS, vector_field
 from gpbench.fileio import replace_atomically, write_text_atomic  # noqa: E402
 from gpbench.report.plots import save_figure  # noqa: E402
 from gpbench.report.results import Block  # noqa: E402
-from gpbench.report.tables import to_markdown  # noqa: E402
+from gpbench.report.tables import to_html, to_markdown  # noqa: E402
 
 TITLE = "Dirac-GAN convergence certificate (Mescheder et al. 2018)"
 FIGURE_GAME = "ns"          # the figure's game: the paper's figures show the standard GAN
@@ -55,11 +55,12 @@ def caption() -> str:
 
 
 def write_certificate(rows: list[dict], out_dir: str | Path) -> list[Path]:
-    """dirac.md, dirac.csv and dirac.png in ``out_dir``."""
+    """dirac.md, dirac.html, dirac.csv and dirac.png in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    markdown = out_dir / "dirac.md"
+    markdown, page = out_dir / "dirac.md", out_dir / "dirac.html"
     write_text_atomic(markdown, to_markdown(certificate_blocks(rows), TITLE, caption()))
+    write_text_atomic(page, to_html(certificate_blocks(rows), TITLE, caption()))
     table = out_dir / "dirac.csv"
 
     def write_csv(temporary: Path) -> None:
@@ -69,7 +70,7 @@ def write_certificate(rows: list[dict], out_dir: str | Path) -> list[Path]:
             writer.writerows({**row, "eigenvalues": row["eigenvalues_text"]} for row in rows)
 
     replace_atomically(table, write_csv)
-    return [markdown, table, plot_certificate(rows, out_dir / "dirac.png")]
+    return [markdown, page, table, plot_certificate(rows, out_dir / "dirac.png")]
 
 
 def plot_certificate(rows: list[dict], path: Path, game: str = FIGURE_GAME) -> Path:
