@@ -272,6 +272,19 @@ def _dirac(args: argparse.Namespace) -> int:
     return 0
 
 
+def _published(args: argparse.Namespace) -> int:
+    from gpbench.fileio import write_text_atomic
+    from gpbench.report.published import published_markdown
+
+    text = published_markdown(args.suite)
+    if args.out:
+        write_text_atomic(args.out, text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _claims(args: argparse.Namespace) -> int:
     from gpbench.report.claims import write_claims_table
 
@@ -500,6 +513,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="penalty settings to certify, by their names in the table (default: all)")
     dirac.add_argument("--out", help="also write dirac.md, dirac.csv and dirac.png into this directory")
     dirac.set_defaults(run=_dirac)
+
+    published = verbs.add_parser("published", help="the published numbers gpbench compares with, their sources and "
+                                                   "protocols, and a suite's rows beside them (docs/published.md)")
+    published.add_argument("--suite", default="configs/paper.yaml", help="suite config whose rows to list")
+    published.add_argument("--out", help="write the Markdown here (docs/published.md) instead of printing it")
+    published.set_defaults(run=_published)
 
     claims = verbs.add_parser("claims", help="the claims table (md, csv): Figures 1, 2 and 4, Table 1, the toy GANs")
     claims.add_argument("--figure1", help="figure1.json of `gpbench figure1 run`")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gpbench.training.config import REPORTED, preset
+from gpbench.training.config import preset
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.training.rundir import RunDir
 from gpbench.report.health import health_cell
+from gpbench.report.published import closest, published_cell, run_protocol
 from gpbench.report.architectures import figure2_table, table1_table
 from gpbench.data import get_dataset
 from gpbench.analysis.statistics import SIGNIFICANCE, Comparison, compare, holm, summarise
@@ -28,6 +29,11 @@ def _metric_groups(results: list[RunResult]):
         yield dataset, label, runs, table_metrics(dataset, same_data), dataset + marks_of(same_data)
 
 
+def _scored(runs: list[RunResult]) -> int | None:
+    """The samples the runs' final evaluation scored (None before any evaluation)."""
+    return next((run.final["protocol"].get("samples") for run in runs if run.final), None)
+
+
 def _usable(runs: list[RunResult]) -> list[RunResult]:
     """The runs whose metrics count (RunResult.counted)."""
     return [r for r in runs if r.counted]
@@ -38,9 +44,7 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     blocks: dict[str, Block] = {}
     records = []
     for dataset, label, runs, metrics, title in _metric_groups(results):
-        arch = runs[0].config["arch"]
         method = runs[0].config["method"]
-        reported = {m: REPORTED[(arch, method, m)] for m in metrics if (arch, method, m) in REPORTED}
         block = blocks.setdefault(dataset, Block(title, ["method", "seeds", *[RESULT_LABELS[m] for m in metrics],
                                                          "paper / public", "Δ", "iterations", "stability", "health"],
                                                  []))
@@ -49,16 +53,19 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in _usable(runs)])
             cells.append(format_summary(summary, 4 if metric != "modes" else 3))
-            value, std, source = reported.get(metric, (None, None, None))
+            matches = closest(method, dataset, metric, run_protocol(runs[0].config, metric, _scored(runs), len(runs)))
+            nearest, differs = matches[0] if matches else ({}, [])
+            value = nearest.get("value") if isinstance(nearest.get("value"), (int, float)) else None
             rehearsal = bool(marks_of(runs))                 # rehearsal numbers are not compared with the paper
             delta = summary[0] - value if summary and value is not None and not rehearsal else None
-            if value is not None:
-                paper_cells.append(f"{RESULT_LABELS[metric]} {value:g}" + (f" ± {std:g}" if std else "") + f" [{source}]")
+            if matches:
+                paper_cells.append(published_cell(matches, RESULT_LABELS[metric]))
                 delta_cells.append(f"{delta:+.3g}" if delta is not None else "—")
             records.append({"dataset": dataset, "method": label, "metric": metric,
                             "mean": summary[0] if summary else None, "std": summary[1] if summary else None,
                             "seeds_used": summary[2] if summary else 0, "seeds": len(runs),
-                            "paper": value, "paper_std": std, "paper_source": source, "delta": delta,
+                            "paper": value, "paper_std": nearest.get("spread"), "paper_source": nearest.get("source"),
+                            "paper_differs": "; ".join(differs) if matches else None, "delta": delta,
                             "iterations": runs[0].config["iterations"], "stability": stability_text(runs),
                             "rehearsal": marks_of(runs)})
         health = health_cell(runs)

@@ -110,19 +110,6 @@ METHODS = tuple(_MODE)
 PAPER_PRESETS = {(arch, method) for arch in ("mnist", "cifar10") for method in ("wgan-gp", "wgan-clip", "ns-gan")}
 PAPER_PRESETS |= {("toy", "wgan-gp"), ("toy", "wgan-clip"), ("cifar10-resnet", "wgan-gp"), ("cifar10", "wgan-gp-rmsprop")}
 
-# Published numbers shown beside gpbench's in the replication table: (arch, method, metric) ->
-# (value, std or None, source with its protocol). docs/replication.md, "Reported numbers".
-REPORTED = {
-    ("cifar10-resnet", "wgan-gp", "is"): (7.86, 0.07, "Gulrajani et al. 2017, Table 3 (unsupervised, 50k samples)"),
-    ("cifar10", "ns-gan", "is"): (6.16, 0.07, "DCGAN as quoted in Gulrajani et al. 2017, Table 3"),
-    ("cifar10", "wgan-gp", "is"): (7.46, None, "StudioGAN (10k test vs 10k generated)"),
-    ("cifar10", "wgan-gp", "fid"): (25.85, None, "StudioGAN (10k test vs 10k generated)"),
-    ("cifar10", "wgan-clip", "is"): (2.58, None, "StudioGAN (10k test vs 10k generated)"),
-    ("cifar10", "wgan-clip", "fid"): (159.1, None, "StudioGAN (10k test vs 10k generated)"),
-    ("cifar10", "ns-gan", "fid"): (49.03, None, "StudioGAN DCGAN (10k test vs 10k generated)"),
-}
-
-
 # Table 1 (200 random architectures, 32x32 ImageNet): minimum Inception score -> architectures that pass it with
 # only the standard GAN, only WGAN-GP, both, neither (Gulrajani et al. 2017, Table 1)
 REPORTED_TABLE1 = {1.0: (0, 8, 192, 0), 3.0: (1, 88, 110, 1), 5.0: (0, 147, 42, 11), 7.0: (1, 104, 5, 90),
