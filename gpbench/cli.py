@@ -304,6 +304,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from gpbench.training.config import resolve
     from gpbench.analysis.evaluate import evaluate_run
     from gpbench.suite.pipeline import load_suite, plan
+    from gpbench.fileio import write_text_atomic
     from gpbench.report import reproducibility
     from gpbench.training.train import Trainer
 
@@ -339,7 +340,7 @@ def _reproduce(args: argparse.Namespace) -> int:
               "stays inside the spread of the committed seeds."]
     out = Path(args.out or results / "reproducibility.md")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(reproducibility.to_markdown(rows, header))
+    write_text_atomic(out, reproducibility.to_markdown(rows, header))
     print(out.read_text())
     return 0
 

@@ -42,6 +42,24 @@ def write_text_atomic(path: Path, text: str) -> None:
     replace_atomically(path, lambda temporary: temporary.write_text(text))
 
 
+def write_csv_atomic(path: Path, fieldnames: list[str], rows: list[dict]) -> None:
+    """A CSV table with a header, atomically; keys a row lacks are left empty."""
+    import csv
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="", extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    replace_atomically(path, write)
+
+
+def save_figure_atomic(figure, path: Path) -> None:
+    """A matplotlib figure saved atomically, in the format its suffix names."""
+    replace_atomically(path, lambda temporary: figure.savefig(temporary, format=Path(path).suffix.lstrip(".") or "png"))
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     write_text_atomic(path, json.dumps(payload) + "\n")
 

@@ -565,3 +565,22 @@ def test_a_read_only_disk_fails_in_one_line_and_resumes_once_writable(tmp_path, 
         assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 0
         assert_same_weights(final_generator(reference), final_generator(RunDir(out)))
         assert json.loads((out / "status.json").read_text())["status"] == "completed"
+
+
+def test_a_table_rewritten_on_a_full_disk_names_the_file_and_keeps_the_old_one_whole(tmp_path, capsys):
+    run = train(tmp_path, tmp_path / "run")
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        out = disk / "tables" / "replication"
+        assert main(["table", "replication", str(run.path), "--out", str(out)]) == 0
+        before = {path.name: path.read_bytes() for path in out.parent.iterdir()}
+        assert set(before) == {"replication.md", "replication.csv", "replication.tex", "replication.html",
+                               "replication_runs.csv"}
+        capsys.readouterr()
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), open(filler, "wb", buffering=0) as handle:   # every free byte taken
+            while True:
+                handle.write(b"\0" * 4096)
+        assert main(["table", "replication", str(run.path), "--out", str(out)]) == 2
+        error = one_line_error(capsys, "table")
+        assert "No space left on device" in error and f"{out}.md" in error and ".tmp" not in error
+        assert {path.name: path.read_bytes() for path in out.parent.iterdir()} == before     # whole, no .tmp left

@@ -37,7 +37,7 @@ from gpbench.models.signal import LayerOutputs, at_clip_fraction, layer_gradient
 from gpbench.training.optim import build_optimizer  # noqa: E402
 from gpbench.penalties import build_penalty  # noqa: E402
 from gpbench.progress import progress_bar  # noqa: E402
-from gpbench.fileio import write_text_atomic  # noqa: E402
+from gpbench.fileio import save_figure_atomic, write_text_atomic  # noqa: E402
 from gpbench.seeds import stream_seed  # noqa: E402
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
@@ -321,7 +321,7 @@ def _plot_gradient_norms(per_seed: list[dict], path: Path) -> None:
 
 def _save(figure, path: Path) -> None:
     figure.tight_layout()
-    figure.savefig(path)
+    save_figure_atomic(figure, path)
     plt.close(figure)
 
 

@@ -22,6 +22,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from scipy.stats import t as t_distribution  # noqa: E402
 
 from gpbench.data import get_dataset  # noqa: E402
+from gpbench.fileio import save_figure_atomic  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
 from gpbench.analysis.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew  # noqa: E402
 from gpbench.analysis.runresult import RunResult, group_runs  # noqa: E402
@@ -146,7 +147,7 @@ def plot_figure4(results: list[RunResult], path: Path) -> Path:
                     "(cf. Gulrajani et al. Fig. 4b)" if subset else "Training vs held-out critic estimate", fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    save_figure_atomic(figure, path)
     plt.close(figure)
     return path
 

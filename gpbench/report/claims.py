@@ -3,7 +3,6 @@ number and whether it reproduced; a claim that did not reproduce stays in the ta
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from gpbench.experiments.figure4 import figure4_claims
 from gpbench.report.architectures import architecture_claims
 from gpbench.report.results import Block
 from gpbench.report.tables import to_html, to_markdown
-from gpbench.fileio import write_text_atomic
+from gpbench.fileio import write_csv_atomic, write_text_atomic
 from gpbench.analysis.runresult import RunResult
 
 COLUMNS = ["claim", "measured", "reproduced"]
@@ -45,8 +44,5 @@ def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str 
     markdown = out_stem.with_suffix(".md")
     write_text_atomic(markdown, to_markdown([block], title, text))
     write_text_atomic(out_stem.with_suffix(".html"), to_html([block], title, text))
-    with open(out_stem.with_suffix(".csv"), "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv_atomic(out_stem.with_suffix(".csv"), list(COLUMNS), rows)
     return markdown

@@ -4,7 +4,6 @@ alternating trajectories, one panel per setting, for one game."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from gpbench.experiments.dirac import SETTINGS, START, STEP, STEPS, vector_field_grid  # noqa: E402
-from gpbench.fileio import replace_atomically, write_text_atomic  # noqa: E402
+from gpbench.fileio import write_csv_atomic, write_text_atomic  # noqa: E402
 from gpbench.report.plots import save_figure  # noqa: E402
 from gpbench.report.results import Block  # noqa: E402
 from gpbench.report.tables import to_html, to_markdown  # noqa: E402
@@ -62,14 +61,7 @@ def write_certificate(rows: list[dict], out_dir: str | Path) -> list[Path]:
     write_text_atomic(markdown, to_markdown(certificate_blocks(rows), TITLE, caption()))
     write_text_atomic(page, to_html(certificate_blocks(rows), TITLE, caption()))
     table = out_dir / "dirac.csv"
-
-    def write_csv(temporary: Path) -> None:
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows({**row, "eigenvalues": row["eigenvalues_text"]} for row in rows)
-
-    replace_atomically(table, write_csv)
+    write_csv_atomic(table, list(COLUMNS), [{**row, "eigenvalues": row["eigenvalues_text"]} for row in rows])
     return [markdown, page, table, plot_certificate(rows, out_dir / "dirac.png")]
 
 

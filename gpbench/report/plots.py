@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
 from gpbench.data import get_dataset  # noqa: E402
 from gpbench.errors import RunDirError  # noqa: E402
+from gpbench.fileio import save_figure_atomic  # noqa: E402
 from gpbench.training.rundir import RunDir  # noqa: E402
 from gpbench.analysis.runresult import RunResult, group_runs, marks_of  # noqa: E402
 
@@ -138,7 +139,7 @@ def _by_dataset(results: list[RunResult]):
 def save_figure(figure, path: Path, title: str, fontsize: int = 10) -> Path:
     figure.suptitle(title, fontsize=fontsize)
     figure.tight_layout()
-    figure.savefig(path)
+    save_figure_atomic(figure, path)
     plt.close(figure)
     return path
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.analysis.runresult import RunResult
-from gpbench.analysis.statistics import summarise
 
 
 def table_metrics(dataset: str, results=()) -> list[str]:

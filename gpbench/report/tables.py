@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import csv
 import html
 from pathlib import Path
 
 import numpy as np
 
+from gpbench.fileio import write_csv_atomic, write_text_atomic
 from gpbench.training.config import preset
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.training.rundir import RunDir
@@ -372,11 +372,7 @@ def run_records(results: list[RunResult]) -> list[dict]:
 
 
 def _write_csv(path: Path, records: list[dict]) -> None:
-    with open(path, "w", newline="") as handle:
-        fieldnames = list(dict.fromkeys(key for record in records for key in record)) or ["dataset"]
-        writer = csv.DictWriter(handle, fieldnames=fieldnames, restval="")
-        writer.writeheader()
-        writer.writerows(records)
+    write_csv_atomic(path, list(dict.fromkeys(key for record in records for key in record)) or ["dataset"], records)
 
 
 def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: str) -> list[Path]:
@@ -388,10 +384,10 @@ def write_tables(kind: str, run_dirs: list[str], out_stem: str | Path, caption: 
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_stem.with_suffix(suffix) for suffix in (".md", ".csv", ".tex", ".html")]
-    paths[0].write_text(to_markdown(blocks, title, caption))
-    paths[3].write_text(to_html(blocks, title, caption))
+    write_text_atomic(paths[0], to_markdown(blocks, title, caption))
+    write_text_atomic(paths[3], to_html(blocks, title, caption))
     _write_csv(paths[1], records)
-    paths[2].write_text(to_latex(blocks, caption))
+    write_text_atomic(paths[2], to_latex(blocks, caption))
     if kind != "health":
         paths.append(out_stem.parent / f"{out_stem.name}{PER_RUN_SUFFIX}")
         _write_csv(paths[-1], run_records(results))
