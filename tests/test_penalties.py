@@ -258,6 +258,8 @@ def test_hypergan_default_components_are_both():
     ({"kind": "wgan-gp", "lambda": -1}, "lambda"),
     ({"kind": "wgan-gp", "lambda": "decay(range=-1:0 steps=10)"}, "lambda"),
     ({"kind": "wgan-gp", "lambda": True}, "lambda"),
+    ({"kind": "wgan-gp", "lambda": 1e308}, "lambda must be at most 1e"),
+    ({"kind": "r1", "lambda": "decay(range=10:2e6 steps=10)"}, "06 (beyond it float32 rounding drops the game loss"),
     ({"kind": "flex", "flex": [0.0, 1.0, 2.0]}, "flex"),
     ({"kind": "flex", "flex": []}, "flex"),
     ({"kind": "flex", "flex": "lots"}, "flex"),

@@ -20,6 +20,9 @@ REGISTRY: dict[str, type[Penalty]] = {cls.kind: cls for cls in (
 
 KIND_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]*")      # a kind names run labels and table rows
 MAX_EVERY = 1_000_000
+# A penalty weight beyond this swamps the game loss by more than float32's 7 significant digits: the game's own
+# gradient is lost in rounding and the critic trains on the penalty alone.
+MAX_LAMBDA = 1e6
 
 
 def register_penalty(cls: type[Penalty]) -> type[Penalty]:
@@ -82,7 +85,8 @@ def build_penalty(config: dict | None) -> Penalty:
     fraction = config.get("fraction", 1.0)
     if not is_number(fraction) or not 0.0 < fraction <= 1.0:
         raise ConfigError(f"fraction: expected a number in (0, 1], got {fraction!r}")
-    common = {"strength": non_negative_schedule(config.get("lambda", cls.default_lambda), "lambda"),
+    common = {"strength": non_negative_schedule(config.get("lambda", cls.default_lambda), "lambda", MAX_LAMBDA,
+                                                "beyond it float32 rounding drops the game loss beside the penalty"),
               "loss": one_of(config.get("loss", cls.default_loss), LOSS_TARGETS, "loss"),
               "every": every, "fraction": float(fraction)}
     return cls.from_options({key: config[key] for key in cls.options if key in config}, **common)

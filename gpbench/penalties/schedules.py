@@ -158,8 +158,12 @@ def parse_schedule(value, key: str) -> Schedule:
     return _PARSERS[name](positional, options, key, value)
 
 
-def non_negative_schedule(value, key: str) -> Schedule:
+def non_negative_schedule(value, key: str, upper: float | None = None, why: str = "") -> Schedule:
+    """A schedule whose values stay >= 0 (and at most ``upper``, for the reason ``why``)."""
     schedule = parse_schedule(value, key)
-    if schedule.extremes()[0] < 0:
+    low, high = schedule.extremes()
+    if low < 0:
         raise ConfigError(f"{key} must be >= 0, got {value!r}")
+    if upper is not None and high > upper:
+        raise ConfigError(f"{key} must be at most {upper:g} ({why}), got {value!r}")
     return schedule
