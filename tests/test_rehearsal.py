@@ -219,7 +219,12 @@ def test_bad_cost_options_end_in_one_line(tmp_path, monkeypatch, capsys, argumen
 
 @pytest.mark.parametrize("content, named", [
     (None, "does not exist"), ("{not json", "is not readable JSON"),
-    ('{"a": {"dev_seconds": 1}}', "each setting needs"), ("[1, 2]", "each setting needs")])
+    ('{"a": {"dev_seconds": 1}}', "each setting needs"), ("[1, 2]", "each setting needs"),
+    ('{"{}": {"seconds_per_iteration": -0.05, "dev_seconds": 1, "device": "CPU"}}',
+     "seconds_per_iteration = -0.05 is not allowed .a finite number of seconds >= 0."),
+    ('{"{}": {"seconds_per_iteration": "0.5", "dev_seconds": 1, "device": "CPU"}}', "seconds_per_iteration = '0.5'"),
+    ('{"{}": {"seconds_per_iteration": 0.5, "dev_seconds": Infinity, "device": "CPU"}}', "dev_seconds = inf"),
+    ('{"{}": {"seconds_per_iteration": 0.5, "dev_seconds": 1, "device": 3}}', "device = 3 is not allowed .a device name.")])
 def test_a_bad_cost_file_is_named_with_what_it_should_be(tmp_path, content, named):
     path = tmp_path / "times.json"
     if content is not None:

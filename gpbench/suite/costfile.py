@@ -82,6 +82,18 @@ def load_costs(path: str | None) -> dict:
                                               for entry in costs.values()):
         raise ConfigError(f"cost file {path} is not what gpbench cost --json writes (each setting needs "
                           f"{', '.join(COST_FIELDS)})")
+    for entry in costs.values():
+        for name in COST_FIELDS:
+            value = entry[name]
+            if name == "device":
+                ok = isinstance(value, str) and bool(value)
+            else:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                    and value >= 0
+            if not ok:
+                raise ConfigError(f"cost file {path}: {name} = {value!r} is not allowed ("
+                                  + ("a device name" if name == "device" else "a finite number of seconds >= 0")
+                                  + f"); write it again with gpbench cost --json {path}")
     try:
         return rekeyed(costs)
     except ValueError:
