@@ -97,3 +97,27 @@ def test_the_rehearsal_folder_is_synthetic_says_so_and_is_never_written_over_rea
     with pytest.raises(DataError, match="photo.jpg without a SYNTHETIC marker"):
         write_synthetic_image_folder(tmp_path / "real", "imagefolder32", 12)
     assert [path.name for path in (tmp_path / "real" / "imagefolder32").iterdir()] == ["photo.jpg"]
+
+
+def test_a_16_bit_image_is_scaled_from_its_depth_not_clipped_to_white(tmp_path):
+    Image.fromarray(np.full((8, 8), 32768, np.uint16)).save(tmp_path / "deep.png")       # mid-grey at 16 bits
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    pixels, _ = load_image_folder(tmp_path, 32)
+    assert (pixels == 128).all()                                         # 32768 * 255 / 65535 = 127.5 -> 128
+
+
+def test_a_decompression_bomb_is_refused_in_one_line(tmp_path, monkeypatch):
+    write(tmp_path / "huge.png", np.zeros((64, 64, 3)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)                 # 4,096 pixels: over twice the limit
+    with pytest.raises(DataError, match="huge.png: more pixels than Pillow's decompression-bomb limit .1,000.; "
+                                        "shrink the image or remove it"):
+        load_image_folder(tmp_path, 32)
+
+
+def test_one_image_is_too_few_for_a_training_split_and_says_so(tmp_path):
+    from gpbench.data.imagefolder import load_split
+
+    write(tmp_path / "only.png", np.zeros((8, 8, 3)))
+    with pytest.raises(DataError, match="1 image is too few: every 20th is held out, so the train split is empty; "
+                                        "put at least 2 images there"):
+        load_split(tmp_path, 32, "train")

@@ -50,13 +50,28 @@ def square_resized(path: Path, size: int) -> np.ndarray:
 
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB")
+            image = _to_rgb(image)
             side = min(image.size)
             left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
             image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BOX)
             return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+    except Image.DecompressionBombError:
+        raise DataError(f"{path}: more pixels than Pillow's decompression-bomb limit ({Image.MAX_IMAGE_PIXELS:,}); "
+                        "shrink the image or remove it") from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DataError(f"{path}: unreadable image ({' '.join(str(error).split())}); remove or replace the file") from None
+
+
+def _to_rgb(image):
+    """8-bit RGB; a 16-bit or 32-bit integer greyscale image is scaled from its bit depth (Pillow's convert would
+    clip every value above 255 to white)."""
+    from PIL import Image
+
+    if image.mode.startswith("I"):
+        depth = 65535.0 if image.mode.startswith("I;16") or np.asarray(image).max() <= 65535 else 2.0 ** 32 - 1
+        grey = np.clip(np.round(np.asarray(image, dtype=np.float64) * (255.0 / depth)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    return image.convert("RGB")
 
 
 def _read_cache(cache: Path | None, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -103,6 +118,9 @@ def load_split(folder: str | Path, size: int, split: str, cache_dir: str | Path 
     pixels, source = load_image_folder(folder, size, cache_dir)
     held_out = np.arange(len(pixels)) % HELD_OUT_EVERY == 0
     chosen = pixels[held_out] if split == "test" else pixels[~held_out]
+    if not len(chosen):
+        raise DataError(f"{folder}: {len(pixels)} image{'s' * (len(pixels) != 1)} is too few: every "
+                        f"{HELD_OUT_EVERY}th is held out, so the {split} split is empty; put at least 2 images there")
     part = (f"every {HELD_OUT_EVERY}th image, held out" if split == "test"
             else f"all but every {HELD_OUT_EVERY}th image")
     return chosen, f"{source}; {split} split: {len(chosen):,} images ({part})"
