@@ -347,3 +347,19 @@ def test_table1_compares_wgan_gp_with_each_gan_arm_on_its_own():
     paired = paired_comparison(scores, (TIME_MATCHED_ARM, "wgan-gp"))
     assert (paired["gan"], paired["higher"], paired["lower"]) == (TIME_MATCHED_ARM, 0, 6)
     assert paired["sign_p"] == pytest.approx(2 * 0.5 ** 6)
+
+
+@pytest.mark.parametrize("section, advice", [
+    ({"architectures": {"datasets": ["mnist"], "rows": ["dcgan", "dcgan"], "methods": ["wgan-gp"]}},
+     "list each row once in architectures.rows and each method once in architectures.methods"),
+    ({"replication": [{"datasets": ["8gaussians"], "methods": ["wgan-gp"]},
+                      {"datasets": ["8gaussians"], "methods": ["wgan-gp", "wgan-clip"]}]},
+     "list each dataset and method once across the replication groups"),
+    ({"figure4": {"methods": ["wgan-gp", "wgan-gp"]}}, "list each method once in figure4.methods"),
+])
+def test_a_run_defined_twice_is_refused_with_advice_for_its_own_section(section, advice):
+    from gpbench.errors import ConfigError
+    from gpbench.suite.pipeline import plan
+
+    with pytest.raises(ConfigError, match="the suite defines the run .* twice; " + advice):
+        plan({"suite": "twice", "seeds": [0], **section})

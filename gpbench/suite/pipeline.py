@@ -36,6 +36,17 @@ TIME_MATCHED = "time-matched"                                    # ... and ns-ga
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 
 
+# What to change when two runs of a group get the same path.
+DUPLICATE_ADVICE = {
+    "replication": "list each dataset and method once across the replication groups (or give the groups another "
+                   "arch)",
+    "flex": "give flex variants distinct names",
+    "figure4": "list each method once in figure4.methods",
+    "architectures": "list each row once in architectures.rows and each method once in architectures.methods",
+    "random_architectures": "list each method once in random_architectures.methods",
+}
+
+
 def check_name(name, key: str) -> str:
     """``name`` if it matches NAME_PATTERN, else a ConfigError naming the key and what is allowed."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
@@ -231,7 +242,8 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     paths = [run.path for run in runs]
     duplicated = sorted({path for path in paths if paths.count(path) > 1})
     if duplicated:
-        raise ConfigError(f"the suite defines the run {duplicated[0]} twice; give flex variants distinct names")
+        group = next(run.group for run in runs if run.path == duplicated[0])
+        raise ConfigError(f"the suite defines the run {duplicated[0]} twice; {DUPLICATE_ADVICE[group]}")
     for run in runs:
         try:
             resolve(run.config)
