@@ -73,6 +73,15 @@ def test_bad_game_and_wgan_with_label_tricks_are_config_errors():
         discriminator_loss("ns", REAL, FAKE, flip_probability=1.5)
 
 
+def test_the_ns_gan_presets_halving_under_another_game_is_named_as_the_presets():
+    from gpbench.training.config import resolve
+
+    with pytest.raises(ConfigError, match="^halve_d_loss: true: apply to the ns/mm games only, not to game ls "
+                                          r"\(the ns-gan and mm-gan presets set halve_d_loss: true; set it to false"):
+        resolve({"method": "ns-gan", "dataset": "8gaussians", "game": "ls"})
+    assert resolve({"method": "ns-gan", "dataset": "8gaussians", "game": "ls", "halve_d_loss": False})["game"] == "ls"
+
+
 def critic_with_batchnorm():
     torch.manual_seed(0)
     critic = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))

@@ -33,7 +33,12 @@ def check_game_options(game: str, real_target: float = 1.0, flip_probability: fl
     if not is_number(flip_probability) or not 0.0 <= flip_probability <= 1.0:
         raise ConfigError(f"flip_probability: expected a number in [0, 1], got {flip_probability!r}")
     if game not in ("mm", "ns") and (real_target != 1.0 or flip_probability or halve):
-        raise ConfigError(f"real_label, flip_probability and halve_d_loss apply to the ns/mm games, not to {game}")
+        set_here = [text for text, on in ((f"real_label: {real_target}", real_target != 1.0),
+                                          (f"flip_probability: {flip_probability}", bool(flip_probability)),
+                                          ("halve_d_loss: true", bool(halve))) if on]
+        preset = (" (the ns-gan and mm-gan presets set halve_d_loss: true; set it to false with another game, or use "
+                  "the lsgan or wgan-gp method)" if halve else "")
+        raise ConfigError(f"{', '.join(set_here)}: apply to the ns/mm games only, not to game {game}{preset}")
 
 
 def check_clipping(clip, placement: str) -> None:
