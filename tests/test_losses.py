@@ -60,7 +60,7 @@ def test_least_squares_losses_of_gan_64x64s_lsgan_mode():
     expected = (mean([(s - 1) ** 2 for s in (2.0, -1.0, 0.5)]) + mean([s**2 for s in (-3.0, 0.25)])) / 2
     assert discriminator_loss("ls", REAL, FAKE).item() == pytest.approx(expected, rel=1e-12)
     assert generator_loss("ls", FAKE).item() == pytest.approx(mean([(s - 1) ** 2 for s in (-3.0, 0.25)]), rel=1e-12)
-    with pytest.raises(ConfigError, match="not to ls"):
+    with pytest.raises(ConfigError, match="not to game ls"):
         discriminator_loss("ls", REAL, FAKE, halve=True)
 
 
