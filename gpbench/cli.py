@@ -580,8 +580,13 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except OSError as error:           # a full or read-only disk, a missing folder: name the file
         where = f"{error.filename}: " if error.filename else ""
-        resume = " (the run resumes from its last checkpoint when the same command runs again)" \
-            if args.verb == "train" else ""
+        resume = ""
+        if args.verb == "train":
+            from gpbench.training.rundir import RunDir
+
+            resume = (" (the run resumes from its last checkpoint when the same command runs again)"
+                      if RunDir(args.out).has_checkpoint() else " (no checkpoint was written yet: the same command "
+                      "starts the run again from the beginning)")
         print(f"gpbench {args.verb}: error: {where}{_one_line(error.strerror or error)}{resume}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:

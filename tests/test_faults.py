@@ -584,3 +584,12 @@ def test_a_table_rewritten_on_a_full_disk_names_the_file_and_keeps_the_old_one_w
         error = one_line_error(capsys, "table")
         assert "No space left on device" in error and f"{out}.md" in error and ".tmp" not in error
         assert {path.name: path.read_bytes() for path in out.parent.iterdir()} == before     # whole, no .tmp left
+
+
+def test_a_disk_error_before_any_checkpoint_does_not_promise_a_resume(tmp_path, capsys):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        assert main(["train", run_config(tmp_path), "--out", str(disk / "run"), *SHORT]) == 2
+        error = one_line_error(capsys)
+        assert "Read-only file system" in error and "no checkpoint was written yet" in error
+        assert "resumes from its last checkpoint" not in error
