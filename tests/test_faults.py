@@ -593,3 +593,14 @@ def test_a_disk_error_before_any_checkpoint_does_not_promise_a_resume(tmp_path, 
         error = one_line_error(capsys)
         assert "Read-only file system" in error and "no checkpoint was written yet" in error
         assert "resumes from its last checkpoint" not in error
+
+
+def test_a_file_where_the_tensorboard_folder_goes_fails_the_run_and_says_so_in_its_status(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "tensorboard").write_text("in the way")
+    assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT]) == 2
+    error = one_line_error(capsys)
+    assert "tensorboard" in error
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "failed" and "tensorboard" in status["message"]

@@ -283,8 +283,8 @@ class Trainer:
             return "completed"
         self._write_status("running")
         self.started = time.perf_counter()
-        self.reporter.start(self.iteration)
         try:
+            self.reporter.start(self.iteration)          # TensorBoard's folder: a failure there is the run's too
             while self.iteration < total:
                 iteration = self.iteration
                 values, samples_drawn = self.train_iteration(iteration)
