@@ -172,3 +172,19 @@ def test_eval_rejects_metrics_that_do_not_fit_and_missing_runs(tmp_path, capsys)
     assert "does not apply to 8gaussians" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     assert "gpbench train" in capsys.readouterr().err
+
+
+def test_eval_refuses_a_run_another_process_is_training(tmp_path, capsys):
+    from gpbench.training.rundir import RunDir
+
+    out = toy_run(tmp_path)
+    lock = RunDir(out).lock()                     # as a live trainer holds it
+    try:
+        assert main(["eval", str(out), "--samples", "300"]) == 2
+        error = capsys.readouterr().err
+        assert f"{out} is being trained by process " in error and "evaluate it once training has stopped" in error
+        assert not (out / "eval.json").exists()
+    finally:
+        lock.release()
+    assert RunDir(out).trained_by() is None
+    assert main(["eval", str(out), "--samples", "300", "--curve-samples", "200"]) == 0

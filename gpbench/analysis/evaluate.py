@@ -221,6 +221,10 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
     check_lenet_epochs(lenet_epochs)
     device = resolve_device(device, "--device")
     status = run.read_status()
+    trainer = run.trained_by()
+    if trainer:
+        raise RunDirError(f"{run_dir} is being trained by {trainer} (iteration {status.get('iteration')} of "
+                          f"{config['iterations']}); evaluate it once training has stopped")
     if not run.has_checkpoint():
         if status.get("status") != "diverged":
             raise RunDirError(f"{run_dir} has no checkpoint yet (status: {status.get('status', 'none')}); train it "

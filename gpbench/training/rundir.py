@@ -200,6 +200,19 @@ class RunDir:
         """Take this directory's trainer lock (RunDirError, in one line, when another process holds it)."""
         return RunLock(self.file(LOCK))
 
+    def trained_by(self) -> str | None:
+        """Who holds the trainer lock right now ("process 123 on host (since ...)"), or None when nobody does."""
+        path = self.file(LOCK)
+        if not path.is_file():
+            return None
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return handle.read().strip() or "another process"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
     def has_checkpoint(self) -> bool:
         return self.file(CHECKPOINT).is_file() or self.file(PREVIOUS_CHECKPOINT).is_file()
 
