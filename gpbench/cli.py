@@ -315,6 +315,12 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise ConfigError(f"--runs: {unknown[0]!r} is not a run of {args.suite}; e.g. {', '.join(list(runs)[:3])}")
     results = Path(args.results or f"results/{suite['suite']}")
     committed = reproducibility.read_committed(results / "tables")
+    reproducibility.check_committed(committed, [(runs[path].dataset, runs[path].label, runs[path].seed)
+                                                for path in args.runs])
+    used = [path for path in args.runs if (Path(args.work) / path).is_dir() and any((Path(args.work) / path).iterdir())]
+    if used:
+        raise ConfigError(f"--work: {Path(args.work) / used[0]} already holds a run; reproduce trains each run from "
+                          "scratch: give an empty --work folder or remove that one")
     threads = suite.get("threads", 1)
     torch.set_num_threads(threads)
     evaluation = suite.get("eval") or {}

@@ -44,3 +44,16 @@ def test_a_rerun_on_the_same_machine_is_identical_to_the_committed_seed(tmp_path
     assert main(["reproduce", "--suite", "suite.yaml", "--runs", "mnist/wgan-gp/seed0", "--work", "x"]) == 2
     error = capsys.readouterr().err
     assert len(error.splitlines()) == 1 and "'mnist/wgan-gp/seed0' is not a run of suite.yaml" in error
+    assert main(["reproduce", "--suite", "suite.yaml", "--runs", "8gaussians/wgan-gp/seed1", "--work", "again"]) == 2
+    assert "--work: again/8gaussians/wgan-gp/seed1 already holds a run; reproduce trains each run from scratch" in \
+        capsys.readouterr().err
+    per_run = tmp_path / "results/repro/tables/replication_runs.csv"
+    rows = per_run.read_text().splitlines()
+    per_run.write_text("\n".join(rows[:1] + [row for row in rows[1:] if ",1," not in row]) + "\n")   # seed 1's row gone
+    assert main(["reproduce", "--suite", "suite.yaml", "--runs", "8gaussians/wgan-gp/seed1", "--work", "fresh"]) == 2
+    assert "no committed row for 8gaussians/wgan-gp/seed1" in capsys.readouterr().err
+    assert not (tmp_path / "fresh").exists()                      # refused before anything trained
+    per_run.write_text(per_run.read_text()[:-40])                   # cut inside the last row
+    assert main(["reproduce", "--suite", "suite.yaml", "--runs", "8gaussians/wgan-gp/seed0", "--work", "fresh"]) == 2
+    error = capsys.readouterr().err
+    assert len(error.splitlines()) == 1 and "replication_runs.csv: line 2 is damaged" in error, error

@@ -28,8 +28,15 @@ def read_committed(tables_dir: Path) -> dict[tuple[str, str, int], dict]:
         path = tables_dir / f"{group}{PER_RUN_SUFFIX}"
         if path.is_file():
             with open(path, newline="") as handle:
-                for row in csv.DictReader(handle):
-                    rows[(row["dataset"], row["method"], int(row["seed"]))] = row
+                reader = csv.DictReader(handle)
+                for row in reader:
+                    try:
+                        if None in row.values() or None in row:         # a row cut short, or one with extra cells
+                            raise ValueError
+                        rows[(row["dataset"], row["method"], int(row["seed"]))] = row
+                    except (KeyError, TypeError, ValueError):
+                        raise ConfigError(f"{path}: line {reader.line_num} is damaged (cells missing or extra, or "
+                                          f"no whole seed); restore it with git checkout -- {path}") from None
     if not rows:
         raise ConfigError(f"{tables_dir}: no committed per-run table ({', '.join(g + PER_RUN_SUFFIX for g in PER_RUN_TABLES)}); "
                           "run the suite first")
@@ -56,15 +63,21 @@ def verdict(committed: float, rerun: float, seeds: list[float]) -> str:
     return f"OUTSIDE the seeds' range ({distance})"
 
 
+def check_committed(committed: dict[tuple[str, str, int], dict], keys) -> None:
+    """Every (dataset, label, seed) to re-run has a committed row, before anything is trained."""
+    for dataset, label, seed in keys:
+        if (dataset, label, seed) not in committed:
+            raise ConfigError(f"no committed row for {dataset}/{label}/seed{seed}; the committed tables hold "
+                              f"{', '.join(sorted({f'{d}/{m}' for d, m, _ in committed}))}")
+
+
 def compare(committed: dict[tuple[str, str, int], dict], reruns: dict[tuple[str, str, int], dict]) -> list[dict]:
     """One row per re-run seed and metric: the committed value of that seed, the re-run's, their difference, the
     committed seeds' mean +- std and range (counted seeds only), and the verdict."""
+    check_committed(committed, reruns)
     rows = []
     for key, metrics in reruns.items():
         dataset, label, seed = key
-        if key not in committed:
-            raise ConfigError(f"no committed row for {dataset}/{label}/seed{seed}; the committed tables hold "
-                              f"{', '.join(sorted({f'{d}/{m}' for d, m, _ in committed}))}")
         same = [row for (d, m, _), row in committed.items() if (d, m) == (dataset, label) and row["counted"] == "yes"]
         for metric, rerun in metrics.items():
             before = _number(committed[key].get(metric))
