@@ -604,3 +604,20 @@ def test_a_file_where_the_tensorboard_folder_goes_fails_the_run_and_says_so_in_i
     assert "tensorboard" in error
     status = json.loads((out / "status.json").read_text())
     assert status["status"] == "failed" and "tensorboard" in status["message"]
+
+
+def test_damaged_files_the_report_reads_are_named_in_one_line(tmp_path, capsys, caplog):
+    (tmp_path / "figure1.json").write_text("not json {")
+    assert main(["claims", "--figure1", str(tmp_path / "figure1.json"), "--out", str(tmp_path / "claims")]) == 2
+    assert f"{tmp_path}/figure1.json is not readable JSON (JSONDecodeError); expected --figure1: the figure1.json" in \
+        one_line_error(capsys, "claims")
+    run = train(tmp_path, tmp_path / "run")
+    (run.path / "diagnosis.json").write_text('{"verdict": "ok", "che')          # cut mid-write by an old version
+    assert main(["table", "health", str(run.path), "--out", str(tmp_path / "health")]) == 2
+    assert f"{run.path}/diagnosis.json is damaged; run `gpbench diagnose {run.path}` again" in \
+        one_line_error(capsys, "table")
+    snapshots = run.path / "snapshots"
+    (snapshots / "generator_000006 (copy).pt").write_bytes((snapshots / "generator_000005.pt").read_bytes())
+    with caplog.at_level("WARNING"):
+        assert [iteration for iteration, _ in run.snapshots()] == [5, 10, 15, 20]
+    assert "generator_000006 (copy).pt is not a snapshot gpbench wrote" in caplog.text

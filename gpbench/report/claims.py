@@ -11,10 +11,19 @@ from gpbench.experiments.figure4 import figure4_claims
 from gpbench.report.architectures import architecture_claims
 from gpbench.report.results import Block
 from gpbench.report.tables import to_html, to_markdown
+from gpbench.errors import DataError
 from gpbench.fileio import write_csv_atomic, write_text_atomic
 from gpbench.analysis.runresult import RunResult
 
 COLUMNS = ["claim", "measured", "reproduced"]
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    """A JSON file the claims read, or one line naming it and what it should be."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not readable JSON ({type(error).__name__}); expected {what}") from None
 
 
 def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str | None = None,
@@ -25,8 +34,8 @@ def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str 
     rows = []
     notes = []
     if figure1_results:
-        results = json.loads(Path(figure1_results).read_text())
-        rows += figure1_claims(results, [json.loads(Path(path).read_text()) for path in gan_evals])
+        results = read_json(figure1_results, "--figure1: the figure1.json `gpbench figure1 run` writes")
+        rows += figure1_claims(results, [read_json(path, "an eval.json `gpbench eval` writes") for path in gan_evals])
         notes.append("Figure 1 settings: " + ", ".join(f"{k}={v}" for k, v in results["settings"].items())
                      + ". Plots: figure1_value_surfaces.png, figure1_gradient_norms.png, figure1_weights.png.")
     if figure4_runs:

@@ -272,9 +272,16 @@ class RunDir:
         torch_save_atomic(path, payload)
 
     def snapshots(self) -> list[tuple[int, Path]]:
-        """(iteration, path) of every generator snapshot, in order."""
-        return [(int(path.stem.removeprefix("generator_")), path)
-                for path in sorted(self.file(SNAPSHOTS).glob("generator_[0-9]*.pt"))]
+        """(iteration, path) of every generator snapshot, in order; files of other names (a copy a person made)
+        are passed over, with a warning."""
+        found = []
+        for path in sorted(self.file(SNAPSHOTS).glob("generator_*.pt")):
+            digits = path.stem.removeprefix("generator_")
+            if digits.isdigit():
+                found.append((int(digits), path))
+            else:
+                log.warning("%s is not a snapshot gpbench wrote (generator_<iteration>.pt); passed over", path)
+        return sorted(found)
 
     def load_snapshot(self, path: Path) -> dict | None:
         """A snapshot's payload, on the CPU; None, with a warning, when the file is damaged (its curve point is
@@ -307,7 +314,12 @@ class RunDir:
 
     def read_diagnosis(self) -> dict | None:
         path = self.file(DIAGNOSIS)
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            raise RunDirError(f"{path} is damaged; run `gpbench diagnose {self.path}` again") from None
 
     def write_diagnosis(self, report: dict) -> None:
         write_json_atomic(self.file(DIAGNOSIS), report)
