@@ -621,3 +621,13 @@ def test_damaged_files_the_report_reads_are_named_in_one_line(tmp_path, capsys, 
     with caplog.at_level("WARNING"):
         assert [iteration for iteration, _ in run.snapshots()] == [5, 10, 15, 20]
     assert "generator_000006 (copy).pt is not a snapshot gpbench wrote" in caplog.text
+
+
+def test_eval_of_a_checkpoint_another_config_wrote_is_one_line(tmp_path, capsys):
+    run = train(tmp_path, tmp_path / "run")
+    config = yaml.safe_load((run.path / "config.yaml").read_text())
+    (run.path / "config.yaml").write_text(yaml.safe_dump({**config, "dim": 16}))   # the checkpoint holds DIM 8
+    assert main(["eval", str(run.path), "--samples", "100"]) == 2
+    error = one_line_error(capsys, "eval")
+    assert "holds a generator of another shape than the run's config.yaml builds (RuntimeError" in error
+    assert "train again into a fresh --out" in error

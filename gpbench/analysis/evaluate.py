@@ -26,7 +26,7 @@ from gpbench.metrics.reference import reference_statistics_cached, reference_sta
 from gpbench.metrics.registry import build_extractor
 from gpbench.metrics.toy import EMD_MAX_SAMPLES, earth_movers_distance, mode_coverage, sliced_wasserstein
 from gpbench.models import build
-from gpbench.training.rundir import RunDir
+from gpbench.training.rundir import CHECKPOINT, RunDir
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,15 @@ def check_sample_count(option: str, count: int | None, dataset: Dataset, metrics
                           f"on {dataset.name}, got {count!r}")
 
 
-def _generator_from(config: dict, state: dict, device: torch.device) -> torch.nn.Module:
+def _generator_from(config: dict, state: dict, device: torch.device, where: Path) -> torch.nn.Module:
+    """The generator ``config`` builds, with the weights saved in ``where`` (one line when they do not fit)."""
     generator, _ = build(config["arch"], **model_options(config))
-    generator.load_state_dict(state["generator"])
+    try:
+        generator.load_state_dict(state["generator"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        raise RunDirError(f"{where} holds a generator of another shape than the run's config.yaml builds "
+                          f"({type(error).__name__}: {str(error).splitlines()[0][:160]}); it was written by another "
+                          "config: train again into a fresh --out") from None
     return generator.to(device)
 
 
@@ -250,13 +256,13 @@ def evaluate_run(run_dir: str | Path, samples: int | None = None, curve_samples:
             state = run.load_snapshot(snapshot)
             if state is None:
                 continue
-            generated = generate(_generator_from(config, state, device), curve_samples, batch)
+            generated = generate(_generator_from(config, state, device, snapshot), curve_samples, batch)
             run.append_eval_curve({"iteration": state["iteration"], "elapsed_seconds": state.get("elapsed_seconds"),
                                    "samples": curve_samples, "metrics_requested": metrics,
                                    **evaluator.score(generated)})
 
     state = run.load_checkpoint(map_location="cpu")   # a GPU-trained run evaluates on any machine
-    generated = generate(_generator_from(config, state, device), samples, batch)
+    generated = generate(_generator_from(config, state, device, run.file(CHECKPOINT)), samples, batch)
     result = {**_run_facts(run, config, status), "iteration": state["iteration"],
               "elapsed_seconds": state.get("elapsed_seconds"), "metrics": evaluator.score(generated),
               "protocol": evaluator.protocol(samples)}
