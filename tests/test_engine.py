@@ -206,3 +206,20 @@ def test_a_decaying_learning_rate_survives_a_resume_under_the_other_engine(tmp_p
         for key, value in whole_line.items():
             if isinstance(value, float):
                 assert resumed_line[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_compile_without_a_cpp_compiler_trains_eagerly_and_says_so(tmp_path, monkeypatch, caplog):
+    import shutil
+
+    from gpbench.training.config import resolve
+    from gpbench.training.train import Trainer
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("CXX", raising=False)
+    config = resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 8, "batch_size": 16, "iterations": 2,
+                      "log_every": 1, "threads": 1, "compile": True, "data_root": str(tmp_path)})
+    with caplog.at_level("INFO"):
+        trainer = Trainer(config, tmp_path / "run", progress=False)
+        assert trainer.run() == "completed"
+    assert trainer.generator_forward is trainer.generator and trainer.critic_forward is trainer.critic
+    assert "compile: true, but no C++ compiler" in caplog.text and "training eagerly" in caplog.text

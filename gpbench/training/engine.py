@@ -36,6 +36,25 @@ def capture_blocker(config: dict) -> str | None:
     return None
 
 
+COMPILERS = ("c++", "g++", "clang++")        # what torch.compile's inductor needs to build its kernels
+
+
+def compiled(module: torch.nn.Module, config: dict) -> torch.nn.Module | Callable:
+    """``torch.compile(module)`` under ``compile: true``, or the module itself: without the option, or (with one
+    log line, as the engines' other fallbacks) when no C++ compiler is on the PATH, where inductor would fail at
+    the first step."""
+    import os
+    import shutil
+
+    if not config["compile"]:
+        return module
+    if not any(shutil.which(name) for name in (os.environ.get("CXX", ""), *COMPILERS) if name):
+        log.info("compile: true, but no C++ compiler (%s, or $CXX) is on the PATH for torch.compile; training "
+                 "eagerly", ", ".join(COMPILERS))
+        return module
+    return torch.compile(module)
+
+
 def memory_format(config: dict, device: torch.device) -> torch.memory_format:
     """The layout of the conv nets' weights and image batches: ``auto`` is channels_last on a GPU (cuDNN's NHWC
     kernels then need no layout transposes around each convolution) and contiguous elsewhere."""

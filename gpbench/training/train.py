@@ -27,7 +27,7 @@ from gpbench.training.checkpoints import (all_finite, check_same_run, checkpoint
 from gpbench.training.config import load_run_config, model_options, parse_overrides, resolve_device, run_penalty
 from gpbench.data import dev_data, get_dataset, make_stream
 from gpbench.training.devcost import DevCost
-from gpbench.training.engine import build_engine, choose_engine, memory_format
+from gpbench.training.engine import build_engine, choose_engine, compiled, memory_format
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.training.losses import GanLoss, WeightClipping
 from gpbench.models import build
@@ -122,9 +122,8 @@ class Trainer:
                             flip_probability=config["flip_probability"], halve_d_loss=config["halve_d_loss"],
                             autocast=self._autocast)
         # torch.compile: the generator always; the critic only when no penalty differentiates it twice
-        self.generator_forward = torch.compile(self.generator) if config["compile"] else self.generator
-        self.critic_forward = (torch.compile(self.critic) if config["compile"] and not penalty.needs_double_backward
-                               else self.critic)
+        self.generator_forward = compiled(self.generator, config)
+        self.critic_forward = self.critic if penalty.needs_double_backward else compiled(self.critic, config)
         self.clipping = WeightClipping(config["clip"], config["clip_placement"]) if config["clip"] else None
         self.pictures = samples.SamplePictures(self.dataset, config["seed"], self.generator.noise_dim, self.device)
         self.dev_cost = (DevCost(self.dev, config["seed"], config["batch_size"], self.device)
