@@ -3,6 +3,7 @@ run; which engine a config gets, and where the run records it. The CUDA half (ca
 capture, no host sync) is in test_gpu.py."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -223,3 +224,20 @@ def test_compile_without_a_cpp_compiler_trains_eagerly_and_says_so(tmp_path, mon
         assert trainer.run() == "completed"
     assert trainer.generator_forward is trainer.generator and trainer.critic_forward is trainer.critic
     assert "compile: true, but no C++ compiler" in caplog.text and "training eagerly" in caplog.text
+
+
+@pytest.mark.parametrize("engine", ["graph", "eager"])
+def test_a_checkpoint_without_the_last_real_batch_resumes_by_drawing_one(tmp_path, interrupt_at, engine):
+    """Checkpoints written before the last real batch was saved resume a penalty on g_loss (one batch drawn)."""
+    flex = {"penalty": {"kind": "flex", "flex": [0.1, 0.2]}}
+    with interrupt_at(6), pytest.raises(KeyboardInterrupt):
+        run(tmp_path, engine, **flex)
+    from gpbench.training.rundir import RunDir
+
+    folder = RunDir(tmp_path / engine)
+    state = folder.load_checkpoint()
+    del state["last_real"]                                   # as an older gpbench wrote it
+    folder.save_checkpoint(state)
+    _, lines = run(tmp_path, engine, **flex)
+    assert [line["iteration"] for line in lines][-1] == 7
+    assert all(math.isfinite(line["g_loss"]) for line in lines if line.get("g_loss") is not None)

@@ -93,4 +93,6 @@ def restore_checkpoint(trainer, state: dict, where: str) -> None:
                           "move that directory aside") from None
     if state.get("last_real") is not None:       # the next generator step's batch for a penalty on g_loss
         trainer.engine.restore_last_real(state["last_real"])
+    elif trainer.loss.penalty.on_generator_loss:  # a checkpoint from before it was saved: draw one batch instead
+        trainer.engine.restore_last_real(trainer.real_batch())
     restore_rng(state["rng"])
