@@ -241,3 +241,21 @@ def test_a_checkpoint_without_the_last_real_batch_resumes_by_drawing_one(tmp_pat
     _, lines = run(tmp_path, engine, **flex)
     assert [line["iteration"] for line in lines][-1] == 7
     assert all(math.isfinite(line["g_loss"]) for line in lines if line.get("g_loss") is not None)
+
+
+@pytest.mark.parametrize("engine", ["graph", "eager"])
+def test_a_scheduled_lambda_at_zero_skips_the_penalty_s_work(tmp_path, monkeypatch, engine):
+    """Once lambda has decayed to 0 the penalty is not computed (a non-finite one could not turn the step NaN)."""
+    from gpbench.penalties import WganGP
+
+    lambdas = []
+    original = WganGP.term
+
+    def counted(self, *args):
+        lambdas.append(float(args[4]["lambda"]))          # the value now (the graph engine refills its tensor)
+        return original(self, *args)
+
+    monkeypatch.setattr(WganGP, "term", counted)
+    run(tmp_path, engine, penalty={"kind": "wgan-gp", "lambda": "decay(range=1:0 steps=10)"})
+    assert 0 < len(lambdas) < 8 * 5 and not any(float(value) == 0.0 for value in lambdas)
+    assert len(lambdas) == 10                                # critic steps 0-9, before lambda reached 0

@@ -212,10 +212,13 @@ class GraphEngine:
         self.real.copy_(batch, non_blocking=True)
 
     def _run(self, kind: str, step: int) -> dict:
-        key = (kind, self.trainer.loss.penalty.applies_at(step))
+        penalty = self.trainer.loss.penalty
+        active = penalty.applies_at(step) and penalty.lambda_at(step) != 0      # lambda 0: skip the penalty's work
+        key = (kind, active)
         if key not in self.steps:
             body = self.trainer.critic_body if kind == "critic" else self.trainer.generator_body
-            self.steps[key] = _Replayed(lambda at: body(self.real.detach(), at, self.values), self.capture)
+            values = self.values if active else {**self.values, "lambda": 0.0}
+            self.steps[key] = _Replayed(lambda at: body(self.real.detach(), at, values), self.capture)
         try:
             return self.steps[key](step)
         except CaptureFailed as error:            # the step's work is done uncaptured, and every later one
