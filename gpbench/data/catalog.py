@@ -99,6 +99,12 @@ class Dataset:
             return not (Path(root) / self.name).is_dir()
         return False
 
+    @staticmethod
+    def is_stand_in(source: str) -> bool:
+        """Whether a source sentence (:meth:`source`) names stand-in data: the offline MNIST subset or synthetic
+        files, not the dataset itself."""
+        return source.startswith("SYNTHETIC DATA") or images.MNIST_SUBSET_SOURCE in source
+
     def source(self, root: str) -> str:
         """A sentence saying which data a run would train on (loading, and downloading, image data)."""
         return f"{self.name} (gan_toy.py recipe)" if self.is_toy else self.load(root, "train")[2]
