@@ -363,3 +363,12 @@ def test_a_run_defined_twice_is_refused_with_advice_for_its_own_section(section,
 
     with pytest.raises(ConfigError, match="the suite defines the run .* twice; " + advice):
         plan({"suite": "twice", "seeds": [0], **section})
+
+
+def test_random_architectures_on_64_pixel_images_are_refused_when_the_suite_is_planned():
+    from gpbench.errors import ConfigError
+    from gpbench.suite.pipeline import plan
+
+    suite = {"suite": "bad", "seeds": [0], "random_architectures": {"dataset": "imagefolder64", "count": 1}}
+    with pytest.raises(ConfigError, match="arch: 'random' does not fit dataset 'imagefolder64'; allowed: figure2"):
+        plan(suite)

@@ -16,6 +16,7 @@ import numpy as np
 from gpbench.data import imagefolder, images, toy
 from gpbench.data.streams import EpochStream, Stream
 from gpbench.errors import ConfigError
+from gpbench.models.random_architectures import IMAGE_SIZES as RANDOM_ARCHITECTURE_SIZES
 from gpbench.seeds import stream_seed
 
 TOY_METRICS = ("modes", "emd", "swd")
@@ -138,7 +139,8 @@ def _mnist_like(name: str) -> Dataset:
 def _image_folder(size: int) -> Dataset:
     """RGB images under <data_root>/imagefolder<size>/ (Figure 2 on LSUN bedrooms at 64, Table 1 on downsampled
     ImageNet at 32), with no default architecture of their own: Figure 2's rows and Table 1's draws fit them."""
-    return Dataset(f"imagefolder{size}", "imagefolder", "figure2", ("figure2", "random"), (-1.0, 1.0),
+    archs = ("figure2", "random") if size in RANDOM_ARCHITECTURE_SIZES else ("figure2",)
+    return Dataset(f"imagefolder{size}", "imagefolder", "figure2", archs, (-1.0, 1.0),
                    INCEPTION_METRICS, ("fid", "is"), 50_000, 1000, True, held_out_split="test", curve_metric="is",
                    image_shape=(3, size), jobs=NATURAL_IMAGE_JOBS)
 

@@ -102,11 +102,14 @@ class RandomCritic(nn.Sequential):
         super().__init__(*layers)
 
 
+IMAGE_SIZES = (32, 28)          # the image sides the drawn nets are built for (the paper: 32x32 ImageNet)
+
+
 def random_nets(architecture: dict, *, size: int, channels: int, critic_norm: str,
                 output: str = "tanh") -> tuple[nn.Module, nn.Module]:
     """(generator, critic) of a drawn architecture for 32x32 or 28x28 images; ``critic_norm`` is what the drawn
     critic batchnorm becomes: "batchnorm", or "layernorm" under a gradient penalty (the paper's Table 4)."""
-    if size not in (32, 28):
+    if size not in IMAGE_SIZES:
         raise ConfigError(f"image size {size}: random architectures take 32 or 28 pixels (the paper: 32x32 ImageNet)")
     if critic_norm not in CRITIC_NORMS:
         raise ConfigError(f"critic normalisation {critic_norm!r}: allowed {', '.join(CRITIC_NORMS)}")
