@@ -631,3 +631,13 @@ def test_eval_of_a_checkpoint_another_config_wrote_is_one_line(tmp_path, capsys)
     error = one_line_error(capsys, "eval")
     assert "holds a generator of another shape than the run's config.yaml builds (RuntimeError" in error
     assert "train again into a fresh --out" in error
+
+
+def test_a_variant_name_too_long_for_a_file_name_is_refused_when_the_suite_is_planned():
+    from gpbench.suite.pipeline import plan
+
+    name = "v" + "x" * 234
+    suite = {"suite": "long", "seeds": [0], "flex": {"datasets": ["8gaussians"], "variants": {name: {"kind": "r1"}}}}
+    with pytest.raises(ConfigError, match=r"flex.variants: vxxx.*\.\.\. is 235 characters; a name becomes part of "
+                                          "file names, keep it to 100"):
+        plan(suite)

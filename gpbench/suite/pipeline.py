@@ -47,11 +47,20 @@ DUPLICATE_ADVICE = {
 }
 
 
+# A name becomes part of file names (<dataset>_<method>-<variant>_seed<k>.png, report entries) that must stay
+# under the 255-byte limit of common filesystems with room to spare.
+MAX_NAME = 100
+
+
 def check_name(name, key: str) -> str:
-    """``name`` if it matches NAME_PATTERN, else a ConfigError naming the key and what is allowed."""
+    """``name`` if it matches NAME_PATTERN and is at most MAX_NAME characters, else a ConfigError naming the key
+    and what is allowed."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ConfigError(f"{key}: {name!r} is not allowed as a name; use letters, digits, '.' and '-', "
                           "starting with a letter or digit")
+    if len(name) > MAX_NAME:
+        raise ConfigError(f"{key}: {name[:40]}... is {len(name)} characters; a name becomes part of file names, "
+                          f"keep it to {MAX_NAME}")
     return name
 
 
