@@ -121,3 +121,12 @@ def test_one_image_is_too_few_for_a_training_split_and_says_so(tmp_path):
     with pytest.raises(DataError, match="1 image is too few: every 20th is held out, so the train split is empty; "
                                         "put at least 2 images there"):
         load_split(tmp_path, 32, "train")
+
+
+def test_a_pixel_cache_that_cannot_be_written_is_skipped_with_a_warning(tmp_path, caplog):
+    write(tmp_path / "images" / "one.png", np.full((8, 8, 3), 50))
+    (tmp_path / "cache").write_text("a file where the cache folder would go")
+    with caplog.at_level("WARNING"):
+        pixels, _ = load_image_folder(tmp_path / "images", 32, tmp_path / "cache")
+    assert (pixels == 50).all()
+    assert "cannot write the pixel cache" in caplog.text and "going on without it" in caplog.text

@@ -10,6 +10,7 @@ critic's dev cost), the rest is "train" (the training set and the FID reference)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -88,6 +89,22 @@ def _read_cache(cache: Path | None, shape: tuple[int, ...]) -> np.ndarray | None
     return pixels
 
 
+def _write_cache(cache: Path, pixels: np.ndarray) -> None:
+    """Keep the decoded pixels for next time; where the folder cannot be written (a read-only data root), go on
+    without the cache, saying where it would have gone."""
+    partial = cache.with_suffix(".partial.npy")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.save(partial, pixels, allow_pickle=False)
+        partial.replace(cache)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        logging.getLogger(__name__).warning(
+            "cannot write the pixel cache %s (%s); going on without it (the images are decoded again next time): "
+            "make that folder writable, or point data_root at a writable copy", cache, error.strerror or error)
+
+
 def load_image_folder(folder: str | Path, size: int, cache_dir: str | Path | None = None) -> tuple[np.ndarray, str]:
     """(uint8 images (N, 3, size, size), a sentence saying which data it is), from the cache when its identity
     matches the folder's current files."""
@@ -101,10 +118,7 @@ def load_image_folder(folder: str | Path, size: int, cache_dir: str | Path | Non
     if pixels is None:
         pixels = np.stack([square_resized(path, size) for path in files])
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache.with_suffix(".partial.npy")
-            np.save(partial, pixels, allow_pickle=False)
-            partial.replace(cache)
+            _write_cache(cache, pixels)
     synthetic = f"{SYNTHETIC_FOLDER_SOURCE}: " if (folder / SYNTHETIC_MARKER).is_file() else ""
     return pixels, f"{synthetic}{len(pixels):,} images under {folder}, centre-cropped and resized to {size}x{size}"
 
