@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -579,13 +580,30 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+@contextlib.contextmanager
+def thread_errors_in_one_line(verb: str):
+    """A library's background thread that fails (TensorBoard's event writer on a full disk) says so in one line
+    on stderr instead of a traceback; the verb goes on."""
+    def report(hook: threading.ExceptHookArgs) -> None:
+        name = hook.thread.name if hook.thread else "a thread"
+        print(f"gpbench {verb}: warning: background thread {name} failed: {hook.exc_type.__name__}: "
+              f"{_one_line(hook.exc_value) if hook.exc_value else ''}", file=sys.stderr)
+
+    previous, threading.excepthook = threading.excepthook, report
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gpbench: %(message)s")
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
-        return args.run(args)
+        with thread_errors_in_one_line(args.verb):
+            return args.run(args)
     except GpbenchError as error:
         print(f"gpbench {args.verb}: error: {_one_line(error)}", file=sys.stderr)
         return 2

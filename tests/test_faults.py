@@ -641,3 +641,20 @@ def test_a_variant_name_too_long_for_a_file_name_is_refused_when_the_suite_is_pl
     with pytest.raises(ConfigError, match=r"flex.variants: vxxx.*\.\.\. is 235 characters; a name becomes part of "
                                           "file names, keep it to 100"):
         plan(suite)
+
+
+def test_a_failing_background_thread_says_so_in_one_line(capsys):
+    import threading
+
+    from gpbench.cli import thread_errors_in_one_line
+
+    def write_events():
+        raise OSError(28, "No space left on device")
+
+    with thread_errors_in_one_line("train"):
+        worker = threading.Thread(target=write_events, name="EventFileWriter")
+        worker.start()
+        worker.join()
+    error = capsys.readouterr().err
+    assert error.strip() == ("gpbench train: warning: background thread EventFileWriter failed: OSError: [Errno 28] "
+                             "No space left on device")
