@@ -65,13 +65,13 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def torch_save_atomic(path: Path, payload: dict) -> None:
-    """torch.save, atomically; its RuntimeError on a failed write (a full disk: "file write failed") becomes the
-    OSError every other write raises, naming the file."""
+    """torch.save, atomically; its RuntimeError on a failed write (a full disk: "file write failed", or the zip
+    writer's "unexpected pos") becomes the OSError every other write raises, naming the file."""
     def save(temporary: Path) -> None:
         try:
             torch.save(payload, temporary)
         except RuntimeError as error:
-            if "write" not in str(error).lower():
+            if not any(sign in str(error).lower() for sign in ("write", "unexpected pos", "inline_container")):
                 raise
             raise OSError(errno.ENOSPC, f"writing failed ({str(error).splitlines()[0]}); is the disk full?",
                           str(path)) from None
