@@ -263,3 +263,12 @@ def test_the_cost_measurement_stands_synthetic_data_in_only_for_missing_cifar10_
         assert data_root_for({"dataset": dataset, "data_root": str(real)}, synthetic) == str(real)
     assert data_root_for({"dataset": "mnist", "data_root": str(real)}, synthetic) == str(real)
     assert data_root_for({"dataset": "8gaussians", "data_root": str(real)}, synthetic) == str(real)
+
+
+def test_a_suite_the_schema_refuses_is_refused_by_gpbench_cost_in_one_line(tmp_path, capsys):
+    suite = yaml.safe_load((REPO / "configs/architectures.yaml").read_text())
+    suite["random_architectures"]["count"] = "2"                   # a string where a whole number goes
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    assert main(["cost", "--suite", str(tmp_path / "suite.yaml")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "random_architectures.count: '2' is not of type 'integer'" in error

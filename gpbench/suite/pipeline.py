@@ -100,7 +100,26 @@ def load_suite(paths: list[str | Path], overrides: dict | None = None) -> dict:
         if not isinstance(content, dict):
             raise ConfigError(f"suite config {path} must hold a mapping of keys to values")
         suite = _merge(suite, content)
-    return _merge(suite, dict(overrides or {}))
+    suite = _merge(suite, dict(overrides or {}))
+    check_suite_schema(suite, ", ".join(map(str, paths)))
+    return suite
+
+
+SCHEMA = Path(__file__).resolve().parents[2] / "configs" / "schema.yaml"      # the Snakefile validates against it
+
+
+def check_suite_schema(suite: dict, where: str) -> None:
+    """The suite against configs/schema.yaml, so every verb that reads a suite (cost, reproduce) refuses what the
+    pipeline refuses, in one line naming the key (skipped where the package is installed without configs/)."""
+    if not SCHEMA.is_file():
+        return
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(read_yaml(SCHEMA, "suite schema"))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(suite))
+    if error is not None:
+        key = ".".join(map(str, error.absolute_path)) or "suite"
+        raise ConfigError(f"{where}: {key}: {error.message}")
 
 
 def load_variants(suite: dict, base: Path = Path(".")) -> dict[str, dict]:
