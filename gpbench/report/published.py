@@ -78,34 +78,27 @@ def _optimizer_text(optimizer) -> str:
 def differences(entry: dict, protocol: dict) -> list[str]:
     """The protocol fields where a run (``protocol``, from run_protocol) differs from a published entry, each as
     "field: theirs vs ours" (or "field: not stated" where the source does not say); the source's variant first."""
-    theirs = entry["protocol"]
     found = [f"method: {entry['variant']}"] if entry.get("variant") else []
     for field in PROTOCOL_FIELDS:
-        value, ours = theirs[field], protocol[field]
-        if value == NOT_STATED or (field == "optimizer" and isinstance(value, dict)
-                                   and NOT_STATED in (value["name"], value["lr"])):
-            found.append(f"{field}: {NOT_STATED}")
-        elif field == "data":
-            if value != "same":
-                found.append(f"data: {value}")
-        elif field == "architecture":
-            if value != ours:
-                found.append(f"architecture: {value} vs {ours}" + (f" DIM {protocol['dim']}" if protocol.get("dim")
-                                                                   else ""))
-        elif field == "optimizer":
-            if _optimizer_text(value) != _optimizer_text(ours):
-                found.append(f"optimizer: {_optimizer_text(value)} vs {_optimizer_text(ours)}")
-        elif field == "features":
-            if not str(value).lower().startswith(str(ours).lower()):
-                found.append(f"features: {value} vs {ours}")
-        elif field == "aggregation":
-            if value != "analytic":
-                found.append(f"aggregation: {value} vs {ours}")
-        elif field == "reference" and ours == "none":
-            continue                        # a score of the samples alone (IS, modes): no reference set to differ
-        elif value != ours:
-            found.append(f"{field}: {_number(value)} vs {_number(ours) if ours is not None else '—'}")
+        difference = _field_difference(field, entry["protocol"][field], protocol[field], protocol)
+        if difference:
+            found.append(difference)
     return found
+
+
+def _field_difference(field: str, value, ours, protocol: dict) -> str | None:
+    if value == NOT_STATED or (field == "optimizer" and isinstance(value, dict)
+                               and NOT_STATED in (value["name"], value["lr"])):
+        return f"{field}: {NOT_STATED}"
+    if field == "data":
+        return None if value == "same" else f"data: {value}"
+    if (field == "reference" and ours == "none") or (field == "aggregation" and value == "analytic"):
+        return None                  # a score of the samples alone (IS, modes) has no reference set to differ
+    text = _optimizer_text if field == "optimizer" else _number
+    theirs, mine = text(value), (text(ours) if ours is not None else "—")
+    same = theirs.lower().startswith(mine.lower()) if field == "features" else theirs == mine
+    dim = f" DIM {protocol['dim']}" if field == "architecture" and protocol.get("dim") else ""
+    return None if same else f"{field}: {theirs} vs {mine}{dim}"
 
 
 def closest(method: str, dataset: str, metric: str, protocol: dict, entries=None) -> list[tuple[dict, list[str]]]:

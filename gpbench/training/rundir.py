@@ -300,26 +300,24 @@ class RunDir:
 
     # --- evaluation ---------------------------------------------------------------------------------
 
-    def read_eval(self) -> dict | None:
-        path = self.file(EVAL)
+    def _read_report(self, name: str, verb: str) -> dict | None:
+        """A JSON file a verb writes into the run (None when absent); damaged, one line saying to run it again."""
+        path = self.file(name)
         if not path.is_file():
             return None
         try:
             return json.loads(path.read_text())
         except ValueError:
-            raise RunDirError(f"{path} is damaged; run `gpbench eval {self.path}` again") from None
+            raise RunDirError(f"{path} is damaged; run `gpbench {verb} {self.path}` again") from None
+
+    def read_eval(self) -> dict | None:
+        return self._read_report(EVAL, "eval")
 
     def write_eval(self, result: dict) -> None:
         write_json_atomic(self.file(EVAL), result)
 
     def read_diagnosis(self) -> dict | None:
-        path = self.file(DIAGNOSIS)
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text())
-        except ValueError:
-            raise RunDirError(f"{path} is damaged; run `gpbench diagnose {self.path}` again") from None
+        return self._read_report(DIAGNOSIS, "diagnose")
 
     def write_diagnosis(self, report: dict) -> None:
         write_json_atomic(self.file(DIAGNOSIS), report)
