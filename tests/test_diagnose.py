@@ -44,7 +44,7 @@ def runs(tmp_path_factory):
 def test_the_matching_check_flags_the_run_and_the_others_stay_quiet(runs, name):
     expected = FAILURES[name][1]
     verdicts = {check.name: check.verdict for check in diagnose(runs[name])}
-    flagged = {check for check, verdict in verdicts.items() if verdict != "ok"}
+    flagged = {check for check, verdict in verdicts.items() if verdict in ("warn", "fail")}
     assert flagged == ({expected} if expected else set()), verdicts
 
 
@@ -298,3 +298,20 @@ def test_methods_are_also_compared_at_equal_wall_clock_on_their_curves(tmp_path)
     # final: WGAN-GP 10-12 against 41-43, better; at 100 s: WGAN-GP's 40-42 against NS-GAN's 41-43, not separated
     assert "FID (LeNet) [primary, Holm-adjusted] better (-31" in line
     assert "at equal wall clock (100 s, curve points, exploratory) not separated (-1," in line
+
+
+def test_a_check_with_too_little_logged_says_skip_with_the_threshold_it_applies(tmp_path, capsys):
+    import yaml
+
+    config = tmp_path / "short.yaml"
+    config.write_text(yaml.safe_dump({**TOY, "method": "wgan-gp", "iterations": 11, "log_every": 1}))
+    assert main(["train", str(config), "--out", str(tmp_path / "short")]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(tmp_path / "short")]) == 0
+    report = capsys.readouterr().out
+    assert "[skip] rising estimate: too few logged iterations to judge (11; 16 needed)" in report
+    from gpbench.analysis.diagnose import as_json, diagnose
+
+    checks = diagnose(tmp_path / "short")
+    skipped = {check.name for check in checks if check.verdict == "skip"}
+    assert "rising estimate" in skipped and as_json(tmp_path / "short", checks)["worst_check"] not in skipped

@@ -27,7 +27,8 @@ from gpbench.analysis.overfitting import GAP_END_POINTS, dev_curves, dev_gap, ga
 from gpbench.analysis.runresult import RunResult
 from gpbench.training.rundir import METRICS, RunDir
 
-VERDICTS = ("ok", "warn", "fail")
+VERDICTS = ("skip", "ok", "warn", "fail")     # "skip": too little logged to judge, said as such
+FLAGGED = ("warn", "fail")
 
 # --- thresholds ----------------------------------------------------------------------------------------------
 # Windows: "the last part of training" is the last quarter of the logged iterations; a trend needs 8 points.
@@ -116,8 +117,8 @@ def _window_text(x: np.ndarray) -> str:
     return f"iterations {int(x[0]):,}-{int(x[-1]):,}, {len(x)} points"
 
 
-def _too_short(name: str, points: int) -> Check:
-    return Check(name, "ok", f"too few logged iterations to judge ({points}; {MIN_POINTS} needed)")
+def _too_short(name: str, points: int, needed: int = MIN_POINTS) -> Check:
+    return Check(name, "skip", f"too few logged iterations to judge ({points}; {needed} needed)")
 
 
 # --- the checks ----------------------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def check_penalty_strength(run: RunLogs, earlier: list[Check]) -> list[Check]:
 
 
 def _explained(earlier: list[Check]) -> str:
-    return ", ".join(check.name for check in earlier if check.verdict != "ok")
+    return ", ".join(check.name for check in earlier if check.verdict in FLAGGED)
 
 
 def _final_nets(run: RunLogs):
@@ -265,7 +266,7 @@ def check_rising_estimate(run: RunLogs, earlier: list[Check]) -> Check:
                      "run by the held-out estimate", {"gap_end": gap["end"], "gap_standard_error": gap["standard_error"]})
     x, w = run.series("wasserstein_estimate")
     if len(w) < 2 * MIN_POINTS:
-        return _too_short("rising estimate", len(w))
+        return _too_short("rising estimate", len(w), 2 * MIN_POINTS)
     half = len(x) // 2
     early_slope, early_error = trend(x[:half], w[:half])
     late_slope, late_error = trend(x[half:], w[half:])
@@ -391,7 +392,7 @@ def worst(checks: list[Check]) -> Check:
 
 def as_json(path: str | Path, checks: list[Check]) -> dict:
     top = worst(checks)
-    return {"run": str(path), "verdict": top.verdict, "worst_check": top.name if top.verdict != "ok" else None,
+    return {"run": str(path), "verdict": top.verdict, "worst_check": top.name if top.verdict in FLAGGED else None,
             "checks": [asdict(check) for check in checks]}
 
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gpbench.analysis.diagnose import VERDICTS, RunLogs  # noqa: E402
+from gpbench.analysis.diagnose import FLAGGED, VERDICTS, RunLogs  # noqa: E402
 from gpbench.report.plots import save_figure  # noqa: E402
 from gpbench.training.rundir import DIAGNOSIS_PLOT, RunDir  # noqa: E402
 from gpbench.analysis.runresult import RunResult  # noqa: E402
@@ -53,7 +53,7 @@ def plot_health(run: RunLogs, path: Path, report: dict) -> Path:
     for panel in (estimate, norm, share):
         panel.set_xlabel("generator iterations")
         panel.grid(alpha=0.3)
-    flagged = [f"{c['name']}: {c['verdict']}" for c in report["checks"] if c["verdict"] != "ok"]
+    flagged = [f"{c['name']}: {c['verdict']}" for c in report["checks"] if c["verdict"] in FLAGGED]
     return save_figure(figure, path, f"{run.path} - {report['verdict'].upper()}"
                        + (f" ({'; '.join(flagged)})" if flagged else ""), fontsize=9)
 
@@ -61,7 +61,7 @@ def plot_health(run: RunLogs, path: Path, report: dict) -> Path:
 def health_cell(runs: list[RunResult]) -> str:
     """One table cell for a group of seeds: "ok", or the worst verdict, its check and the seeds it hit."""
     reports = [(run.config["seed"], RunDir(run.path).read_diagnosis()) for run in runs]
-    flagged = [(seed, report) for seed, report in reports if report and report["verdict"] != "ok"]
+    flagged = [(seed, report) for seed, report in reports if report and report["verdict"] in FLAGGED]
     if not any(report for _, report in reports):
         return "—"
     if not flagged:
