@@ -311,6 +311,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from gpbench.analysis.evaluate import evaluate_run
     from gpbench.suite.pipeline import load_suite, plan
     from gpbench.fileio import write_text_atomic
+    from gpbench.metrics import displayed
     from gpbench.report import reproducibility
     from gpbench.training.train import Trainer
 
@@ -338,10 +339,8 @@ def _reproduce(args: argparse.Namespace) -> int:
         result = evaluate_run(run_dir, samples=(evaluation.get("samples") or {}).get(run.dataset), curves=False,
                               metrics=(evaluation.get("metrics") or {}).get(run.dataset),
                               lenet_epochs=evaluation.get("lenet_epochs"))
-        scale = {"high_quality": 100.0}
-        reruns[(run.dataset, run.label, run.seed)] = {
-            metric: None if value is None else scale.get(metric, 1.0) * value
-            for metric, value in (result.get("metrics") or {}).items()}
+        reruns[(run.dataset, run.label, run.seed)] = {metric: displayed(metric, value)
+                                                      for metric, value in (result.get("metrics") or {}).items()}
     rows = reproducibility.compare(committed, reruns)
     header = [f"Suite {args.suite}; committed numbers: {results}/tables/*{reproducibility.PER_RUN_SUFFIX}.",
               f"Re-run {date.today().isoformat()} on {reproducibility.machine()}; torch {torch.__version__}, "

@@ -99,6 +99,8 @@ def test_eval_on_a_toy_run_writes_curves_and_final_metrics_with_protocol(tmp_pat
     assert result["protocol"]["samples"] == 300
     assert set(result["metrics"]) == {"modes", "total_modes", "high_quality", "emd", "swd", "sample_spread"}
     assert result["metrics"]["total_modes"] == 8 and 0 <= result["metrics"]["high_quality"] <= 1
+    shown = float(re.search(r"high_quality: ([\d.e+-]+) %", printed)[1])          # printed in percent, as the tables
+    assert shown == pytest.approx(100 * result["metrics"]["high_quality"], rel=1e-5)
     curve = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
     assert [line["iteration"] for line in curve] == [2, 4] and all(line["samples"] == 200 for line in curve)
     # re-running does not score the same snapshots again

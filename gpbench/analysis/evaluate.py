@@ -18,8 +18,8 @@ from gpbench.training import samples as sample_pictures
 from gpbench.training.config import model_options, resolve_device
 from gpbench.data import Dataset, get_dataset, toy
 from gpbench.errors import ConfigError, RunDirError
-from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, feature_statistics,
-                             fid_from_stats, inception_score, kid_from_features)
+from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, PERCENT, displayed,
+                             feature_statistics, fid_from_stats, inception_score, kid_from_features)
 from gpbench.metrics.features import ExtractorSettings, FeatureExtractor
 from gpbench.metrics.collapse import relative_spread
 from gpbench.metrics.reference import reference_statistics_cached, reference_statistics_path
@@ -293,7 +293,8 @@ def format_result(result: dict) -> str:
     lines = [f"{result['method']} on {result['dataset']} (seed {result['seed']}), iteration {result['iteration']}"
              + (f" - {result['status']} at {result['status_iteration']}" if result["status"] == "diverged" else "")]
     for key, value in result["metrics"].items():
-        lines.append(f"  {key:>14}: {value:.6g}" if isinstance(value, float) else f"  {key:>14}: {value}")
+        shown, unit = displayed(key, value), " %" if key in PERCENT else ""
+        lines.append(f"  {key:>14}: {shown:.6g}{unit}" if isinstance(shown, float) else f"  {key:>14}: {shown}")
     lines.append("protocol:")
     lines.extend(f"  {key}: {value}" for key, value in result["protocol"].items())
     return "\n".join(lines)

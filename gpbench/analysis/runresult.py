@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gpbench.training.config import run_penalty
+from gpbench.metrics import displayed
 from gpbench.metrics.collapse import is_collapsed
 from gpbench.penalties import Penalty
 from gpbench.training.rundir import EVAL, RunDir, label_in_run_path
@@ -126,10 +127,7 @@ class RunResult:
     def metric(self, name: str) -> float | None:
         if not self.final:
             return None
-        value = self.final["metrics"].get(name)
-        if name == "high_quality" and value is not None:
-            return 100.0 * value
-        return value
+        return displayed(name, self.final["metrics"].get(name))
 
     @property
     def engine(self) -> str:

@@ -37,6 +37,14 @@ FEATURE_METRICS = {"inception": ("fid", "is"), "lenet": ("fid_lenet", "is_lenet"
 # Result keys beyond the metric names: "modes" also yields the high-quality fraction (shown in percent).
 RESULT_LABELS = {**{name: info.label for name, info in METRICS.items()}, "high_quality": "high-quality %"}
 LOWER_IS_BETTER = {name for name, info in METRICS.items() if info.lower_is_better}
+# Result keys stored as a fraction and shown in percent (tables, plots, reproduce, `gpbench eval`'s lines).
+PERCENT = ("high_quality",)
 
-__all__ = ["FEATURE_METRICS", "IS_SPLITS", "KID_SUBSETS", "KID_SUBSET_SIZE", "LOWER_IS_BETTER", "METRICS", "RESULT_LABELS", "MetricInfo",
+
+def displayed(name: str, value):
+    """A result as every table and line shows it: fractions in PERCENT times 100, the rest as stored."""
+    return 100.0 * value if name in PERCENT and isinstance(value, (int, float)) else value
+
+__all__ = ["FEATURE_METRICS", "IS_SPLITS", "KID_SUBSETS", "KID_SUBSET_SIZE", "LOWER_IS_BETTER", "METRICS", "PERCENT",
+           "RESULT_LABELS", "MetricInfo", "displayed",
            "feature_statistics", "fid_from_features", "fid_from_stats", "inception_score", "kid_from_features"]
