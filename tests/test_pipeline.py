@@ -209,3 +209,19 @@ def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
     for name in ("replication.html", "claims.html", "figure4_overfitting.png", "mnist_wgan-gp_seed0.png",
                  "health.html", "1. Tables", "7. Samples"):
         assert name in page, name
+
+
+def test_key_flex_variants_get_their_own_seeds_and_an_unknown_one_is_refused():
+    from gpbench.errors import ConfigError
+    from gpbench.suite.pipeline import plan
+
+    flex = {"datasets": ["8gaussians"], "seeds": [0], "key_seeds": [0, 1, 2],
+            "variants": {"none": {"kind": "none"}, "r1": {"kind": "r1"}}, "lambdas": {"r1": [0.1, 1]},
+            "key_variants": ["none", "r1-lambda0.1"], "overrides": {"8gaussians": {"iterations": 2}}}
+    runs = plan({"suite": "key", "seeds": [7], "flex": flex})
+    assert sorted(run.path for run in runs) == sorted([
+        "8gaussians/wgan-gp-none/seed0", "8gaussians/wgan-gp-none/seed1", "8gaussians/wgan-gp-none/seed2",
+        "8gaussians/wgan-gp-r1-lambda0.1/seed0", "8gaussians/wgan-gp-r1-lambda0.1/seed1",
+        "8gaussians/wgan-gp-r1-lambda0.1/seed2", "8gaussians/wgan-gp-r1-lambda1/seed0"])
+    with pytest.raises(ConfigError, match="flex.key_variants: 'r1' is not one of the suite's variants"):
+        plan({"suite": "key", "seeds": [7], "flex": {**flex, "key_variants": ["r1"]}})

@@ -193,11 +193,7 @@ def _architecture_runs(suite: dict, common: dict, seeds: list[int]) -> list[Run]
     grid = suite.get("architectures")
     if grid:
         rows = grid.get("rows", FIGURE2_ROWS)
-        deciding = grid.get("deciding_rows", [])
-        outside = [row for row in deciding if row not in rows]
-        if outside:
-            raise ConfigError(f"architectures.deciding_rows: {outside[0]!r} is not one of the suite's rows "
-                              f"({', '.join(rows)})")
+        deciding = chosen_names(grid.get("deciding_rows", []), rows, "architectures.deciding_rows", "rows")
         for dataset in grid["datasets"]:
             for row in rows:
                 row_seeds = grid.get("deciding_seeds", seeds) if row in deciding else grid.get("seeds", seeds)
@@ -218,6 +214,14 @@ def _architecture_runs(suite: dict, common: dict, seeds: list[int]) -> list[Run]
                 runs += [Run("random_architectures", sweep["dataset"], method, variant, seed,
                              {**config, "seed": seed}) for seed in sweep.get("seeds", [seeds[0]])]
     return runs
+
+
+def chosen_names(names: list[str], allowed, key: str, what: str) -> list[str]:
+    """``names`` if each is one of ``allowed`` (the suite's own rows or variants), else one line naming it."""
+    outside = [name for name in names if name not in allowed]
+    if outside:
+        raise ConfigError(f"{key}: {outside[0]!r} is not one of the suite's {what} ({', '.join(allowed)})")
+    return names
 
 
 def _table1_arms(sweep: dict, index: int) -> list[tuple[str, str, int | None]]:
@@ -250,12 +254,13 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     flex = suite.get("flex")
     if flex:
         variants = lambda_variants(load_variants(suite, base), flex.get("lambdas"))
+        key_variants = chosen_names(flex.get("key_variants", []), list(variants), "flex.key_variants", "variants")
         for dataset in flex["datasets"]:
             overrides = copy.deepcopy((flex.get("overrides") or {}).get(dataset, {}))
             for name, penalty in variants.items():
                 config = {**common, "method": flex.get("base_method", "wgan-gp"), "dataset": dataset, **overrides}
                 config["penalty"] = inherit_lambda(penalty, config)
-                for seed in flex.get("seeds", seeds):
+                for seed in (flex.get("key_seeds", seeds) if name in key_variants else flex.get("seeds", seeds)):
                     runs.append(Run("flex", dataset, config["method"], name, seed, {**config, "seed": seed}))
     runs += _architecture_runs(suite, common, seeds)
     figure4 = suite.get("figure4")
