@@ -31,7 +31,7 @@ def _metric_groups(results: list[RunResult]):
 
 def _scored(runs: list[RunResult]) -> int | None:
     """The samples the runs' final evaluation scored (None before any evaluation)."""
-    return next((run.final["protocol"].get("samples") for run in runs if run.final), None)
+    return next(((run.final.get("protocol") or {}).get("samples") for run in runs if run.final), None)
 
 
 def _usable(runs: list[RunResult]) -> list[RunResult]:
