@@ -119,7 +119,9 @@ def check_suite_schema(suite: dict, where: str) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(suite))
     if error is not None:
         key = ".".join(map(str, error.absolute_path)) or "suite"
-        raise ConfigError(f"{where}: {key}: {error.message}")
+        allowed = (f"; allowed: {', '.join(error.schema.get('properties', {}))}"
+                   if error.validator == "additionalProperties" else "")
+        raise ConfigError(f"{where}: {key}: {error.message}{allowed}")
 
 
 def load_variants(suite: dict, base: Path = Path(".")) -> dict[str, dict]:
