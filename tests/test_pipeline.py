@@ -40,11 +40,14 @@ def test_every_shipped_suite_passes_the_schema_and_plans(name):
         for run in runs:
             seeds[(run.dataset, run.label)].add(run.seed)
         assert all(len(seeds[(d, m)]) == 5 for d in ("8gaussians", "25gaussians", "swissroll")
-                   for m in ("wgan-gp", "wgan-gp-rmsprop", "wgan-clip"))
-        assert all(len(seeds[("mnist", m)]) == 3 for m in ("wgan-gp", "wgan-gp-rmsprop", "wgan-clip", "ns-gan"))
+                   for m in ("wgan-gp", "wgan-gp-rmsprop", "wgan-clip", "r3gan"))
+        assert all(len(seeds[("mnist", m)]) == 3 for m in ("wgan-gp", "wgan-gp-rmsprop", "wgan-clip", "ns-gan", "r3gan"))
         flex = {label for dataset, label in seeds if label.startswith("wgan-gp-") and dataset == "8gaussians"}
         assert {"wgan-gp-none", "wgan-gp-flex1-inputs-lambda0.1", "wgan-gp-flex1-inputs-lambda1",
-                "wgan-gp-flex1-inputs-lambda10", "wgan-gp-wgan-gp-lambda10"} <= flex
+                "wgan-gp-wgan-gp-lambda1"} <= flex
+        assert all(len(seeds[("8gaussians", f"wgan-gp-{key}")]) == 10      # the settings the flex answer hangs on
+                   for key in ("none", "wgan-gp-lambda0.1", "flex1-inputs-lambda1"))
+        assert "dirac" in suite
 
 
 def test_a_lambda_grid_runs_its_variants_once_per_lambda_and_leaves_the_others_alone():
