@@ -12,7 +12,7 @@ import yaml
 from snakemake.utils import validate
 
 from gpbench.training import rundir
-from gpbench.training.config import FIGURE1_METHODS
+from gpbench.paper import FIGURE1_METHODS
 from gpbench.suite.costfile import load_costs
 from gpbench.data import DATASETS
 from gpbench.errors import ConfigError

@@ -14,7 +14,8 @@ import os
 import pytest
 import torch
 
-from gpbench.training.config import model_options, preset, resolve
+from gpbench.paper import preset
+from gpbench.training.config import model_options, resolve
 from gpbench.training.losses import discriminator_loss
 from gpbench.models import build
 from gpbench.penalties import build_penalty

@@ -5,7 +5,8 @@ each penalty kind, interleaved with the same step without a penalty; ``extra_inf
 import pytest
 import torch
 
-from gpbench.training.config import model_options, preset
+from gpbench.paper import preset
+from gpbench.training.config import model_options
 from gpbench.training.losses import discriminator_loss
 from gpbench.models import build
 from gpbench.penalties import build_penalty

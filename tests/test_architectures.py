@@ -11,10 +11,10 @@ from gpbench import ConfigError
 from gpbench.training.config import model_options, resolve
 from gpbench.models import build
 from gpbench.models.zoo import FIGURE2_ROWS
+from gpbench.paper import FIGURE2_METHODS
 from gpbench.training.rundir import RunDir
 from gpbench.training.train import Trainer
 
-FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")
 
 
 @pytest.fixture
@@ -170,7 +170,8 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     import yaml
 
     from gpbench.cli import TABLE_KINDS
-    from gpbench.training.config import METHODS
+    from gpbench import paper
+    from gpbench.paper import METHODS
     from gpbench.training.losses import GAMES
     from gpbench.data import DATASETS
     from gpbench.data.catalog import FAMILIES
@@ -184,6 +185,13 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
     assert set(schema["definitions"]["dataset"]["enum"]) == set(DATASETS)
     assert set(schema["properties"]["runs_per_gpu"]["properties"]) == set(FAMILIES)
     assert set(schema["definitions"]["method"]["enum"]) == set(METHODS)
+    sections = schema["properties"]        # the defaults the schema states are gpbench.paper's
+    for section, methods in (("architectures", paper.FIGURE2_METHODS), ("random_architectures", paper.TABLE1_METHODS),
+                             ("figure4", paper.FIGURE4_METHODS)):
+        assert sections[section]["properties"]["methods"]["description"] == f"default: {', '.join(methods)}"
+    assert f"default {paper.FIGURE4_SUBSET}," in sections["figure4"]["properties"]["train_subset"]["description"]
+    assert (f"default {', '.join(map(str, paper.FIGURE1_DEFAULTS['seeds']))})"
+            in sections["figure1"]["properties"]["seeds"]["description"])
     replication_arch = schema["properties"]["replication"]["items"]["properties"]["arch"]["enum"]
     assert set(replication_arch) == set(ARCHITECTURES) - set(IMAGE_LAYOUT_ARCHITECTURES)   # they have sections
     assert schema["definitions"]["figure2_row"]["enum"] == list(FIGURE2_ROWS)

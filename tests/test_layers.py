@@ -14,7 +14,7 @@ LAYER_OF = {
     **dict.fromkeys(["gpbench", "gpbench.errors", "gpbench.yamlio", "gpbench.progress", "gpbench.fileio",
                      "gpbench.seeds", "gpbench.training", "gpbench.analysis", "gpbench.experiments", "gpbench.suite"],
                     "core"),
-    **dict.fromkeys(["gpbench.training.rundir", "gpbench.training.losses",
+    **dict.fromkeys(["gpbench.training.rundir", "gpbench.training.losses", "gpbench.training.device",
                      "gpbench.training.optim", "gpbench.training.schedule", "gpbench.suite.costfile",
                      "gpbench.analysis.statistics"], "core"),
     **dict.fromkeys(["gpbench.training.config", "gpbench.training.engine", "gpbench.training.train",
@@ -27,7 +27,7 @@ LAYER_OF = {
     **dict.fromkeys(["gpbench.suite.pipeline", "gpbench.suite.cost", "gpbench.suite.rehearsal"], "suite"),
     "gpbench.cli": "face",
 }
-PACKAGE_LAYERS = {"gpbench.penalties": "core", "gpbench.models": "core", "gpbench.data": "core",
+PACKAGE_LAYERS = {"gpbench.penalties": "core", "gpbench.models": "core", "gpbench.data": "core", "gpbench.paper": "core",
                   "gpbench.metrics": "core", "gpbench.report": "report"}
 
 
@@ -94,4 +94,4 @@ def test_the_root_holds_only_the_face_and_the_helpers_every_layer_uses():
     assert sorted(path.name for path in PACKAGE.glob("*.py")) == [
         "__init__.py", "cli.py", "errors.py", "fileio.py", "progress.py", "seeds.py", "yamlio.py"]
     assert sorted(path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__") == [
-        "analysis", "data", "experiments", "metrics", "models", "penalties", "report", "suite", "training"]
+        "analysis", "data", "experiments", "metrics", "models", "paper", "penalties", "report", "suite", "training"]

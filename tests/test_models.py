@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from gpbench.training.config import model_options, preset
+from gpbench.paper import preset
+from gpbench.training.config import model_options
 from gpbench.models import build
 from gpbench.models.layers import Conv2dSame, ConvTranspose2dSame, linear, tf_same_padding
 

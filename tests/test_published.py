@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from gpbench.errors import DataError
-from gpbench.report.published import (PROTOCOL_FIELDS, check_entry, closest, differences, load_published,
-                                      published_markdown, run_protocol)
+from gpbench.paper.published import PROTOCOL_FIELDS, check_entry, load_published
+from gpbench.report.published import closest, differences, published_markdown, run_protocol
 from gpbench.training.config import resolve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,5 +107,5 @@ def test_the_dirac_entries_agree_with_the_certificates_analytic_values():
 
 
 def test_the_published_file_parses_as_plain_yaml_entries():
-    raw = yaml.safe_load((REPO / "gpbench/report/published.yaml").read_text())
+    raw = yaml.safe_load((REPO / "gpbench/paper/published.yaml").read_text())
     assert isinstance(raw, list) and all(isinstance(entry, dict) for entry in raw)

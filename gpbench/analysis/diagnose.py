@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gpbench.training.config import model_options, preset
+from gpbench.paper import preset
+from gpbench.training.config import model_options
 from gpbench.data import get_dataset
 from gpbench.errors import RunDirError
 from gpbench.metrics import LOWER_IS_BETTER

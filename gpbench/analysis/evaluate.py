@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from gpbench.training import samples as sample_pictures
-from gpbench.training.config import model_options, resolve_device
+from gpbench.training.config import model_options
+from gpbench.training.device import resolve_device
 from gpbench.data import Dataset, get_dataset, toy
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.metrics import (FEATURE_METRICS, IS_SPLITS, KID_SUBSET_SIZE, KID_SUBSETS, METRICS, PERCENT, displayed,

@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
-from gpbench.training.config import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS,  # noqa: E402
-                                     FIGURE1_METHODS, FIGURE1_WEIGHTS, model_options, preset)
+from gpbench.paper import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS, FIGURE1_METHODS,  # noqa: E402
+                           FIGURE1_WEIGHTS, preset)
+from gpbench.training.config import model_options  # noqa: E402
 from gpbench.data import DATASETS, FIGURE1_DATASETS, make_stream, toy  # noqa: E402
 from gpbench.errors import ConfigError  # noqa: E402
 from gpbench.training.losses import WeightClipping, discriminator_loss  # noqa: E402

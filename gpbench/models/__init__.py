@@ -2,7 +2,7 @@
 Table 1's random architectures.
 
 ``build(arch, dim=..., depth=..., generator_batchnorm=..., critic_batchnorm=...)`` returns
-``(generator, critic)``; the method presets in :mod:`gpbench.training.config` say which values each method uses
+``(generator, critic)``; the method presets in :mod:`gpbench.paper` say which values each method uses
 (``config.model_options``). Every generator has ``noise_dim``; every critic maps a batch to a vector of scores.
 """
 

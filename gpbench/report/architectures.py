@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpbench.training.config import REPORTED_TABLE1
+from gpbench.paper import REPORTED_TABLE1, TABLE1_METHODS
 from gpbench.data import get_dataset
 from gpbench.metrics import RESULT_LABELS
 from gpbench.models.random_architectures import draw_record
@@ -15,7 +15,7 @@ from gpbench.analysis.statistics import SIGNIFICANCE, summarise
 from gpbench.report.results import (Block, data_note, format_summary, real_data_notes, real_data_score,
                                     stability_text)
 from gpbench.analysis.runresult import RunResult, marks_of
-from gpbench.suite.pipeline import TABLE1_METHODS, TIME_MATCHED
+from gpbench.suite.pipeline import TIME_MATCHED
 
 TABLE1_PAIR = TABLE1_METHODS                 # Table 1's "GAN" and "WGAN-GP" columns
 # The GAN again, trained for about WGAN-GP's training seconds (pipeline: random_architectures.time_matched_iterations)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gpbench.fileio import write_csv_atomic, write_text_atomic
-from gpbench.training.config import preset
+from gpbench.paper import REFERENCE_METHOD, SAME_OPTIMIZER, preset
 from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
 from gpbench.training.rundir import RunDir
 from gpbench.report.health import health_cell
@@ -79,10 +79,6 @@ def replication(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
         block.notes = [data_note(runs)] + real_data_notes(runs) + separation_notes(group_runs(runs), dataset, records)
     return list(blocks.values()), records
 
-
-REFERENCE_METHOD = "wgan-gp"
-# The same penalty at the clipping method's optimizer (Fig. 3's control): compared with clipping on its own line.
-SAME_OPTIMIZER = ("wgan-gp-rmsprop", "wgan-clip")
 
 
 def separation(reference: tuple[float, float, int] | None,

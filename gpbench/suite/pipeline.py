@@ -14,7 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpbench.training.config import preset, resolve
+from gpbench.paper import FIGURE2_METHODS, FIGURE4_METHODS, FIGURE4_SUBSET, TABLE1_METHODS, preset
+from gpbench.training.config import resolve
 from gpbench.suite.costfile import projected_seconds, signature
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
@@ -23,11 +24,7 @@ from gpbench.penalties.schedules import is_number
 from gpbench.yamlio import read_yaml
 
 
-FIGURE4_SUBSET = 1000                       # "a random 1000-digit subset of MNIST" (Gulrajani et al. Fig. 4b)
-FIGURE4_METHODS = ("wgan-gp", "wgan-clip", "ns-gan")     # NS-GAN: Fig. 4a's control, the GAN discriminator's loss
 GROUPS = ("replication", "flex", "figure4", "architectures", "random_architectures")
-FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")   # gan_64x64.py's modes dcgan, lsgan, wgan, wgan-gp
-TABLE1_METHODS = ("ns-gan", "wgan-gp")                           # Table 1: the standard GAN against WGAN-GP
 RANDOM_LABEL = "random"                                          # run label <method>-random<k>
 TIME_MATCHED = "time-matched"                                    # ... and ns-gan-random<k>-time-matched
 # Names that become run paths, Snakemake wildcards and shell words: letters, digits, "." and "-", starting with a

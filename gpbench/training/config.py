@@ -1,13 +1,6 @@
-"""Method presets (the paper's numbers, in this one file) and run-config validation.
-
-A run config names a method and a dataset and overrides only what differs; :func:`resolve` fills in every
-default from the preset of (architecture, method) and validates the result. Sources: Gulrajani et al. 2017
-and its official scripts gan_toy.py, gan_mnist.py, gan_cifar.py, gan_cifar_resnet.py (docs/replication.md).
-
-Optimizers: ``adam`` is torch.optim.Adam; ``rmsprop-tf`` is TensorFlow 1's RMSPropOptimizer as the scripts
-ran it (decay 0.9, epsilon 1e-10 inside the square root, mean-square accumulator initialised to 1);
-``rmsprop`` is PyTorch's RMSprop (alpha 0.99, eps 1e-8, accumulator 0), as many PyTorch ports use.
-"""
+"""Run-config validation: a run config names a method and a dataset and overrides only what differs;
+:func:`resolve` fills in every default from the preset of (architecture, method) (:mod:`gpbench.paper`, where
+the papers' numbers live) and validates the result."""
 
 from __future__ import annotations
 
@@ -15,7 +8,6 @@ import copy
 import functools
 import json
 import math
-import re
 from pathlib import Path
 
 from gpbench.training import RUNTIME_KEYS
@@ -25,8 +17,10 @@ from gpbench.errors import ConfigError
 from gpbench.training.losses import CLIP_PLACEMENTS, GAMES, check_clipping, check_game_options
 from gpbench.models import ARCHITECTURES, IMAGE_LAYOUT_ARCHITECTURES
 from gpbench.models.random_architectures import draw_architecture
-from gpbench.models.zoo import FIGURE2_ROWS, RESNET_BLOCKS
+from gpbench.models.zoo import FIGURE2_ROWS
+from gpbench.training.device import check_device_name
 from gpbench.training.optim import OPTIMIZERS
+from gpbench.paper import METHODS, preset
 from gpbench.penalties import Penalty, build_penalty, load_penalty_modules
 from gpbench.penalties.schedules import is_number
 from gpbench.training.rundir import METRICS_FIELDS
@@ -34,98 +28,6 @@ from gpbench.training.schedule import ARJOVSKY_WARMUP_STEPS, LR_DECAYS
 from gpbench.yamlio import parse_yaml, read_yaml
 
 MAX_SNAPSHOTS = 20
-
-# Per-script settings shared by the methods (batch, iterations, DIM, the critic's depth for MLPs; the image
-# scripts compute the dev critic cost on the whole 10k dev split / test set every 100 iterations).
-_SCRIPT = {
-    "toy": {"batch_size": 256, "iterations": 100_000, "dim": 512, "depth": 3},         # gan_toy.py
-    "deep-mlp": {"batch_size": 256, "iterations": 100_000, "dim": 512, "depth": 12},   # paper Fig. 1b (no code)
-    "mnist": {"batch_size": 50, "iterations": 200_000, "dim": 64, "dev_samples": 10_000},     # gan_mnist.py
-    "cifar10": {"batch_size": 64, "iterations": 200_000, "dim": 128, "dev_samples": 10_000},  # gan_cifar.py
-    "cifar10-resnet": {"batch_size": 64, "generator_batch_size": 128, "iterations": 100_000, "dim": 128,
-                       "lr_decay": "linear", "dequantize": True, "dev_samples": 10_000},     # gan_cifar_resnet.py
-    # gan_64x64.py (Figure 2): batch 64, DIM 64, 200k iterations, 6 bottleneck blocks per resolution
-    "figure2": {"batch_size": 64, "iterations": 200_000, "dim": 64, "resnet_blocks": RESNET_BLOCKS},
-    # Table 1: the paper gives no training length or batch for its random architectures; gpbench's choice is
-    # gan_64x64.py's (docs/replication.md, "Robustness across architectures")
-    "random": {"batch_size": 64, "iterations": 200_000, "dim": 64},
-}
-# The scripts' three modes. `wgan` = weight clipping, `dcgan` = NS-GAN with the halved critic loss.
-_MODE = {
-    "wgan-gp": {"game": "wgan", "optimizer": "adam", "lr": 1e-4, "betas": [0.5, 0.9], "n_critic": 5,
-                "penalty": {"kind": "wgan-gp", "lambda": 10.0}},
-    "wgan-clip": {"game": "wgan", "optimizer": "rmsprop-tf", "lr": 5e-5, "n_critic": 5, "clip": 0.01},
-    # Fig. 3's "WGAN-GP with RMSProp ... to control for the optimizer": the paper gives no learning rate for it;
-    # gpbench uses the clipping mode's optimizer, so the curve differs from clipping by the penalty (and, on MNIST,
-    # by batchnorm: the clipping mode has it in both nets, and a per-sample penalty rules it out in the critic).
-    "wgan-gp-rmsprop": {"game": "wgan", "optimizer": "rmsprop-tf", "lr": 5e-5, "n_critic": 5,
-                        "penalty": {"kind": "wgan-gp", "lambda": 10.0}},
-    "ns-gan": {"game": "ns", "optimizer": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1,
-               "halve_d_loss": True},
-    "mm-gan": {"game": "mm", "optimizer": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "n_critic": 1,
-               "halve_d_loss": True},
-    # gan_64x64.py's `lsgan` mode (Figure 2's fourth method): least squares, TF RMSProp 1e-4, one critic step
-    "lsgan": {"game": "ls", "optimizer": "rmsprop-tf", "lr": 1e-4, "n_critic": 1},
-    # R3GAN (Huang et al. 2024; brownvc/R3GAN at 19a7ddf): critic loss softplus(D(g) - D(x)) + (gamma/2)(|grad
-    # D(x)|^2 + |grad D(g)|^2) per sample (R3GAN/Trainer.py) = the rp game with r1r2 at lambda = gamma; Adam
-    # betas (0, beta2), eps 1e-8 (train.py), one D step then one G step (training/training_loop.py). Its CIFAR-10
-    # preset (train.py) cosine-decays lr 2e-4 -> 5e-5, beta2 0.9 -> 0.99, gamma 0.05 -> 0.005 over 20M images;
-    # gpbench's runs see well under 1 % of that, so the starting values hold throughout.
-    "r3gan": {"game": "rp", "optimizer": "adam", "lr": 2e-4, "betas": [0.0, 0.9], "n_critic": 1,
-              "penalty": {"kind": "r1r2", "lambda": 0.05}},
-}
-# Where a preset that is not the paper's comes from (default: gpbench's extrapolation of the paper's modes).
-_MODE_SOURCE = {"r3gan": "R3GAN's CIFAR-10 preset (brownvc/R3GAN train.py) at its schedules' starting values, "
-                         "extrapolated to this net"}
-# Where the scripts differ from the mode defaults.
-_EXCEPTIONS = {
-    ("toy", "wgan-gp"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},    # "smaller lambda ... for toy tasks"
-    ("deep-mlp", "wgan-gp"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},
-    ("toy", "wgan-gp-rmsprop"): {"penalty": {"kind": "wgan-gp", "lambda": 0.1}},
-    ("cifar10-resnet", "wgan-gp"): {"lr": 2e-4, "betas": [0.0, 0.9]},
-    ("figure2", "wgan-gp"): {"betas": [0.0, 0.9]},                          # gan_64x64.py: Adam(1e-4, 0, 0.9)
-    ("random", "wgan-gp"): {"betas": [0.0, 0.9]},
-}
-# Batchnorm placement per (arch, method): gan_mnist.py only in `wgan` mode, in both nets; gan_cifar.py
-# always in G, in the critic's inner convs except in wgan-gp mode; the ResNet G always, its critic never.
-# One deviation (MNIST_GAN_GENERATOR_BATCHNORM): the standard-GAN games on MNIST get DCGAN's batchnorm in G.
-_BATCHNORM = {
-    "mnist": lambda method: (method == "wgan-clip" or method in MNIST_GAN_GENERATOR_BATCHNORM, method == "wgan-clip"),
-    "cifar10": lambda method: (True, "penalty" not in _MODE[method]),      # no batchnorm under a per-sample penalty
-    "cifar10-resnet": lambda method: (True, False),
-    "toy": lambda method: (False, False),
-    "deep-mlp": lambda method: (False, False),
-    # Figure 2's row or Table 1's draw decides where normalisation goes; the method decides which (model_options)
-    "figure2": lambda method: (True, True),
-    "random": lambda method: (True, True),
-}
-# gan_mnist.py's `dcgan` mode has no batchnorm in G; with its sigmoid output that generator saturates (every
-# sample the same near-black image, IS 1.000) within a few hundred iterations, seed after seed, and the baseline
-# is dead. Radford et al.'s DCGAN has batchnorm in G (as gan_cifar.py in every mode), which gpbench adds for
-# the standard-GAN games on MNIST; `generator_batchnorm: false` gives the script's net. docs/replication.md; the
-# same problem is reported upstream as igul222/improved_wgan_training issue #23.
-MNIST_GAN_GENERATOR_BATCHNORM = ("ns-gan", "mm-gan", "lsgan")
-METHODS = tuple(_MODE)
-# Which presets are the paper's own; the others are gpbench's extrapolations, said so in config.yaml.
-PAPER_PRESETS = {(arch, method) for arch in ("mnist", "cifar10") for method in ("wgan-gp", "wgan-clip", "ns-gan")}
-PAPER_PRESETS |= {("toy", "wgan-gp"), ("toy", "wgan-clip"), ("cifar10-resnet", "wgan-gp"), ("cifar10", "wgan-gp-rmsprop")}
-
-# Table 1 (200 random architectures, 32x32 ImageNet): minimum Inception score -> architectures that pass it with
-# only the standard GAN, only WGAN-GP, both, neither (Gulrajani et al. 2017, Table 1)
-REPORTED_TABLE1 = {1.0: (0, 8, 192, 0), 3.0: (1, 88, 110, 1), 5.0: (0, 147, 42, 11), 7.0: (1, 104, 5, 90),
-                   9.0: (0, 0, 0, 200)}
-
-
-# Figure 1 (fixed-generator critics): steps and sizes; the optimizers, lambda and c come from the presets.
-# The paper trains the toy critics to optimality and the 12-layer critic (width 512, Fig. 1b) briefly; gpbench
-# repeats every critic for each seed and reports mean +- std over seeds (the paper shows one run).
-FIGURE1_DEFAULTS = {"critic_steps": 10_000, "width": 512, "deep_steps": 300, "deep_width": 512,
-                    "average_last": 20, "batch_size": 256, "seeds": [0, 1, 2]}
-FIGURE1_METHODS = ("wgan-clip", "wgan-gp")       # the rows of Fig. 1a (its toys: the dataset rows with in_figure1)
-FIGURE1_CLIP_VALUES = (0.1, 0.01, 0.001)         # Fig. 1b left's c
-FIGURE1_DEEP_DATASET = "swissroll"                # Fig. 1b left: the 12-layer critic's data
-FIGURE1_WEIGHTS = ("swissroll", 0.01)             # Fig. 1b right: whose 3-layer critics' weights, and c
-
 
 # Every key a run config may hold, with its default where the preset does not set it.
 DEFAULTS = {
@@ -161,7 +63,6 @@ _INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_b
                "threads": (1, 1024), "seed": (0, 2**31 - 1), "dev_every": (1, 10**9),
                "dev_samples": (1, 1_000_000), "train_subset": (2, 10**8), "resnet_blocks": (1, 64)}
 _OPTIONAL_INTS = ("threads", "train_subset", "resnet_blocks")     # null = leave torch's default / the whole training split
-_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
             "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16"),
             "engine": ENGINES, "memory_format": MEMORY_FORMATS}
@@ -185,17 +86,6 @@ def model_options(config: dict) -> dict:
         else:
             options["random_architecture"] = config["random_architecture"]
     return options
-
-
-def preset(arch: str, method: str) -> dict:
-    """The fully specified preset for (arch, method): script settings, mode settings, the script's quirks."""
-    values = {**_SCRIPT[arch], **copy.deepcopy(_MODE[method]), **copy.deepcopy(_EXCEPTIONS.get((arch, method), {}))}
-    values["generator_batchnorm"], values["critic_batchnorm"] = _BATCHNORM[arch](method)
-    values["preset_source"] = ("Gulrajani et al. 2017 official script" if (arch, method) in PAPER_PRESETS
-                               else _MODE_SOURCE.get(method, "gpbench extrapolation (not in the paper's code)"))
-    if arch == "mnist" and method in MNIST_GAN_GENERATOR_BATCHNORM:
-        values["preset_source"] += ", with DCGAN's batchnorm in G (the script's dcgan-mode G saturates)"
-    return values
 
 
 def resolve(user: dict) -> dict:
@@ -280,28 +170,6 @@ def _check_penalty(config: dict) -> None:
         if schedule.metric in METRICS_FIELDS:
             raise ConfigError(f"penalty {key}: metric={schedule.metric} would overwrite the {schedule.metric!r} field "
                               f"of metrics.jsonl; choose another name (taken: {', '.join(METRICS_FIELDS)})")
-
-
-def check_device_name(name: object, option: str = "device") -> None:
-    """A device name gpbench accepts, whether or not this machine has that device."""
-    if not isinstance(name, str) or not _DEVICE.match(name):
-        raise ConfigError(f"{option}: {name!r} is not allowed; allowed: auto, cpu, cuda, cuda:N")
-
-
-def resolve_device(name: object, option: str = "device"):
-    """``auto`` (a CUDA GPU where there is one, else the CPU), ``cpu``, ``cuda`` or ``cuda:N`` as a torch device;
-    ``option`` names the config key or command-line option in the error."""
-    import torch
-
-    check_device_name(name, option)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{option}: {name!r} asked for, but this machine has no CUDA GPU; use auto or cpu")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"{option}: {name!r} asked for, but this machine has {torch.cuda.device_count()} GPU(s)")
-    return device
 
 
 def _validate(config: dict) -> None:

@@ -24,7 +24,8 @@ import torch
 from gpbench.training import samples
 from gpbench.training.checkpoints import (all_finite, check_same_run, checkpoint_state, restore_checkpoint,
                                           snapshot_state)
-from gpbench.training.config import load_run_config, model_options, parse_overrides, resolve_device, run_penalty
+from gpbench.training.config import load_run_config, model_options, parse_overrides, run_penalty
+from gpbench.training.device import resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream
 from gpbench.training.devcost import DevCost
 from gpbench.training.engine import build_engine, choose_engine, compiled, memory_format
