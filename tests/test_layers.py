@@ -11,7 +11,7 @@ LAYERS = {
     "core": 0, "training": 1, "analysis": 2, "suite": 2, "report": 3, "face": 4}
 LAYER_OF = {
     # the package face and the helpers every layer uses; the packages' own __init__ modules import nothing
-    **dict.fromkeys(["gpbench", "gpbench.errors", "gpbench.yamlio", "gpbench.progress", "gpbench.fileio",
+    **dict.fromkeys(["gpbench", "gpbench.errors", "gpbench.yamlio", "gpbench.progress", "gpbench.fileio", "gpbench.plotting",
                      "gpbench.seeds", "gpbench.training", "gpbench.analysis", "gpbench.experiments", "gpbench.suite"],
                     "core"),
     **dict.fromkeys(["gpbench.training.rundir", "gpbench.training.losses", "gpbench.training.device",
@@ -92,6 +92,6 @@ def test_the_import_graph_has_no_cycle():
 def test_the_root_holds_only_the_face_and_the_helpers_every_layer_uses():
     """docs/architecture.md, "Layers": every other module lives in the package of its room."""
     assert sorted(path.name for path in PACKAGE.glob("*.py")) == [
-        "__init__.py", "cli.py", "errors.py", "fileio.py", "progress.py", "seeds.py", "yamlio.py"]
+        "__init__.py", "cli.py", "errors.py", "fileio.py", "plotting.py", "progress.py", "seeds.py", "yamlio.py"]
     assert sorted(path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__") == [
         "analysis", "data", "experiments", "metrics", "models", "paper", "penalties", "report", "suite", "training"]

@@ -18,28 +18,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+from matplotlib.ticker import MaxNLocator
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from scipy.spatial import cKDTree  # noqa: E402
-
-from gpbench.paper import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS, FIGURE1_METHODS,  # noqa: E402
+from gpbench.plotting import plt
+from gpbench.paper import (FIGURE1_CLIP_VALUES, FIGURE1_DEEP_DATASET, FIGURE1_DEFAULTS, FIGURE1_METHODS,
                            FIGURE1_WEIGHTS, preset)
-from gpbench.training.config import model_options  # noqa: E402
-from gpbench.data import DATASETS, FIGURE1_DATASETS, make_stream, toy  # noqa: E402
-from gpbench.errors import ConfigError  # noqa: E402
-from gpbench.training.losses import WeightClipping, discriminator_loss  # noqa: E402
-from gpbench.models import build  # noqa: E402
-from gpbench.models.signal import LayerOutputs, at_clip_fraction, layer_gradients  # noqa: E402
-from gpbench.training.optim import build_optimizer  # noqa: E402
-from gpbench.penalties import build_penalty  # noqa: E402
-from gpbench.progress import progress_bar  # noqa: E402
-from gpbench.fileio import save_figure_atomic, write_text_atomic  # noqa: E402
-from gpbench.seeds import stream_seed  # noqa: E402
+from gpbench.training.config import model_options
+from gpbench.data import DATASETS, FIGURE1_DATASETS, make_stream, toy
+from gpbench.errors import ConfigError
+from gpbench.training.losses import WeightClipping, discriminator_loss
+from gpbench.models import build
+from gpbench.models.signal import LayerOutputs, at_clip_fraction, layer_gradients
+from gpbench.training.optim import build_optimizer
+from gpbench.penalties import build_penalty
+from gpbench.progress import progress_bar
+from gpbench.fileio import save_figure_atomic, write_text_atomic
+from gpbench.seeds import stream_seed
 
 GRID_POINTS, GRID_RANGE = 128, 3.0
 NORM_FLOOR = 1e-45                  # float32's smallest subnormal: a gradient norm of exactly 0 counts as this

@@ -12,21 +12,18 @@ import math
 import textwrap
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from scipy.stats import spearmanr
+from scipy.stats import t as t_distribution
 
-from scipy.stats import spearmanr  # noqa: E402
-from scipy.stats import t as t_distribution  # noqa: E402
-
-from gpbench.data import get_dataset  # noqa: E402
-from gpbench.fileio import save_figure_atomic  # noqa: E402
-from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
-from gpbench.analysis.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew  # noqa: E402
-from gpbench.analysis.runresult import RunResult, group_runs  # noqa: E402
-from gpbench.analysis.statistics import SIGNIFICANCE, compare, summarise  # noqa: E402
+from gpbench.plotting import plt
+from gpbench.data import get_dataset
+from gpbench.fileio import save_figure_atomic
+from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
+from gpbench.analysis.overfitting import GAP_END_POINTS, dev_curves, dev_gap, gap_grew
+from gpbench.analysis.runresult import RunResult, group_runs
+from gpbench.analysis.statistics import SIGNIFICANCE, compare, summarise
 
 log = logging.getLogger(__name__)
 

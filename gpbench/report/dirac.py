@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from gpbench.experiments.dirac import SETTINGS, START, STEP, STEPS, vector_field_grid  # noqa: E402
-from gpbench.fileio import write_csv_atomic, write_text_atomic  # noqa: E402
-from gpbench.report.plots import save_figure  # noqa: E402
-from gpbench.report.results import Block  # noqa: E402
-from gpbench.report.tables import to_html, to_markdown  # noqa: E402
+from gpbench.plotting import plt
+from gpbench.experiments.dirac import SETTINGS, START, STEP, STEPS, vector_field_grid
+from gpbench.fileio import write_csv_atomic, write_text_atomic
+from gpbench.report.plots import save_figure
+from gpbench.report.results import Block
+from gpbench.report.tables import to_html, to_markdown
 
 TITLE = "Dirac-GAN convergence certificate (Mescheder et al. 2018)"
 FIGURE_GAME = "ns"          # the figure's game: the paper's figures show the standard GAN

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gpbench.analysis.diagnose import FLAGGED, VERDICTS, RunLogs  # noqa: E402
-from gpbench.report.plots import save_figure  # noqa: E402
-from gpbench.training.rundir import DIAGNOSIS_PLOT, RunDir  # noqa: E402
-from gpbench.analysis.runresult import RunResult  # noqa: E402
+from gpbench.plotting import plt
+from gpbench.analysis.diagnose import FLAGGED, VERDICTS, RunLogs
+from gpbench.report.plots import save_figure
+from gpbench.training.rundir import DIAGNOSIS_PLOT, RunDir
+from gpbench.analysis.runresult import RunResult
 
 
 def write_diagnosis(path: str | Path, report: dict) -> Path:

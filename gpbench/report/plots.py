@@ -7,18 +7,15 @@ import re
 import shutil
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS  # noqa: E402
-from gpbench.data import get_dataset  # noqa: E402
-from gpbench.errors import RunDirError  # noqa: E402
-from gpbench.fileio import save_figure_atomic  # noqa: E402
-from gpbench.training.rundir import RunDir  # noqa: E402
-from gpbench.analysis.runresult import RunResult, group_runs, marks_of  # noqa: E402
+from gpbench.plotting import plt
+from gpbench.metrics import LOWER_IS_BETTER, RESULT_LABELS
+from gpbench.data import get_dataset
+from gpbench.errors import RunDirError
+from gpbench.fileio import save_figure_atomic
+from gpbench.training.rundir import RunDir
+from gpbench.analysis.runresult import RunResult, group_runs, marks_of
 
 TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss w/o penalty)"),
                    ("d_loss", "critic loss (without penalty)"), ("gradient_norm", "mean gradient norm at penalty points"))

@@ -5,16 +5,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from gpbench.data import Dataset, toy  # noqa: E402
-from gpbench.fileio import replace_atomically  # noqa: E402
-from gpbench.seeds import stream_seed  # noqa: E402
+from gpbench.plotting import plt
+from gpbench.data import Dataset, toy
+from gpbench.fileio import replace_atomically
+from gpbench.seeds import stream_seed
 
 SAMPLE_COUNT = 64                 # images in a grid
 TOY_SAMPLE_COUNT = 1000           # points in a scatter plot, generated and real each
