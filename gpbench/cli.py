@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -19,6 +20,19 @@ from gpbench.errors import ConfigError, DataError, GpbenchError
 TABLE_KINDS = ("replication", "flex", "health", "architectures", "random_architectures")
 
 DEVICE_HELP = "where the generator and Inception run: auto (a CUDA GPU where there is one), cpu, cuda, cuda:N"
+DATASET_HELP = "a dataset name (gpbench's table in gpbench/data/catalog.py), e.g. mnist, cifar10, 8gaussians"
+DATA_ROOT_HELP = "folder holding the datasets, one subfolder each (default: data)"
+INCEPTION_HELP = ("weights-inception-2015-12-05-6726825d.pth (default: the torch hub cache; downloaded when a network "
+                  "is there)")
+LENET_EPOCHS_HELP = "epochs for the LeNet (default: >= 60k sample passes, >= 2)"
+# The verbs as `gpbench --help` lists them: what a user runs, and the steps the Snakefile runs for a suite.
+VERB_GROUPS = {
+    "run and read experiments": ("train", "eval", "diagnose", "table", "plot", "reproduce"),
+    "penalties": ("penalties", "check-penalty", "dirac"),
+    "the paper's figures, tables and published numbers": ("figure1", "figure4", "grid", "claims", "published"),
+    "pipeline steps (the Snakefile runs these; also by hand)": ("data", "prepare-metrics", "samples", "cost",
+                                                                "rehearsal-data"),
+}
 DESCRIPTION = """\
 gpbench: gradient penalties for GAN training, benchmarked, and Gulrajani et al. 2017 ("Improved Training of
 Wasserstein GANs") replicated: WGAN-GP against weight clipping and NS-GAN on toy data, MNIST and CIFAR-10.
@@ -307,48 +321,21 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     import torch
 
-    from gpbench.training.config import resolve
-    from gpbench.analysis.evaluate import evaluate_run
-    from gpbench.suite.pipeline import load_suite, plan
     from gpbench.fileio import write_text_atomic
-    from gpbench.metrics import displayed
     from gpbench.report import reproducibility
-    from gpbench.training.train import Trainer
+    from gpbench.suite.pipeline import load_suite
+    from gpbench.suite.reproduce import check_fresh, chosen_runs, rerun
 
     suite = load_suite([args.suite])
-    runs = {run.path: run for run in plan(suite)}
-    unknown = [path for path in args.runs if path not in runs]
-    if unknown:
-        raise ConfigError(f"--runs: {unknown[0]!r} is not a run of {args.suite}; e.g. {', '.join(list(runs)[:3])}")
+    runs = chosen_runs(suite, args.runs, args.suite)
     results = Path(args.results or f"results/{suite['suite']}")
     committed = reproducibility.read_committed(results / "tables")
-    reproducibility.check_committed(committed, [(runs[path].dataset, runs[path].label, runs[path].seed)
-                                                for path in args.runs])
-    used = [path for path in args.runs if (Path(args.work) / path).is_dir() and any((Path(args.work) / path).iterdir())]
-    if used:
-        raise ConfigError(f"--work: {Path(args.work) / used[0]} already holds a run; reproduce trains each run from "
-                          "scratch: give an empty --work folder or remove that one")
+    reproducibility.check_committed(committed, [(run.dataset, run.label, run.seed) for run in runs])
+    check_fresh(Path(args.work), runs)
     threads = suite.get("threads", 1)
     torch.set_num_threads(threads)
-    evaluation = suite.get("eval") or {}
-    reruns = {}
-    for path in args.runs:
-        run = runs[path]
-        run_dir = Path(args.work) / path
-        Trainer(resolve({**run.config, "threads": threads}), run_dir).run()
-        result = evaluate_run(run_dir, samples=(evaluation.get("samples") or {}).get(run.dataset), curves=False,
-                              metrics=(evaluation.get("metrics") or {}).get(run.dataset),
-                              lenet_epochs=evaluation.get("lenet_epochs"))
-        reruns[(run.dataset, run.label, run.seed)] = {metric: displayed(metric, value)
-                                                      for metric, value in (result.get("metrics") or {}).items()}
-    rows = reproducibility.compare(committed, reruns)
-    header = [f"Suite {args.suite}; committed numbers: {results}/tables/*{reproducibility.PER_RUN_SUFFIX}.",
-              f"Re-run {date.today().isoformat()} on {reproducibility.machine()}; torch {torch.__version__}, "
-              f"{threads} thread(s) per run; each run trained from scratch and evaluated as the suite evaluates "
-              f"it (final checkpoint, the suite's sample counts).",
-              "Bitwise equality holds on one machine and thread count (tests/test_train.py); across CPU types "
-              "floating-point rounding differs and a GAN's trajectory with it: the question is whether a re-run "
-              "stays inside the spread of the committed seeds."]
+    rows = reproducibility.compare(committed, rerun(suite, runs, Path(args.work), threads))
+    header = reproducibility.page_header(args.suite, results, threads, date.today().isoformat(), torch.__version__)
     out = Path(args.out or results / "reproducibility.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, reproducibility.to_markdown(rows, header))
@@ -381,9 +368,11 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="gpbench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="gpbench", usage="gpbench [-h] [--version] VERB ...", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gpbench {__version__}")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser,
+                                  help=argparse.SUPPRESS)
 
     penalties = verbs.add_parser("penalties", help="print the penalty kinds, their formulas and defaults")
     penalties.set_defaults(run=_penalties)
@@ -414,17 +403,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "(images); default by dataset")
     evaluate.add_argument("--cache", help="cache for reference statistics and the LeNet (default: DATA_ROOT/cache)")
     evaluate.add_argument("--inception-weights", metavar="FILE",
-                          help="weights-inception-2015-12-05-6726825d.pth (default: the torch hub cache; "
-                               "downloaded when a network is there)")
+                          help=INCEPTION_HELP)
     evaluate.add_argument("--no-curves", action="store_true", help="score only the final checkpoint")
-    evaluate.add_argument("--lenet-epochs", type=int, help="epochs for the LeNet (default: >= 60k sample passes, >= 2)")
+    evaluate.add_argument("--lenet-epochs", type=int, help=LENET_EPOCHS_HELP)
     evaluate.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     evaluate.set_defaults(run=_eval)
 
     data = verbs.add_parser("data", help="locate or download a dataset and verify its files")
-    data.add_argument("dataset")
-    data.add_argument("--data-root", default="data")
+    data.add_argument("dataset", help=DATASET_HELP)
+    data.add_argument("--data-root", default="data", help=DATA_ROOT_HELP)
     data.add_argument("--out", help="write a JSON note saying which data was found")
     data.add_argument("--stand-in", choices=["allow", "refuse"], default="allow",
                       help="whether stand-in data (the offline MNIST subset, synthetic files) may take the dataset's "
@@ -432,12 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.set_defaults(run=_data)
 
     prepare = verbs.add_parser("prepare-metrics", help="train/cache the LeNet and real-data reference statistics")
-    prepare.add_argument("dataset")
-    prepare.add_argument("--data-root", default="data")
-    prepare.add_argument("--cache", help="default: DATA_ROOT/cache")
+    prepare.add_argument("dataset", help=DATASET_HELP)
+    prepare.add_argument("--data-root", default="data", help=DATA_ROOT_HELP)
+    prepare.add_argument("--cache", help="cache for reference statistics and the LeNet (default: DATA_ROOT/cache)")
     prepare.add_argument("--samples", type=int, nargs="+", help="sample counts to prepare statistics for")
-    prepare.add_argument("--inception-weights", metavar="FILE")
-    prepare.add_argument("--lenet-epochs", type=int)
+    prepare.add_argument("--inception-weights", metavar="FILE", help=INCEPTION_HELP)
+    prepare.add_argument("--lenet-epochs", type=int, help=LENET_EPOCHS_HELP)
     prepare.add_argument("--metrics", help="comma-separated, as for gpbench eval (default by dataset)")
     prepare.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     prepare.add_argument("--device", default="auto", help=DEVICE_HELP)
@@ -445,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(run=_prepare_metrics)
 
     table = verbs.add_parser("table", help="write results tables (md, csv, tex, html) from evaluated runs")
-    table.add_argument("kind", choices=list(TABLE_KINDS))
+    table.add_argument("kind", choices=list(TABLE_KINDS), help="which table: " + ", ".join(TABLE_KINDS))
     table.add_argument("runs", nargs="+", help="run directories (or their eval.json files)")
     table.add_argument("--out", required=True, help="output path without extension")
     table.add_argument("--caption", default="", help="protocol and reductions, printed with the tables")
@@ -468,15 +456,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="cifar-10-batches-py/, imagefolder32/ and imagefolder64/ are written here")
     rehearsal.add_argument("--inception", required=True, metavar="FILE", help="where to save the random weights")
     rehearsal.add_argument("--images-per-batch", type=int, default=50, help="images in each of the six batch files")
-    rehearsal.add_argument("--seed", type=int, default=0)
+    rehearsal.add_argument("--seed", type=int, default=0, help="seed of the synthetic images and weights")
     rehearsal.set_defaults(run=_rehearsal_data)
 
     cost = verbs.add_parser("cost", help="predict a suite's device-hours and wall-clock by timing its settings here")
     cost.add_argument("--suite", nargs="+", default=["configs/paper.yaml"], help="suite config file(s)")
     cost.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8], help="device counts to schedule for")
     cost.add_argument("--budget-seconds", type=float, default=20.0, help="timing per setting, after warm-up")
-    cost.add_argument("--min-iterations", type=int, default=2)
-    cost.add_argument("--max-iterations", type=int, default=300)
+    cost.add_argument("--min-iterations", type=int, default=2, help="timed iterations per setting, at least")
+    cost.add_argument("--max-iterations", type=int, default=300, help="timed iterations per setting, at most")
     cost.add_argument("--threads", type=int, help="torch threads per run (default: the suite's)")
     cost.add_argument("--from-json", metavar="FILE", help="project from the times an earlier --json wrote (e.g. on "
                       "another machine) instead of timing here")
@@ -495,12 +483,12 @@ def build_parser() -> argparse.ArgumentParser:
     cost.set_defaults(run=_cost)
 
     samples = verbs.add_parser("samples", help="copy a run's last sample picture (for a suite's report)")
-    samples.add_argument("run_dir")
+    samples.add_argument("run_dir", help="a run directory written by gpbench train")
     samples.add_argument("--out", required=True, help="the PNG to write")
     samples.set_defaults(run=_samples)
 
     figure = verbs.add_parser("figure1", help="Gulrajani et al. Figure 1: fixed-generator critic experiments")
-    actions = figure.add_subparsers(dest="action", required=True)
+    actions = figure.add_subparsers(dest="action", required=True, help="run: train the critics")
     experiments = actions.add_parser("run", help="train the critics, write figure1.json and figure1_*.png "
                                      "(`gpbench claims` states the claims)")
     experiments.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -543,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--architectures", nargs="*", default=[],
                         help="the Figure 2 and Table 1 run directories (evaluated)")
     claims.add_argument("--out", required=True, help="output path without extension")
-    claims.add_argument("--caption", default="")
+    claims.add_argument("--caption", default="", help="protocol and reductions, printed with the table")
     claims.set_defaults(run=_claims)
 
     reproduce = verbs.add_parser("reproduce", help="re-train chosen runs of a suite and compare them with the "
@@ -555,7 +543,19 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--results", help="the committed results folder (default results/<suite>)")
     reproduce.add_argument("--out", help="the page (default <results>/reproducibility.md)")
     reproduce.set_defaults(run=_reproduce)
+    parser.epilog = grouped_verbs(verbs)
     return parser
+
+
+def grouped_verbs(verbs: argparse._SubParsersAction) -> str:
+    """The verbs and their one-line help, in VERB_GROUPS' groups (a test holds every verb in exactly one)."""
+    helps = {action.dest: action.help for action in verbs._choices_actions}
+    width = max(map(len, helps)) + 2
+    lines = []
+    for title, group in VERB_GROUPS.items():
+        lines += [f"{title}:"] + [textwrap.fill(helps[verb], 118, initial_indent=f"  {verb:<{width}}",
+                                                subsequent_indent=" " * (width + 2)) for verb in group] + [""]
+    return "\n".join(lines)
 
 
 MAX_ERROR_CHARACTERS = 2000

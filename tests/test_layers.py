@@ -24,7 +24,8 @@ LAYER_OF = {
                      "gpbench.analysis.diagnose", "gpbench.analysis.penaltycheck", "gpbench.experiments.figure1", "gpbench.experiments.figure4",
                      "gpbench.experiments.dirac"],
                     "analysis"),
-    **dict.fromkeys(["gpbench.suite.pipeline", "gpbench.suite.cost", "gpbench.suite.rehearsal"], "suite"),
+    **dict.fromkeys(["gpbench.suite.pipeline", "gpbench.suite.cost", "gpbench.suite.rehearsal",
+                     "gpbench.suite.reproduce"], "suite"),
     "gpbench.cli": "face",
 }
 PACKAGE_LAYERS = {"gpbench.penalties": "core", "gpbench.models": "core", "gpbench.data": "core", "gpbench.paper": "core",

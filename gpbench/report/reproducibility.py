@@ -1,6 +1,6 @@
 """How far a re-run lands from the committed numbers: each re-run seed's final metrics against the same seed in a
 suite's committed ``tables/<group>_runs.csv``, and against the spread of the committed seeds (docs/replication.md,
-"Reproducibility"). Pure functions on rows; ``gpbench reproduce`` trains, evaluates and writes the page."""
+"Reproducibility"). Pure functions on rows and the page; the re-runs are :mod:`gpbench.suite.reproduce`'s."""
 
 from __future__ import annotations
 
@@ -100,6 +100,16 @@ def machine() -> str:
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
         model = names[0] if names else model
     return f"{model}, {os.cpu_count()} cores, {platform.platform()}"
+
+
+def page_header(suite_file: str, results: Path, threads: int, today: str, torch_version: str) -> list[str]:
+    """What was compared with what, on which machine: the page's opening lines."""
+    return [f"Suite {suite_file}; committed numbers: {results}/tables/*{PER_RUN_SUFFIX}.",
+            f"Re-run {today} on {machine()}; torch {torch_version}, {threads} thread(s) per run; each run trained "
+            "from scratch and evaluated as the suite evaluates it (final checkpoint, the suite's sample counts).",
+            "Bitwise equality holds on one machine and thread count (tests/test_train.py); across CPU types "
+            "floating-point rounding differs and a GAN's trajectory with it: the question is whether a re-run "
+            "stays inside the spread of the committed seeds."]
 
 
 def to_markdown(rows: list[dict], header: list[str]) -> str:
