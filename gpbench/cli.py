@@ -125,7 +125,7 @@ def _data(args: argparse.Namespace) -> int:
     source = dataset.source(args.data_root)
     if args.stand_in == "refuse" and dataset.is_stand_in(source):
         raise DataError(f"{args.dataset}: only stand-in data is under {args.data_root} ({source.split(';')[0]}); put "
-                        f"the real files there (README, Data), or set stand_in_data: allow in the suite config "
+                        f"the real files there (docs/training.md, section Data), or set stand_in_data: allow in the suite config "
                         "(--stand-in allow) to accept it, labelled")
     print(f"{args.dataset}: {source}")
     _write_note(args.out, {"dataset": args.dataset, "source": source})

@@ -228,3 +228,15 @@ def test_key_flex_variants_get_their_own_seeds_and_an_unknown_one_is_refused():
         "8gaussians/wgan-gp-r1-lambda0.1/seed2", "8gaussians/wgan-gp-r1-lambda1/seed0"])
     with pytest.raises(ConfigError, match="flex.key_variants: 'r1' is not one of the suite's variants"):
         plan({"suite": "key", "seeds": [7], "flex": {**flex, "key_variants": ["r1"]}})
+
+
+def test_the_ten_line_suite_in_the_docs_passes_the_schema_and_plans_its_twelve_runs(tmp_path):
+    """docs/suites.md, "Your own suite in ten lines": what it promises is what the pipeline plans."""
+    import jsonschema
+
+    text = (REPO / "docs/suites.md").read_text().split("## Your own suite in ten lines")[1]
+    suite = yaml.safe_load(text.split("```yaml\n")[1].split("```")[0])
+    assert len(text.split("```yaml\n")[1].split("```")[0].strip().splitlines()) <= 10
+    jsonschema.validate(suite, yaml.safe_load((REPO / "configs/schema.yaml").read_text()))
+    runs = plan(suite, base=REPO)
+    assert len(runs) == 12 and {run.label for run in runs} == {"wgan-gp", "wgan-clip", "wgan-gp-none", "wgan-gp-r1"}

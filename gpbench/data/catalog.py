@@ -26,7 +26,7 @@ LENET_METRICS = ("fid_lenet", "is_lenet")
 
 @dataclass(frozen=True)
 class JobFacts:
-    """What a run of a dataset family asks a cluster for (README, "Running on a cluster (SLURM)"): the time limit
+    """What a run of a dataset family asks a cluster for (docs/suites.md, "Running on a cluster (SLURM)"): the time limit
     comes from `gpbench cost` when the suite names a cost file, else from the assumed GPU time per generator
     iteration, generous on purpose; an evaluation job's limit is fixed (50k Inception samples take minutes)."""
 
