@@ -74,7 +74,7 @@ def both_engines(tmp_path, overrides, data_root=None):
         overrides = {**overrides, "data_root": data_root}
     eager, eager_lines = run(tmp_path, "eager", **overrides)
     static, static_lines = run(tmp_path, "graph", **overrides)
-    assert (eager.engine.name, static.engine.name) == ("eager", "static")
+    assert (eager.engine.name, static.engine.name, static.engine.captured) == ("eager", "graph", False)
     assert len(eager_lines) == len(static_lines) == overrides.get("iterations", 8)
     return eager, eager_lines, static, static_lines
 
@@ -114,25 +114,26 @@ def test_a_run_resumes_bitwise_from_its_checkpoint(tmp_path, interrupt_at, engin
     assert lines == whole
 
 
-def test_the_engine_is_recorded_in_the_status(tmp_path):
+def test_the_engine_is_recorded_in_the_status_by_the_name_the_config_gives_it(tmp_path):
     run(tmp_path, "graph")
-    assert json.loads((tmp_path / "graph" / "status.json").read_text())["engine"] == "static"
+    status = json.loads((tmp_path / "graph" / "status.json").read_text())
+    assert (status["engine"], status["captured"]) == ("graph", False)         # no CUDA here: uncaptured
 
 
 @pytest.mark.parametrize("asked, device, compiled, expected", [
-    ("auto", "cpu", False, ("eager", None)),
-    ("graph", "cpu", False, ("static", None)),
-    ("eager", "cuda", False, ("eager", None)),
-    ("auto", "cuda", False, ("cuda-graph", None)),
-    ("graph", "cuda", False, ("cuda-graph", None)),
+    ("auto", "cpu", False, ("eager", False, None)),
+    ("graph", "cpu", False, ("graph", False, None)),
+    ("eager", "cuda", False, ("eager", False, None)),
+    ("auto", "cuda", False, ("graph", True, None)),
+    ("graph", "cuda", False, ("graph", True, None)),
 ])
 def test_which_engine_a_config_gets(asked, device, compiled, expected):
     assert choose_engine({"engine": asked, "compile": compiled}, torch.device(device)) == expected
 
 
 def test_a_setting_that_cannot_be_captured_says_why_in_one_line():
-    engine, why = choose_engine({"engine": "auto", "compile": True}, torch.device("cuda"))
-    assert engine == "eager" and "compile: true" in why and "\n" not in why
+    engine, capture, why = choose_engine({"engine": "auto", "compile": True}, torch.device("cuda"))
+    assert (engine, capture) == ("eager", False) and "compile: true" in why and "\n" not in why
 
 
 def test_an_unknown_engine_is_refused_in_one_line():

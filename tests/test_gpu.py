@@ -170,9 +170,10 @@ def test_every_setting_is_captured_and_replays_its_uncaptured_steps(tmp_path, da
     capture-ready steps uncaptured (warm-up forever) gives: same kernels, addresses and RNG offsets."""
     iterations = {"iterations": 30, "checkpoint_every": 10, "log_every": 5}
     captured, captured_lines = train(cuda_config(data_root, "graph", **overrides, **iterations), tmp_path / "graph")
-    assert captured.engine.name == "cuda-graph"
+    assert (captured.engine.name, captured.engine.captured) == ("graph", True)
     assert all(step.graph is not None for step in captured.engine.steps.values())
-    assert json.loads((tmp_path / "graph" / "status.json").read_text())["engine"] == "cuda-graph"
+    status = json.loads((tmp_path / "graph" / "status.json").read_text())
+    assert (status["engine"], status["captured"]) == ("graph", True)
     monkeypatch.setattr("gpbench.training.engine.WARMUP_CALLS", 10**9)
     uncaptured, uncaptured_lines = train(cuda_config(data_root, "graph", **overrides, **iterations),
                                          tmp_path / "uncaptured")
@@ -193,7 +194,7 @@ def test_captured_and_eager_runs_agree(tmp_path, data_root, setting):
     10x the spread of two eager runs."""
     overrides = CAPTURED[setting]
     captured, captured_lines = train(cuda_config(data_root, "graph", **overrides), tmp_path / "graph")
-    assert captured.engine.name == "cuda-graph"
+    assert (captured.engine.name, captured.engine.captured) == ("graph", True)
     _, eager_lines = train(cuda_config(data_root, "eager", **overrides), tmp_path / "eager")
     difference = largest_relative_difference(eager_lines, captured_lines)
     bound = 1e-6
@@ -213,7 +214,7 @@ def test_kill_and_resume_under_capture_gives_the_uninterrupted_run(tmp_path, dat
         train(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed")
     resumed = Trainer(cuda_config(data_root, "graph", **overrides), tmp_path / "resumed", progress=False)
     assert resumed.iteration == 100 and resumed.run() == "completed"
-    assert resumed.engine.name == "cuda-graph"
+    assert (resumed.engine.name, resumed.engine.captured) == ("graph", True)
     difference = largest_relative_difference(whole, logged(tmp_path / "resumed"))
     bound = 1e-6
     if difference > bound:            # cuDNN's backward kernels need not be bitwise reproducible run to run
@@ -239,7 +240,7 @@ def test_no_host_sync_between_log_points(tmp_path, data_root, overrides):
                 trainer.train_iteration(iteration)
         finally:
             torch.cuda.set_sync_debug_mode(0)
-        assert trainer.engine.name == "cuda-graph"
+        assert (trainer.engine.name, trainer.engine.captured) == ("graph", True)
     finally:
         trainer.lock.release()
 

@@ -96,3 +96,12 @@ def test_the_root_holds_only_the_face_and_the_helpers_every_layer_uses():
         "__init__.py", "cli.py", "errors.py", "fileio.py", "plotting.py", "progress.py", "seeds.py", "yamlio.py"]
     assert sorted(path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__") == [
         "analysis", "data", "experiments", "metrics", "models", "paper", "penalties", "report", "suite", "training"]
+
+
+def test_the_engine_and_the_checkpoints_never_see_the_trainer():
+    """They take small explicit parts (StepParts; TrainingState and Counters), not the Trainer (docs/engines.md)."""
+    for module in ("gpbench.training.engine", "gpbench.training.checkpoints"):
+        assert "gpbench.training.train" not in GRAPH[module]
+        names = {node.arg for node in ast.walk(ast.parse(MODULES[module].read_text())) if isinstance(node, ast.arg)}
+        names |= {node.id for node in ast.walk(ast.parse(MODULES[module].read_text())) if isinstance(node, ast.Name)}
+        assert not {name for name in names if "trainer" in name.lower()}, module

@@ -295,7 +295,7 @@ def test_the_dev_cost_of_a_constant_critic_is_exactly_the_training_one(tmp_path,
     config = tiny(tmp_path, method=method, dataset="8gaussians")
     trainer = Trainer({**config, "dev_samples": config["batch_size"]}, tmp_path / "run", progress=False)
     constant_critic(trainer, 0.7)
-    real = trainer.real_batch()
+    real = trainer.next_batch()
     fake = trainer.generator(trainer._noise(real.shape[0]))
     _, training = trainer.loss.critic_loss(trainer.critic, trainer.generator, real, fake, step=1)
     dev = trainer.dev_statistics()

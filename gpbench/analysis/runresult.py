@@ -131,8 +131,11 @@ class RunResult:
 
     @property
     def engine(self) -> str:
-        """How its steps were launched (docs/engines.md); runs from before engines existed ran eagerly."""
-        return self.status.get("engine", "eager")
+        """How its steps were launched (docs/engines.md): "eager", "graph" (captured as CUDA graphs or not); runs
+        from before engines existed ran eagerly, and the names those before one name per engine wrote are read
+        as today's ("cuda-graph", "static": graph)."""
+        engine = self.status.get("engine", "eager")
+        return "eager" if engine == "eager" else "graph"
 
     @property
     def training_seconds(self) -> float | None:

@@ -84,8 +84,7 @@ def time_config(config: dict, workdir: Path, budget_seconds: float, min_iteratio
             progress(f"engine {engine} failed on this setting: {type(error).__name__}: {str(error).splitlines()[0]}")
             continue
         try:
-            ran = "eager" if trainer.engine.name == "eager" else "graph"     # what "auto" became here
-            by_engine[ran] = _time_iterations(trainer, budget_seconds, min_iterations, max_iterations)
+            by_engine[trainer.engine.name] = _time_iterations(trainer, budget_seconds, min_iterations, max_iterations)
             device = trainer.device
             if trainer.dev is not None and not dev_seconds:
                 dev_start = time.perf_counter()
@@ -96,7 +95,7 @@ def time_config(config: dict, workdir: Path, budget_seconds: float, min_iteratio
             trainer.lock.release()
     if not by_engine:
         raise failure
-    used = "graph" if choose_engine(config, device)[0] == "cuda-graph" else "eager"
+    used = choose_engine(config, device)[0]
     used = used if used in by_engine else next(iter(by_engine))
     seconds, timed = by_engine[used]
     return Timing(seconds, timed, dev_seconds, device_name(), used,

@@ -1,9 +1,11 @@
 """What a run's checkpoint and snapshots hold (the files themselves are RunDir's), and the RNG states that make a
-resume bitwise-identical on CPU; the trainer hands itself over and gets its state back."""
+resume bitwise-identical on CPU. They see a :class:`TrainingState` (the nets, their optimizers, the data stream)
+and the loop's :class:`Counters`, never the trainer."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -11,6 +13,24 @@ import torch
 from gpbench.training.config import identity
 from gpbench.data.streams import numpy_state_from_tensors, numpy_state_to_tensors
 from gpbench.errors import ConfigError, RunDirError
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """What a checkpoint saves and a resume loads back in place."""
+    generator: torch.nn.Module
+    critic: torch.nn.Module
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    stream: object                     # the real-data stream (state_dict / load_state_dict)
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Where the loop stands: generator iterations done, critic steps taken, training seconds so far."""
+    iteration: int = 0
+    critic_step: int = 0
+    elapsed_seconds: float = 0.0
 
 
 def check_same_run(where: str, previous: dict | None, config: dict) -> None:
@@ -54,45 +74,44 @@ def all_finite(modules, optimizers) -> bool:
     return all(bool(torch.stack(device_flags).all()) for device_flags in flags.values())
 
 
-def checkpoint_state(trainer, elapsed: float) -> dict:
+def checkpoint_state(state: TrainingState, counters: Counters, config: dict, device: torch.device,
+                     last_real: torch.Tensor | None) -> dict:
     """Everything a resume needs (rundir.CHECKPOINT_KEYS, and the last real batch for a penalty on g_loss)."""
     return {
-        "iteration": trainer.iteration,
-        "critic_step": trainer.critic_step,
-        "elapsed_seconds": elapsed,
-        "config": identity(trainer.config),
-        "generator": trainer.generator.state_dict(),
-        "critic": trainer.critic.state_dict(),
-        "g_optimizer": trainer.g_optimizer.state_dict(),
-        "d_optimizer": trainer.d_optimizer.state_dict(),
-        "stream": trainer.stream.state_dict(),
-        "rng": rng_state(trainer.device),
-        "last_real": None if trainer.engine.last_real is None else trainer.engine.last_real.cpu(),
+        "iteration": counters.iteration,
+        "critic_step": counters.critic_step,
+        "elapsed_seconds": counters.elapsed_seconds,
+        "config": identity(config),
+        "generator": state.generator.state_dict(),
+        "critic": state.critic.state_dict(),
+        "g_optimizer": state.g_optimizer.state_dict(),
+        "d_optimizer": state.d_optimizer.state_dict(),
+        "stream": state.stream.state_dict(),
+        "rng": rng_state(device),
+        "last_real": None if last_real is None else last_real.cpu(),
     }
 
 
-def snapshot_state(trainer, elapsed: float) -> dict:
+def snapshot_state(generator: torch.nn.Module, counters: Counters) -> dict:
     """The generator alone, kept for metric-vs-iteration curves (``gpbench eval``)."""
-    return {"iteration": trainer.iteration, "generator": trainer.generator.state_dict(), "elapsed_seconds": elapsed}
+    return {"iteration": counters.iteration, "generator": generator.state_dict(),
+            "elapsed_seconds": counters.elapsed_seconds}
 
 
-def restore_checkpoint(trainer, state: dict, where: str) -> None:
-    """Put the trainer back where ``state`` (read from ``where``) left it."""
-    check_same_run(where, state.get("config"), trainer.config)
-    trainer.iteration, trainer.critic_step = state["iteration"], state["critic_step"]
-    trainer.elapsed_before = state["elapsed_seconds"]
+def restore_checkpoint(state: TrainingState, saved: dict, where: str,
+                       config: dict) -> tuple[Counters, torch.Tensor | None]:
+    """Load ``saved`` (read from ``where``) into ``state`` and the RNGs; where the loop stood, and the last real
+    batch if the checkpoint kept one."""
+    check_same_run(where, saved.get("config"), config)
     try:
-        trainer.generator.load_state_dict(state["generator"])
-        trainer.critic.load_state_dict(state["critic"])
-        trainer.g_optimizer.load_state_dict(state["g_optimizer"])
-        trainer.d_optimizer.load_state_dict(state["d_optimizer"])
-        trainer.stream.load_state_dict(state["stream"])
+        state.generator.load_state_dict(saved["generator"])
+        state.critic.load_state_dict(saved["critic"])
+        state.g_optimizer.load_state_dict(saved["g_optimizer"])
+        state.d_optimizer.load_state_dict(saved["d_optimizer"])
+        state.stream.load_state_dict(saved["stream"])
     except (RuntimeError, ValueError, KeyError, TypeError) as error:
         raise RunDirError(f"{where} holds models or optimizers of another shape than this config builds "
                           f"({type(error).__name__}: {str(error).splitlines()[0]}); train into another --out, or "
                           "move that directory aside") from None
-    if state.get("last_real") is not None:       # the next generator step's batch for a penalty on g_loss
-        trainer.engine.restore_last_real(state["last_real"])
-    elif trainer.loss.penalty.on_generator_loss:  # a checkpoint from before it was saved: draw one batch instead
-        trainer.engine.restore_last_real(trainer.real_batch())
-    restore_rng(state["rng"])
+    restore_rng(saved["rng"])
+    return Counters(saved["iteration"], saved["critic_step"], saved["elapsed_seconds"]), saved.get("last_real")

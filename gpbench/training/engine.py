@@ -1,21 +1,24 @@
-"""How a run's steps are launched (docs/engines.md); what a step computes lives in
-:class:`gpbench.training.train.Trainer`.
+"""How a run's steps are launched (docs/engines.md). An engine gets :class:`StepParts` — the two step bodies
+(what a step computes: :class:`gpbench.training.train.Trainer`'s), one source of real batches, the device and
+layout, the penalty and the optimizers — and nothing else of the run.
 
 - ``eager``: each step a fresh batch tensor and host-side schedule values, one dispatched kernel at a time.
 - ``graph``: the same step bodies made capture-ready (a static real-batch buffer filled by a non-blocking copy
   from pinned memory, scheduled penalty values and a decaying learning rate as device scalars set before each
   step, capturable optimizers) and, on CUDA, each critic and generator step captured once as a CUDA graph after
-  a warm-up on a side stream, then replayed. On the CPU the capture-ready steps run uncaptured ("static"): the
-  tests compare them with the eager loop there.
+  a warm-up on a side stream, then replayed. On the CPU the capture-ready steps run uncaptured: the tests
+  compare them with the eager loop there.
 
 ``engine: auto`` (the default) is ``graph`` on a CUDA device and ``eager`` elsewhere. A setting that cannot be
-captured runs eagerly, and a capture that fails continues uncaptured, each with one log line saying why;
-``Engine.name`` is what the run used, recorded in status.json.
+captured runs eagerly, and a capture that fails continues uncaptured, each with one log line saying why. An
+engine's ``name`` is the config's word for it ("eager" or "graph") from the run config to status.json and
+``gpbench cost``; ``captured`` says whether its steps replay as CUDA graphs.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -65,15 +68,34 @@ def memory_format(config: dict, device: torch.device) -> torch.memory_format:
     return torch.channels_last if asked == "channels_last" else torch.contiguous_format
 
 
-def choose_engine(config: dict, device: torch.device) -> tuple[str, str | None]:
-    """(the engine to build: "eager", "cuda-graph" or "static", why the asked-for engine was not used or None)."""
+def choose_engine(config: dict, device: torch.device) -> tuple[str, bool, str | None]:
+    """(the engine to build, "eager" or "graph"; whether the graph engine captures its steps (on CUDA); why the
+    asked-for engine was not used, or None)."""
     asked = config["engine"]
-    if asked == "eager":
-        return "eager", None
+    if asked == "eager" or (asked == "auto" and device.type != "cuda"):
+        return "eager", False, None
     if device.type != "cuda":
-        return ("static", None) if asked == "graph" else ("eager", None)
+        return "graph", False, None
     blocker = capture_blocker(config)
-    return ("eager", f"engine {asked}: runs eagerly, {blocker}") if blocker else ("cuda-graph", None)
+    return ("eager", False, f"engine {asked}: runs eagerly, {blocker}") if blocker else ("graph", True, None)
+
+
+@dataclass(frozen=True)
+class StepParts:
+    """What an engine launches, and all it sees of the run."""
+    critic_body: Callable[..., dict]       # (real, step, values=None) -> statistics: one critic step's tensor work
+    generator_body: Callable[..., dict]    # (real, step, values=None) -> statistics: one generator step's
+    next_batch: Callable[[], torch.Tensor]     # the next real batch, on the host (the run's data stream)
+    device: torch.device
+    memory_format: torch.memory_format     # the image batches' layout
+    penalty: object                        # the run's Penalty: its schedules, applies_at, lambda_at
+    learning_rates: tuple                  # (optimizer, its base learning rate) for the generator and the critic
+    decaying_lr: bool                      # the run's lr_decay is not "none"
+
+    def placed(self, batch: torch.Tensor) -> torch.Tensor:
+        """A host batch on the device, image batches in the run's layout."""
+        batch = batch.to(self.device, non_blocking=True)
+        return batch.contiguous(memory_format=self.memory_format) if batch.dim() == 4 else batch
 
 
 class LearningRates:
@@ -81,10 +103,10 @@ class LearningRates:
     tensors filled in place, which a captured step reads at replay. A loaded checkpoint replaces the parameter
     groups' values; the next :meth:`set` (before any capture) puts a device tensor back."""
 
-    def __init__(self, trainer, on_device: bool):
-        self.bases = trainer.learning_rates()
+    def __init__(self, parts: StepParts, on_device: bool):
+        self.bases = parts.learning_rates
         self.on_device = on_device
-        self.device = trainer.device
+        self.device = parts.device
 
     def set(self, factor: float) -> None:
         for optimizer, base in self.bases:
@@ -98,34 +120,35 @@ class LearningRates:
                     group["lr"] = torch.tensor(float(value), device=self.device)
 
 
-def device_learning_rate(config: dict, device: torch.device, engine: str) -> bool:
+def device_learning_rate(parts: StepParts, engine: str) -> bool:
     """A decaying learning rate lives on the device for capture-ready steps, and on a GPU for the eager loop too
     (so that both engines run the same optimizer arithmetic there)."""
-    return config["lr_decay"] != "none" and (engine != "eager" or device.type == "cuda")
+    return parts.decaying_lr and (engine != "eager" or parts.device.type == "cuda")
 
 
 class EagerEngine:
     """Gulrajani's loop as written: a fresh real batch per critic step, schedules read on the host."""
 
     name = "eager"
+    captured = False
 
-    def __init__(self, trainer):
-        self.trainer = trainer
+    def __init__(self, parts: StepParts):
+        self.parts = parts
         self.last_real: torch.Tensor | None = None
-        self.learning_rates = LearningRates(trainer, device_learning_rate(trainer.config, trainer.device, "eager"))
+        self.learning_rates = LearningRates(parts, device_learning_rate(parts, "eager"))
 
     def set_learning_rate(self, factor: float) -> None:
         self.learning_rates.set(factor)
 
     def restore_last_real(self, real: torch.Tensor) -> None:
-        self.last_real = real.to(self.trainer.device)
+        self.last_real = self.parts.placed(real)
 
     def critic_step(self, step: int) -> dict:
-        self.last_real = self.trainer.real_batch()
-        return self.trainer.critic_body(self.last_real, step)
+        self.last_real = self.parts.placed(self.parts.next_batch())
+        return self.parts.critic_body(self.last_real, step)
 
     def generator_step(self, step: int) -> dict:
-        return self.trainer.generator_body(self.last_real, step)
+        return self.parts.generator_body(self.last_real, step)
 
 
 class CaptureFailed(RuntimeError):
@@ -173,16 +196,15 @@ class GraphEngine:
     lambda and flex margins, a decaying learning rate) as device scalars filled before each step, one graph per
     step kind (critic / generator, penalty applied or not under ``every: k``)."""
 
-    def __init__(self, trainer, capture: bool):
-        self.trainer = trainer
-        self.capture = capture
-        self.name = "cuda-graph" if capture else "static"
-        device = trainer.device
-        penalty = trainer.loss.penalty
-        self.schedules = penalty.schedules()
-        self.values = {name: (torch.zeros((), device=device) if _scheduled(schedule) else schedule(0))
+    name = "graph"
+
+    def __init__(self, parts: StepParts, capture: bool):
+        self.parts = parts
+        self.captured = capture
+        self.schedules = parts.penalty.schedules()
+        self.values = {name: (torch.zeros((), device=parts.device) if _scheduled(schedule) else schedule(0))
                        for name, schedule in self.schedules.items()}
-        self.learning_rates = LearningRates(trainer, device_learning_rate(trainer.config, device, "graph"))
+        self.learning_rates = LearningRates(parts, device_learning_rate(parts, "graph"))
         self.real: torch.Tensor | None = None
         self.steps: dict[tuple, _Replayed] = {}
 
@@ -204,33 +226,33 @@ class GraphEngine:
     def _load_real(self, batch: torch.Tensor) -> None:
         """Into the static buffer (allocated once, so every captured step reads the same address)."""
         if self.real is None:
-            self.real = torch.empty(batch.shape, dtype=batch.dtype, device=self.trainer.device)
+            self.real = torch.empty(batch.shape, dtype=batch.dtype, device=self.parts.device)
             if self.real.dim() == 4:
-                self.real = self.real.contiguous(memory_format=self.trainer.memory_format)
+                self.real = self.real.contiguous(memory_format=self.parts.memory_format)
         if self.real.is_cuda:
             batch = batch.pin_memory()           # the caching host allocator keeps it until the copy has run
         self.real.copy_(batch, non_blocking=True)
 
     def _run(self, kind: str, step: int) -> dict:
-        penalty = self.trainer.loss.penalty
+        penalty = self.parts.penalty
         active = penalty.applies_at(step) and penalty.lambda_at(step) != 0      # lambda 0: skip the penalty's work
         key = (kind, active)
         if key not in self.steps:
-            body = self.trainer.critic_body if kind == "critic" else self.trainer.generator_body
+            body = self.parts.critic_body if kind == "critic" else self.parts.generator_body
             values = self.values if active else {**self.values, "lambda": 0.0}
-            self.steps[key] = _Replayed(lambda at: body(self.real.detach(), at, values), self.capture)
+            self.steps[key] = _Replayed(lambda at: body(self.real.detach(), at, values), self.captured)
         try:
             return self.steps[key](step)
         except CaptureFailed as error:            # the step's work is done uncaptured, and every later one
-            log.warning("engine cuda-graph: capture of the %s step failed (%s); this run continues uncaptured",
+            log.warning("engine graph: capture of the %s step failed (%s); this run continues uncaptured",
                         kind, error)
-            self.capture, self.name = False, "static (capture failed)"
+            self.captured = False
             for replayed in self.steps.values():
                 replayed.capture = False
             return self.steps[key](step)
 
     def critic_step(self, step: int) -> dict:
-        self._load_real(torch.from_numpy(self.trainer.stream.next()))
+        self._load_real(self.parts.next_batch())
         self._set_values(step)
         return self._run("critic", step)
 
@@ -245,5 +267,6 @@ def _scheduled(schedule) -> bool:
     return low != high
 
 
-def build_engine(trainer, kind: str):
-    return EagerEngine(trainer) if kind == "eager" else GraphEngine(trainer, capture=kind == "cuda-graph")
+def build_engine(parts: StepParts, name: str, capture: bool):
+    """The engine ``choose_engine`` chose, launching ``parts``."""
+    return EagerEngine(parts) if name == "eager" else GraphEngine(parts, capture)

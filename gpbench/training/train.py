@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from gpbench.training import samples
-from gpbench.training.checkpoints import (all_finite, check_same_run, checkpoint_state, restore_checkpoint,
-                                          snapshot_state)
+from gpbench.training.checkpoints import (Counters, TrainingState, all_finite, check_same_run, checkpoint_state,
+                                          restore_checkpoint, snapshot_state)
 from gpbench.training.config import load_run_config, model_options, parse_overrides, run_penalty
 from gpbench.training.device import resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream
 from gpbench.training.devcost import DevCost
-from gpbench.training.engine import build_engine, choose_engine, compiled, memory_format
+from gpbench.training.engine import StepParts, build_engine, choose_engine, compiled, memory_format
 from gpbench.errors import ConfigError, RunDirError
 from gpbench.training.losses import GanLoss, WeightClipping
 from gpbench.models import build
@@ -109,7 +109,7 @@ class Trainer:
         self.critic = critic.to(self.device, memory_format=self.memory_format)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        engine, why_not = choose_engine(config, self.device)
+        engine, capture, why_not = choose_engine(config, self.device)
         if why_not:
             log.warning(why_not)
         capturable = self.device.type == "cuda"          # both engines: the same optimizer arithmetic on a GPU
@@ -138,26 +138,42 @@ class Trainer:
         self.elapsed_before = 0.0
         self.checkpointed_iteration: int | None = None      # where a resume starts (None: from the beginning)
         self.last_gradient_norm: torch.Tensor | None = None
-        self.engine = build_engine(self, engine)
+        self.training_state = TrainingState(self.generator, self.critic, self.g_optimizer, self.d_optimizer, self.stream)
+        self.engine = build_engine(StepParts(
+            critic_body=self.critic_body, generator_body=self.generator_body, next_batch=self.next_batch,
+            device=self.device, memory_format=self.memory_format, penalty=penalty,
+            learning_rates=((self.g_optimizer, config["generator_lr"]), (self.d_optimizer, config["critic_lr"])),
+            decaying_lr=config["lr_decay"] != "none"), engine, capture)
         self.critic_parameters = list(self.critic.parameters())
         self.generator_parameters = list(self.generator.parameters())
 
     def _write_status(self, status: str, **extra) -> None:
         self.run_dir.write_status(status, **{"iteration": self.iteration, "data": self.data_source,
-                                             "engine": self.engine.name, **extra})
+                                             "engine": self.engine.name, "captured": self.engine.captured,
+                                             **extra})
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
 
     # --- checkpoints --------------------------------------------------------------------------------
 
+    def _counters(self) -> Counters:
+        return Counters(self.iteration, self.critic_step, self._elapsed())
+
     def _save_checkpoint(self) -> None:
         self.checkpointed_iteration = self.iteration
-        self.run_dir.save_checkpoint(checkpoint_state(self, self._elapsed()))
+        self.run_dir.save_checkpoint(checkpoint_state(self.training_state, self._counters(), self.config, self.device,
+                                                      self.engine.last_real))
 
     def _load_checkpoint(self) -> None:
-        state = self.run_dir.load_checkpoint(map_location="cpu")    # the optimizers place their state themselves
-        restore_checkpoint(self, state, f"{self.out / CHECKPOINT}")
+        saved = self.run_dir.load_checkpoint(map_location="cpu")    # the optimizers place their state themselves
+        counters, last_real = restore_checkpoint(self.training_state, saved, f"{self.out / CHECKPOINT}", self.config)
+        self.iteration, self.critic_step, self.elapsed_before = (counters.iteration, counters.critic_step,
+                                                                 counters.elapsed_seconds)
+        if last_real is None and self.loss.penalty.on_generator_loss:
+            last_real = self.next_batch()      # a checkpoint from before it was saved: draw one batch instead
+        if last_real is not None:              # the next generator step's batch for a penalty on g_loss
+            self.engine.restore_last_real(last_real)
         self.checkpointed_iteration = self.iteration
         self.run_dir.truncate_metrics(self.iteration)
 
@@ -166,13 +182,9 @@ class Trainer:
     def _noise(self, count: int) -> torch.Tensor:
         return torch.randn(count, self.generator.noise_dim, device=self.device)
 
-    def real_batch(self) -> torch.Tensor:
-        batch = torch.from_numpy(self.stream.next()).to(self.device, non_blocking=True)
-        return batch.contiguous(memory_format=self.memory_format) if batch.dim() == 4 else batch
-
-    def learning_rates(self) -> tuple:
-        """(optimizer, its base learning rate) for the generator and the critic."""
-        return (self.g_optimizer, self.config["generator_lr"]), (self.d_optimizer, self.config["critic_lr"])
+    def next_batch(self) -> torch.Tensor:
+        """The next real batch from the run's stream, on the host (the engine places it)."""
+        return torch.from_numpy(self.stream.next())
 
     def _set_learning_rate(self, iteration: int) -> None:
         self.engine.set_learning_rate(self.schedule.lr_factor(iteration))
@@ -310,7 +322,7 @@ class Trainer:
                 if self.iteration % config["sample_every"] == 0 or self.iteration == total:
                     self.save_samples()
                 if self.iteration % config["snapshot_every"] == 0 or self.iteration == total:
-                    self.run_dir.save_snapshot(self.iteration, snapshot_state(self, self._elapsed()))
+                    self.run_dir.save_snapshot(self.iteration, snapshot_state(self.generator, self._counters()))
                 if checkpoint_now:
                     self._save_checkpoint()
                     self.reporter.flush()
