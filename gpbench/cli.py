@@ -595,12 +595,30 @@ def thread_errors_in_one_line(verb: str):
         threading.excepthook = previous
 
 
+def check_encodable(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Every argument is valid UTF-8: a path with other bytes (which Python carries as surrogates) would fail deep in
+    a library (TensorBoard's writer, JSON, YAML) after the run directory was made; refuse it first, in one line."""
+    verbs = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    names = {action.dest: (action.option_strings or [action.dest])[0] for action in verbs.choices[args.verb]._actions}
+    for key, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = os.fsencode(item).decode("utf-8", "backslashreplace")
+                    raise ConfigError(f"{names.get(key, key)}: {shown} is not valid UTF-8; use a name in UTF-8 "
+                                      "(every file gpbench writes records its paths as text)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gpbench: %(message)s")
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if on_main_thread else None
     try:
+        check_encodable(args, parser)
         with thread_errors_in_one_line(args.verb):
             return args.run(args)
     except GpbenchError as error:

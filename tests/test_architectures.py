@@ -190,6 +190,7 @@ def test_the_cli_table_kinds_are_the_report_tables_and_the_schema_enums_are_the_
                              ("figure4", paper.FIGURE4_METHODS)):
         assert sections[section]["properties"]["methods"]["description"] == f"default: {', '.join(methods)}"
     assert f"default {paper.FIGURE4_SUBSET}," in sections["figure4"]["properties"]["train_subset"]["description"]
+    assert sections["figure4"]["properties"]["dataset"]["default"] == paper.FIGURE4_DATASET
     assert (f"default {', '.join(map(str, paper.FIGURE1_DEFAULTS['seeds']))})"
             in sections["figure1"]["properties"]["seeds"]["description"])
     replication_arch = schema["properties"]["replication"]["items"]["properties"]["arch"]["enum"]

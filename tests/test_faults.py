@@ -660,3 +660,15 @@ def test_a_failing_background_thread_says_so_in_one_line(capsys):
     error = capsys.readouterr().err
     assert error.strip() == ("gpbench train: warning: background thread EventFileWriter failed: OSError: [Errno 28] "
                              "No space left on device")
+
+
+def test_a_path_that_is_not_utf8_is_refused_in_one_line_before_anything_is_written(tmp_path, capsys):
+    """Bytes that are not UTF-8 (carried by Python as surrogates) once failed in TensorBoard's writer after the run
+    directory was made; now the option is named and nothing is written."""
+    config = tmp_path / "run.yaml"
+    config.write_text("method: wgan-gp\ndataset: 8gaussians\niterations: 2\n")
+    out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff")
+    assert main(["train", str(config), "--out", out]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("gpbench train: error: --out: ") and "bad\\xff is not valid UTF-8" in error
+    assert error.count("\n") == 1 and sorted(path.name for path in tmp_path.iterdir()) == ["run.yaml"]

@@ -102,3 +102,27 @@ def test_the_sample_spread_of_constant_samples_is_zero_and_of_the_data_itself_on
     black = np.zeros((500, 1, 4, 4)) + rng.uniform(0, 1e-3, size=(500, 1, 4, 4))
     assert is_collapsed(relative_spread(black, real)) and not is_collapsed(relative_spread(real * 0.5, real))
     assert not is_collapsed(None) and is_collapsed(COLLAPSED_SPREAD / 2)
+
+
+def test_every_datasets_metrics_are_computable_and_every_modes_toy_has_modes():
+    """The registries agree: a toy row's metrics each have a computation on points and give finite numbers on the
+    dataset's own samples; "modes" is listed exactly where the toy has modes; an image row's metrics each come
+    from an extractor's features."""
+    import math
+
+    from gpbench.data import DATASETS
+    from gpbench.data.toy import TOYS, sample
+    from gpbench.metrics import FEATURE_METRICS, METRICS
+
+    for name, dataset in DATASETS.items():
+        assert set(dataset.metrics) <= set(METRICS), name
+        if dataset.is_toy:
+            assert ("modes" in dataset.metrics) == (TOYS[name].modes is not None), name
+            real, generated = sample(name, 300, 1), sample(name, 300, 2)
+            for metric in dataset.metrics:
+                results = METRICS[metric].points(generated, real, name, 0)
+                assert results and all(math.isfinite(value) for value in results.values()), (name, metric)
+        else:
+            assert all(METRICS[metric].features in FEATURE_METRICS
+                       and metric in FEATURE_METRICS[METRICS[metric].features] + ("kid",)
+                       for metric in dataset.metrics), name

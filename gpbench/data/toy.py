@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
 from gpbench.data.streams import SamplerStream, Stream
@@ -27,13 +30,12 @@ def _twenty_five_centres() -> np.ndarray:
     return np.array([(2.0 * x, 2.0 * y) for x in range(-2, 3) for y in range(-2, 3)], dtype=np.float64)
 
 
-def modes(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(centres, per-mode std) in model coordinates; swissroll has no modes."""
-    if name == "8gaussians":
-        return _eight_centres() / EIGHT_SCALE, np.full(8, EIGHT_STD / EIGHT_SCALE)
-    if name == "25gaussians":
-        return _twenty_five_centres() / TWENTY_FIVE_SCALE, np.full(25, TWENTY_FIVE_STD / TWENTY_FIVE_SCALE)
-    raise ConfigError(f"dataset: {name!r} has no Gaussian modes; modes exist for 8gaussians and 25gaussians")
+def _eight_modes() -> tuple[np.ndarray, np.ndarray]:
+    return _eight_centres() / EIGHT_SCALE, np.full(8, EIGHT_STD / EIGHT_SCALE)
+
+
+def _twenty_five_modes() -> tuple[np.ndarray, np.ndarray]:
+    return _twenty_five_centres() / TWENTY_FIVE_SCALE, np.full(25, TWENTY_FIVE_STD / TWENTY_FIVE_SCALE)
 
 
 def _eight_gaussians(n: int, rng: np.random.RandomState) -> np.ndarray:
@@ -62,13 +64,31 @@ def _swissroll(n: int, rng: np.random.RandomState) -> np.ndarray:
     return (swiss_roll_3d(n, 0.25, rng)[:, [0, 2]] / SWISSROLL_SCALE).astype(np.float32)
 
 
-_SAMPLERS = {"8gaussians": _eight_gaussians, "25gaussians": _twenty_five_gaussians, "swissroll": _swissroll}
+@dataclass(frozen=True)
+class Toy:
+    """A 2-D dataset: its sampler ``(n, RandomState) -> (n, 2) float32``, and its Gaussian modes ``() -> (centres,
+    per-mode std)`` in model coordinates where it has any (the "modes" metric counts them)."""
+    sampler: Callable[[int, np.random.RandomState], np.ndarray]
+    modes: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+
+
+# Every toy dataset; its row in gpbench/data/catalog.py lists "modes" among its metrics exactly when it has modes.
+TOYS = {"8gaussians": Toy(_eight_gaussians, _eight_modes), "25gaussians": Toy(_twenty_five_gaussians, _twenty_five_modes),
+        "swissroll": Toy(_swissroll)}
 
 
 def _sampler(name: str):
-    if name not in _SAMPLERS:
-        raise ConfigError(f"dataset: {name!r} is not a toy dataset; allowed: {', '.join(_SAMPLERS)}")
-    return _SAMPLERS[name]
+    if name not in TOYS:
+        raise ConfigError(f"dataset: {name!r} is not a toy dataset; allowed: {', '.join(TOYS)}")
+    return TOYS[name].sampler
+
+
+def modes(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(centres, per-mode std) in model coordinates, of a toy with Gaussian modes."""
+    if name not in TOYS or TOYS[name].modes is None:
+        raise ConfigError(f"dataset: {name!r} has no Gaussian modes; modes exist for "
+                          f"{', '.join(toy for toy, entry in TOYS.items() if entry.modes)}")
+    return TOYS[name].modes()
 
 
 def sample(name: str, n: int, seed: int) -> np.ndarray:

@@ -6,10 +6,12 @@
 """
 
 from dataclasses import dataclass
+from typing import Callable
 
 from gpbench.metrics.fid import feature_statistics, fid_from_features, fid_from_stats
 from gpbench.metrics.inception_score import inception_score
 from gpbench.metrics.kid import kid_from_features
+from gpbench.metrics.toy import earth_movers_distance, mode_coverage, sliced_wasserstein
 
 IS_SPLITS = 10                          # torch-fidelity's and the original code's default
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
@@ -20,12 +22,17 @@ class MetricInfo:
     label: str
     lower_is_better: bool
     features: str | None                # "inception", "lenet", or None for the 2-D toy metrics
+    # a 2-D toy metric's computation: (generated, real, dataset name, seed) -> its result keys; image metrics
+    # come from their features (FEATURE_METRICS)
+    points: Callable[..., dict] | None = None
 
 
 METRICS = {
-    "modes": MetricInfo("modes", False, None),
-    "emd": MetricInfo("EMD", True, None),
-    "swd": MetricInfo("sliced W", True, None),
+    "modes": MetricInfo("modes", False, None, lambda generated, real, dataset, seed: mode_coverage(generated, dataset)),
+    "emd": MetricInfo("EMD", True, None,
+                      lambda generated, real, dataset, seed: {"emd": earth_movers_distance(generated, real, seed=seed)}),
+    "swd": MetricInfo("sliced W", True, None,
+                      lambda generated, real, dataset, seed: {"swd": sliced_wasserstein(generated, real, seed=seed)}),
     "fid": MetricInfo("FID", True, "inception"),
     "is": MetricInfo("IS", False, "inception"),
     "kid": MetricInfo("KID", True, "inception"),

@@ -124,6 +124,7 @@ FIGURE2_METHODS = ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")
 
 # Figure 4: "a random 1000-digit subset of MNIST" (Fig. 4b); NS-GAN is Fig. 4a's control (the GAN
 # discriminator's loss beside the critics' negative losses)
+FIGURE4_DATASET = "mnist"
 FIGURE4_SUBSET = 1000
 FIGURE4_METHODS = ("wgan-gp", "wgan-clip", "ns-gan")
 

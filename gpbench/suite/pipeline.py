@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpbench.paper import FIGURE2_METHODS, FIGURE4_METHODS, FIGURE4_SUBSET, TABLE1_METHODS, preset
+from gpbench.paper import FIGURE2_METHODS, FIGURE4_DATASET, FIGURE4_METHODS, FIGURE4_SUBSET, TABLE1_METHODS, preset
 from gpbench.training.config import resolve
 from gpbench.suite.costfile import projected_seconds, signature
 from gpbench.data import get_dataset
@@ -264,7 +264,7 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
     runs += _architecture_runs(suite, common, seeds)
     figure4 = suite.get("figure4")
     if figure4:
-        dataset, subset = figure4.get("dataset", "mnist"), figure4.get("train_subset", FIGURE4_SUBSET)
+        dataset, subset = figure4.get("dataset", FIGURE4_DATASET), figure4.get("train_subset", FIGURE4_SUBSET)
         for method in figure4.get("methods", list(FIGURE4_METHODS)):
             config = {**common, "method": method, "dataset": dataset, "train_subset": subset,
                       **copy.deepcopy(figure4.get("overrides", {}))}
