@@ -11,3 +11,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def pytest_collection_modifyitems(items):
+    """Every benchmark is slow (a timed comparison, or one untimed round of it under plain pytest)."""
+    for item in items:
+        if "benchmarks" in item.path.parts:
+            item.add_marker(pytest.mark.slow)

@@ -66,6 +66,7 @@ def test_every_figure2_row_builds_for_the_datasets_images(dataset, shape, row):
     assert images.shape == (3, *shape) and critic(images).shape == (3,)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", FIGURE2_METHODS)
 @pytest.mark.parametrize("row", FIGURE2_ROWS)
 def test_every_figure2_row_trains_a_step_under_each_method(tmp_path, mnist_root, row, method):
@@ -75,6 +76,7 @@ def test_every_figure2_row_trains_a_step_under_each_method(tmp_path, mnist_root,
     assert RunDir(tmp_path / "run").read_status()["status"] == "completed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ns-gan", "wgan-gp"])
 def test_random_architectures_train_a_step_and_are_the_same_draw_twice(tmp_path, mnist_root, method):
     for index in range(3):
@@ -88,6 +90,7 @@ def test_random_architectures_train_a_step_and_are_the_same_draw_twice(tmp_path,
         assert np.isfinite(RunDir(out).read_metrics()[-1]["d_loss"])
 
 
+@pytest.mark.slow
 def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     import csv
     import subprocess
@@ -218,22 +221,31 @@ def test_the_paper_scale_architecture_suite_plans_figure2_and_200_table1_draws()
     assert (config["iterations"], config["batch_size"], config["dim"]) == (200_000, 64, 64)
 
 
-def test_the_cpu_architecture_suite_plans_the_seven_rows_and_24_cpu_draws_on_mnist():
+def test_the_cpu_architecture_suites_plan_figure2_with_deciding_seeds_and_table1_with_its_time_matched_arm():
     from pathlib import Path
 
     from gpbench.training.config import resolve
     from gpbench.suite.pipeline import load_suite, plan
 
-    runs = plan(load_suite([Path(__file__).resolve().parents[1] / "configs/architectures.yaml"]))
-    figure2 = [resolve(run.config) for run in runs if run.group == "architectures"]
-    table1 = [resolve(run.config) for run in runs if run.group == "random_architectures"]
-    assert sorted((c["figure2_row"], c["method"]) for c in figure2) == sorted(
-        (row, method) for row in FIGURE2_ROWS for method in ("ns-gan", "lsgan", "wgan-clip", "wgan-gp"))
-    assert len(table1) == 48 and {c["method"] for c in table1} == {"ns-gan", "wgan-gp"}
-    assert {c["dataset"] for c in figure2 + table1} == {"mnist"} and {c["seed"] for c in figure2 + table1} == {0}
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    figure2 = [resolve(run.config) for run in plan(load_suite([configs / "architectures.yaml"]))]
+    cells = [(c["figure2_row"], c["method"], c["seed"]) for c in figure2]
+    deciding = ("crippled-g", "no-norm")
+    assert sorted(cells) == sorted((row, method, seed) for row in FIGURE2_ROWS
+                                   for method in ("ns-gan", "lsgan", "wgan-clip", "wgan-gp")
+                                   for seed in ((0, 1, 2) if row in deciding else (0,)))
+    assert {c["dataset"] for c in figure2} == {"mnist"} and {c["iterations"] for c in figure2} == {800}
+    assert {c["checkpoint_every"] for c in figure2} == {100}      # the "undetermined" slope needs the curve
+    assert figure2[0]["batch_size"] == 64                         # the presets'
+
+    table1 = [resolve(run.config) for run in plan(load_suite([configs / "random-architectures.yaml"]))]
+    assert len(table1) == 72 and {c["method"] for c in table1} == {"ns-gan", "wgan-gp"}
+    assert {c["dataset"] for c in table1} == {"mnist"} and {c["seed"] for c in table1} == {0}
     assert {c["random_architecture"]["space"] for c in table1} == {"cpu"}
     assert {c["random_architecture"]["index"] for c in table1} == set(range(24))
-    assert figure2[0]["batch_size"] == 64 and table1[0]["batch_size"] == 32      # the presets' and the CPU reduction
+    assert sorted({(c["method"], c["iterations"]) for c in table1}) == [("ns-gan", 300), ("ns-gan", 1334),
+                                                                       ("wgan-gp", 300)]
+    assert table1[0]["batch_size"] == 32                          # the CPU reduction
 
 
 ABSOLUTE = {"1": 1.0, "3": 3.0, "5": 5.0, "7": 7.0}

@@ -60,6 +60,7 @@ def test_cost_table_lists_each_penalty_with_its_ratio(tmp_path):
     assert table.index("| r1 |") < table.index("| wgan-gp |")
 
 
+@pytest.mark.slow
 def test_a_deliberately_slowed_penalty_fails_the_check(tmp_path):
     report = tmp_path / "bench.json"
     environment = {**os.environ, "GPBENCH_BENCH_SLOWER_PENALTY": "1"}

@@ -40,6 +40,7 @@ def runs(tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FAILURES))
 def test_the_matching_check_flags_the_run_and_the_others_stay_quiet(runs, name):
     expected = FAILURES[name][1]
@@ -48,6 +49,7 @@ def test_the_matching_check_flags_the_run_and_the_others_stay_quiet(runs, name):
     assert flagged == ({expected} if expected else set()), verdicts
 
 
+@pytest.mark.slow
 def test_the_evidence_is_in_numbers(runs):
     checks = {check.name: check for check in diagnose(runs["lambda-tiny"])}
     grip = checks["penalty too weak"]
@@ -61,6 +63,7 @@ def test_the_evidence_is_in_numbers(runs):
     assert "overfits the training set" in overfit.evidence and overfit.numbers["gap_end"] > 0
 
 
+@pytest.mark.slow
 def test_the_command_prints_checks_writes_the_health_plot_and_json(runs, capsys):
     assert main(["diagnose", str(runs["lambda-tiny"]), str(runs["preset"])]) == 0
     printed = capsys.readouterr().out
@@ -78,6 +81,7 @@ def test_a_directory_that_is_not_a_run_is_one_line_and_non_zero(tmp_path, capsys
     assert len(error.splitlines()) == 1 and "is not a gpbench run" in error
 
 
+@pytest.mark.slow
 def test_a_truncated_metrics_log_is_one_line_and_non_zero(runs, tmp_path, capsys):
     import shutil
 

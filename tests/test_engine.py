@@ -79,6 +79,7 @@ def both_engines(tmp_path, overrides, data_root=None):
     return eager, eager_lines, static, static_lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", BITWISE.values(), ids=BITWISE.keys())
 def test_capture_ready_steps_give_the_eager_run_bitwise(tmp_path, synthetic_cifar10, overrides):
     eager, eager_lines, static, static_lines = both_engines(tmp_path, overrides, synthetic_cifar10)
@@ -161,6 +162,7 @@ def test_the_engine_is_not_part_of_a_runs_identity(tmp_path, interrupt_at):
     {"dataset": "cifar10", "dim": 4, "batch_size": 4, "method": "ns-gan"},          # batchnorm in G and D
     {"dataset": "cifar10", "arch": "cifar10-resnet", "dim": 4, "batch_size": 4, "generator_batch_size": 8},
 ], ids=["mnist", "cifar10-ns-gan", "cifar10-resnet"])
+@pytest.mark.slow
 def test_channels_last_changes_the_layout_not_the_run(tmp_path, synthetic_cifar10, overrides):
     """The GPU default (memory_format auto) holds conv weights and image batches channels_last; the first
     iteration's values equal the contiguous layout's to rounding, every later one stays finite."""

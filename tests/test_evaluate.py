@@ -115,6 +115,7 @@ def test_eval_final_metrics_are_reproducible(tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_eval_on_an_mnist_like_run_uses_a_cached_lenet(tmp_path, monkeypatch, caplog):
     import gpbench.metrics.lenet as lenet
 

@@ -107,6 +107,7 @@ def test_an_append_after_a_last_line_without_newline_never_lands_on_it(tmp_path,
     assert run.file("eval.jsonl").read_text().endswith('{"iteration": 3, "fid": 4.0}\n')
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_sigterm_says_interrupted_and_counts_nowhere(tmp_path, capsys, caplog):
     out = tmp_path / "run"
     command = [sys.executable, "-c", "import sys; from gpbench.cli import main; sys.exit(main())", "train",
@@ -264,6 +265,7 @@ def test_an_exploding_ns_gan_is_caught_by_the_finiteness_check(tmp_path, capsys)
 
 # --- classes 3, 6, 8 (pipeline): no caption, quoted shell values, threads not part of a run's identity ----
 
+@pytest.mark.slow
 def test_a_suite_without_caption_and_with_shell_characters_runs_safely(tmp_path):
     suite = {"suite": "probe", "seeds": [0], "data_root": "data dir; touch PWNED_DATA", "threads": 1,
              "replication": [{"datasets": ["8gaussians"], "methods": ["wgan-gp"],
@@ -400,6 +402,7 @@ def test_a_deleted_config_yaml_does_not_let_another_config_resume_the_checkpoint
                   "checkpoint.pt holds a run with another config (seed: 0 there, 3 now)")
 
 
+@pytest.mark.slow
 def test_rerunning_a_completed_run_keeps_its_data_note(tmp_path, monkeypatch):
     from gpbench.data import images
 
@@ -484,6 +487,7 @@ def test_the_generator_batch_may_be_smaller_than_the_batch_with_a_penalty_on_bot
     assert Trainer(config, tmp_path / "run", progress=False).run() == "completed"
 
 
+@pytest.mark.slow
 def test_toy_eval_with_many_samples_bounds_the_exact_emd(tmp_path):
     run = train(tmp_path, tmp_path / "run")
     result = main(["eval", str(run.path), "--samples", "6000", "--no-curves"])

@@ -24,6 +24,7 @@ def tiny_results(tmp_path_factory):
     return run_experiments(settings_from(TINY), root, root / "plots", progress=False), root
 
 
+@pytest.mark.slow
 def test_experiments_write_plots_and_one_norm_per_layer(tiny_results):
     results, root = tiny_results
     for name in ("value_surfaces", "gradient_norms", "weights"):
@@ -47,6 +48,7 @@ def test_experiments_write_plots_and_one_norm_per_layer(tiny_results):
     assert json.loads((root / "figure1.json").read_text())["settings"]["deep_width"] == 16
 
 
+@pytest.mark.slow
 def test_one_seed_reproduces_its_numbers_inside_a_longer_seed_list(tiny_results, tmp_path):
     results, _ = tiny_results
     alone = run_experiments(settings_from({**TINY, "seeds": [1]}), tmp_path, tmp_path / "plots", progress=False)
@@ -58,6 +60,7 @@ def gan_eval(dataset, method, modes, high_quality):
                         "high_quality": high_quality}}
 
 
+@pytest.mark.slow
 def test_claims_table_has_every_claim_row(tiny_results, tmp_path):
     results, root = tiny_results
     evals = []

@@ -102,6 +102,7 @@ def test_every_builtin_kind_passes_the_checks():
     assert failed == []
 
 
+@pytest.mark.slow
 def test_a_suite_names_the_module_and_its_run_trains_the_kind_in_a_fresh_process(tmp_path):
     from gpbench.suite.pipeline import plan
 

@@ -159,6 +159,7 @@ def wait_for(predicate, timeout):
     return False
 
 
+@pytest.mark.slow
 def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
     command = [*SNAKEMAKE, "--cores", "2", "--configfile", str(REPO / "configs/tiny.yaml")]
     runs = tmp_path / "runs" / "tiny"

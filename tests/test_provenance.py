@@ -92,6 +92,7 @@ def test_a_committed_cost_file_costs_todays_suite_or_says_what_changed(cost_file
     assert label is None or label in markdown.read_text(), f"{markdown.name} lacks the line: {label}"
 
 
+@pytest.mark.slow
 def test_the_committed_dirac_certificate_is_what_gpbench_dirac_writes(tmp_path):
     """results/dirac/ holds `gpbench dirac --out results/dirac` of today's code: its table, byte for byte."""
     import torch

@@ -49,6 +49,7 @@ def test_random_inception_weights_go_through_the_real_path_and_say_so(tmp_path):
     assert InceptionFeatures(path).notes["inception_weights"].startswith("UNOFFICIAL INCEPTION WEIGHTS")
 
 
+@pytest.mark.slow
 def test_the_rehearsal_suite_runs_every_image_path_to_the_tables(tmp_path):
     started = time.time()
     result = subprocess.run([*SNAKEMAKE, "--cores", "2", "--configfile", str(REPO / "configs/rehearsal.yaml")],
@@ -83,6 +84,7 @@ def test_the_rehearsal_suite_runs_every_image_path_to_the_tables(tmp_path):
         assert evaluated["data"].startswith("SYNTHETIC DATA") and set(evaluated["metrics"]) >= {"fid", "is"}, run
 
 
+@pytest.mark.slow
 def test_the_paper_suite_has_the_figure3_set_the_resnet_and_flex_on_cifar10():
     runs = plan(yaml.safe_load((REPO / "configs/paper.yaml").read_text()), base=REPO)
     cifar = {(run.label, run.seed) for run in runs if run.dataset == "cifar10" and run.group == "replication"}
@@ -196,6 +198,7 @@ def test_a_timing_is_keyed_by_the_engine_that_ran(tmp_path):
     assert both.engine == "eager" and set(both.by_engine) == {"eager", "graph"}
 
 
+@pytest.mark.slow
 def test_sharing_is_measured_with_k_processes_at_once(tmp_path):
     config = resolve({"method": "wgan-gp", "dataset": "8gaussians", "dim": 16, "batch_size": 32, "threads": 1,
                       "device": "cpu"})
@@ -234,6 +237,7 @@ def test_a_bad_cost_file_is_named_with_what_it_should_be(tmp_path, content, name
     assert load_costs(None) == {}
 
 
+@pytest.mark.slow
 def test_a_pipeline_job_writes_at_most_about_one_progress_line_a_minute(tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("method: wgan-gp\ndataset: 8gaussians\ndim: 16\nbatch_size: 32\niterations: 100000\n"
@@ -266,7 +270,7 @@ def test_the_cost_measurement_stands_synthetic_data_in_only_for_missing_cifar10_
 
 
 def test_a_suite_the_schema_refuses_is_refused_by_gpbench_cost_in_one_line(tmp_path, capsys):
-    suite = yaml.safe_load((REPO / "configs/architectures.yaml").read_text())
+    suite = yaml.safe_load((REPO / "configs/random-architectures.yaml").read_text())
     suite["random_architectures"]["count"] = "2"                   # a string where a whole number goes
     (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
     assert main(["cost", "--suite", str(tmp_path / "suite.yaml")]) == 2

@@ -35,6 +35,7 @@ def job_resources(dry_run: str, rule: str) -> dict[str, dict[str, str]]:
     return jobs
 
 
+@pytest.mark.slow
 def test_the_dry_run_asks_no_gpu_for_toy_runs_and_one_for_image_runs():
     pytest.importorskip("snakemake_executor_plugin_slurm")
     result = subprocess.run([*SNAKEMAKE, "-n", *PROFILE], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -117,6 +118,7 @@ def test_the_cluster_script_replaces_the_link_a_killed_run_left_and_keeps_a_fore
         SYSTEM_CONF.unlink()
 
 
+@pytest.mark.slow
 def test_the_tiny_suite_runs_through_the_slurm_profile_like_the_local_executor(tmp_path, one_node_cluster):
     pytest.importorskip("snakemake_executor_plugin_slurm")
     tiny = ["--configfile", str(REPO / "configs/tiny.yaml")]

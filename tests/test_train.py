@@ -129,6 +129,7 @@ def test_run_directory_files(tmp_path):
                                                                     "iter_000006.png"]
 
 
+@pytest.mark.slow
 def test_mnist_run_on_the_offline_subset(tmp_path, monkeypatch):
     from gpbench.data import images
 
@@ -212,6 +213,7 @@ def test_a_run_directory_refuses_a_different_config(tmp_path):
         Trainer(tiny(tmp_path, seed=1), out, progress=False)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path):
     settings = dict(method="wgan-gp", dataset="25gaussians", dim=32, batch_size=64, iterations=400,
                     checkpoint_every=20, log_every=50, seed=3, threads=1, data_root=str(tmp_path / "data"))
@@ -325,6 +327,7 @@ def test_dev_logging_leaves_training_bitwise_and_resumes_bitwise(tmp_path, inter
     assert [len(lines) for lines in dev_lines] == [5, 5] and dev_lines[0] == dev_lines[1]   # 0, 3, 6, 9, 11
 
 
+@pytest.mark.slow
 def test_train_subset_draws_a_fixed_subset_and_says_so(tmp_path, monkeypatch):
     from gpbench.data import images, make_stream
 
