@@ -333,6 +333,22 @@ def test_threads_may_change_when_a_run_resumes(tmp_path):
         == "completed"
 
 
+
+def test_a_run_is_called_by_its_name_everywhere_and_a_new_name_resumes_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT, "--set", "iterations=10",
+                 "--set", "name=wgan-gp-my-variant"]) == 0
+    captured = capsys.readouterr()
+    assert "completed 10 iterations of wgan-gp-my-variant on 25gaussians" in captured.out
+    assert "wgan-gp-my-variant 25gaussians seed 0" in captured.err                  # the progress line
+    assert main(["train", run_config(tmp_path), "--out", str(out), *SHORT, "--set", "iterations=10",
+                 "--set", "name=renamed"]) == 0
+    assert "completed 10 iterations of renamed" in capsys.readouterr().out        # a label, not the run's identity
+    for bad in ("name=''", "name=[1]"):
+        fails_cleanly(capsys, ["train", run_config(tmp_path), "--out", str(tmp_path / "bad"), *SHORT, "--set", bad],
+                      "name: expected a label")
+    assert not (tmp_path / "bad").exists()
+
 # --- class 5: one trainer per run directory --------------------------------------------------------------
 
 def test_a_second_trainer_on_the_same_directory_is_refused_in_one_line(tmp_path, capsys):

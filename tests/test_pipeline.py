@@ -59,6 +59,7 @@ def test_a_lambda_grid_runs_its_variants_once_per_lambda_and_leaves_the_others_a
                          "wgan-gp-lambda0.1": {"kind": "wgan-gp", "lambda": 0.1},
                          "wgan-gp-lambda1": {"kind": "wgan-gp", "lambda": 1},
                          "wgan-gp-lambda10": {"kind": "wgan-gp", "lambda": 10}}
+    assert {run.config["name"] for run in plan(suite)} == {run.label for run in plan(suite)}   # one name per run
     for grid, message in (({"r1": [1.0]}, "'r1' is not a flex variant"), ({"lp": [1.0]}, "sets its own lambda"),
                           ({"none": [1.0]}, "sets its own lambda"), ({"wgan-gp": [-1]}, "expected numbers >= 0")):
         with pytest.raises(ConfigError, match=message):

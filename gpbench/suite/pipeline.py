@@ -277,6 +277,8 @@ def plan(suite: dict, base: Path = Path(".")) -> list[Run]:
         group = next(run.group for run in runs if run.path == duplicated[0])
         raise ConfigError(f"the suite defines the run {duplicated[0]} twice; {DUPLICATE_ADVICE[group]}")
     for run in runs:
+        if run.variant:
+            run.config["name"] = run.label         # the run's one name, in its progress line and sample titles too
         try:
             resolve(run.config)
         except ConfigError as error:

@@ -7,4 +7,4 @@ writes (``rundir``)."""
 # (config.identity leaves them out), and a suite's cost file does not key on them (gpbench.suite.costfile). Here,
 # in the package face, because the cost file reads them without importing torch.
 RUNTIME_KEYS = ("threads", "log_every", "checkpoint_every", "sample_every", "snapshot_every", "dev_every",
-                "dev_samples", "engine", "memory_format")
+                "dev_samples", "engine", "memory_format", "name")

@@ -32,6 +32,7 @@ MAX_SNAPSHOTS = 20
 # Every key a run config may hold, with its default where the preset does not set it.
 DEFAULTS = {
     "method": None, "dataset": None, "arch": None, "seed": 0,
+    "name": None,                      # what progress, the final line and sample titles call the run; null = method
     "iterations": None, "batch_size": None, "generator_batch_size": None, "dim": None, "depth": None,
     "game": None, "optimizer": None, "lr": None, "betas": [0.9, 0.999], "lr_decay": "none",
     "critic_lr": None, "generator_lr": None,   # two time scales; null = lr
@@ -132,6 +133,11 @@ def _check_arch_fits_dataset(arch, dataset):
         raise ConfigError(f"arch: {arch!r} does not fit dataset {dataset!r}; allowed: {', '.join(info.archs)}")
 
 
+def display_name(config: dict) -> str:
+    """How the run is called where a person reads it: its suite label (``wgan-gp-flex1-inputs``), else the method."""
+    return config.get("name") or config["method"]
+
+
 def identity(config: dict) -> dict:
     """What makes a run's results: its config without the keys that only change speed or logging."""
     return {key: value for key, value in config.items() if key not in RUNTIME_KEYS}
@@ -191,6 +197,9 @@ def _validate(config: dict) -> None:
         raise ConfigError(f"betas: expected two numbers in [0, 1), got {betas!r}")
     if config["clip"] is not None:
         check_clipping(config["clip"], config["clip_placement"])
+    if config["name"] is not None and (not isinstance(config["name"], str) or not config["name"].strip()
+                                       or len(config["name"]) > 200):
+        raise ConfigError(f"name: expected a label of 1 to 200 characters or null, got {config['name']!r}")
     if not isinstance(config["data_root"], str) or not config["data_root"]:
         raise ConfigError(f"data_root: expected a folder name, got {config['data_root']!r}")
     check_device_name(config["device"])

@@ -24,7 +24,7 @@ import torch
 from gpbench.training import samples
 from gpbench.training.checkpoints import (Counters, TrainingState, all_finite, check_same_run, checkpoint_state,
                                           restore_checkpoint, snapshot_state)
-from gpbench.training.config import load_run_config, model_options, parse_overrides, run_penalty
+from gpbench.training.config import display_name, load_run_config, model_options, parse_overrides, run_penalty
 from gpbench.training.device import resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream
 from gpbench.training.devcost import DevCost
@@ -130,7 +130,7 @@ class Trainer:
         self.dev_cost = (DevCost(self.dev, config["seed"], config["batch_size"], self.device)
                          if self.dev is not None else None)
         self.reporter = RunReporter(self.run_dir, penalty.schedule_values,
-                                    f"{config['method']} {config['dataset']} seed {config['seed']}",
+                                    f"{display_name(config)} {config['dataset']} seed {config['seed']}",
                                     config["iterations"], self.progress)
         self.iteration = 0
         self.first_nonfinite = torch.tensor(-1, device=self.device)
@@ -261,7 +261,7 @@ class Trainer:
 
     def save_samples(self) -> None:
         self.pictures.save(self.generator, self.run_dir.sample_path(self.iteration),
-                           f"{self.config['method']} - iteration {self.iteration}")
+                           f"{display_name(self.config)} - iteration {self.iteration}")
 
     def dev_statistics(self) -> dict:
         """The dev critic cost at this iteration (:class:`gpbench.training.devcost.DevCost`)."""
@@ -363,6 +363,6 @@ def train_from_file(config_path: str, out: str, overrides: list[str] | None = No
     config = load_run_config(config_path, parse_overrides(overrides or []))
     status = Trainer(config, out, progress=progress).run()
     if status == "completed":
-        print(f"gpbench train: completed {config['iterations']} iterations of {config['method']} on "
+        print(f"gpbench train: completed {config['iterations']} iterations of {display_name(config)} on "
               f"{config['dataset']}; outputs in {out}")
     return 0
