@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,27 @@ def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
     for name in ("replication.html", "claims.html", "figure4_overfitting.png", "mnist_wgan-gp_seed0.png",
                  "health.html", "1. Tables", "7. Samples"):
         assert name in page, name
+
+
+def test_a_reports_intro_and_categories_follow_the_suites_own_sections():
+    import jinja2
+
+    from gpbench.suite.pipeline import report_categories
+
+    flex_only = {"suite": "mine", "seeds": [0], "flex": {"datasets": ["8gaussians"], "variants": {"r1": {"kind": "r1"}}}}
+    assert report_categories(flex_only, plan(flex_only)) == ["Tables", "Figure 3", "Training curves", "Samples",
+                                                             "Health"]                  # numbered 1-5, no gaps
+    tiny = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    assert report_categories(tiny, plan(tiny))[6] == "Samples"         # "7. Samples", as the tiny report shows
+    figures = yaml.safe_load((REPO / "configs/quick-figures.yaml").read_text())
+    assert report_categories(figures, plan(figures, base=REPO)) == ["Claims", "Figure 1", "Figure 4", "Samples",
+                                                                    "Health"]          # no table of its own
+
+    intro = jinja2.Template((REPO / "workflow/report/workflow.rst").read_text())
+    mine = intro.render(snakemake=types.SimpleNamespace(config=flex_only))
+    assert mine.startswith("gpbench suite **mine**: a sweep of gradient-penalty variants")
+    assert "Gulrajani" not in mine and "runs/mine/" in mine                # no replication it does not run
+    assert "a replication of Gulrajani et al. 2017" in intro.render(snakemake=types.SimpleNamespace(config=tiny))
 
 
 def test_key_flex_variants_get_their_own_seeds_and_an_unknown_one_is_refused():

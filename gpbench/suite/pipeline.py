@@ -301,6 +301,29 @@ def image_datasets(runs: list[Run]) -> list[str]:
     return sorted({run.dataset for run in runs if not get_dataset(run.dataset).is_toy})
 
 
+TABLED_GROUPS = ("replication", "flex", "architectures", "random_architectures")   # each its own table
+CLAIM_GROUPS = ("figure4", "architectures", "random_architectures")              # judged in the claims table
+CURVE_GROUPS = ("replication", "flex")                                           # Figure 3 and training curves
+# The report's categories in their order; a suite's report numbers those it has (report_categories).
+REPORT_SECTIONS = ("Tables", "Claims", "Figure 1", "Figure 3", "Figure 4", "Training curves", "Samples", "Health",
+                   "Architectures (Figure 2, Table 1)", "Dirac-GAN")
+
+
+def judges_claims(suite: dict, runs: list[Run]) -> bool:
+    return "figure1" in suite or any(run.group in CLAIM_GROUPS for run in runs)
+
+
+def report_categories(suite: dict, runs: list[Run]) -> list[str]:
+    """The report sections this suite writes, in REPORT_SECTIONS order: numbered 1, 2, 3... without gaps."""
+    groups = {run.group for run in runs}
+    present = {"Tables": bool(groups & set(TABLED_GROUPS)), "Claims": judges_claims(suite, runs),
+               "Figure 1": "figure1" in suite, "Figure 3": bool(groups & set(CURVE_GROUPS)),
+               "Figure 4": "figure4" in groups, "Training curves": bool(groups & set(CURVE_GROUPS)),
+               "Samples": bool(runs), "Health": bool(runs),
+               "Architectures (Figure 2, Table 1)": "architectures" in groups, "Dirac-GAN": "dirac" in suite}
+    return [name for name in REPORT_SECTIONS if present[name]]
+
+
 def train_priority(run: Run) -> int:
     """The Snakemake priority of a run's train job: longest first (LPT scheduling), so that the image runs,
     minutes to hours each, do not start after the toy runs and stretch the suite's wall-clock. Image runs

@@ -16,7 +16,8 @@ from gpbench.data import DATASETS
 from gpbench.errors import ConfigError
 from gpbench.suite.rehearsal import SYNTHETIC_DATASETS, SYNTHETIC_FOLDERS
 from gpbench.suite.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, SCHEMA, cluster_has_gpus, gpu_slots,
-                                    image_datasets, job_resources, load_suite, plan, train_priority)
+                                    image_datasets, job_resources, judges_claims, load_suite, plan,
+                                    report_categories, train_priority)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
@@ -129,7 +130,7 @@ def plot_outputs(group, prefix):
 
 
 def claims_outputs():
-    if "figure1" not in config and not GROUPS["figure4"] and not architecture_runs():
+    if not judges_claims(config, list(RUNS.values())):
         return []
     return [f"{RESULTS}/tables/claims.md", f"{RESULTS}/tables/claims.csv"]
 
@@ -159,3 +160,13 @@ def toy_gan_runs():
     """The GAN runs of Figure 1's methods on its toys with modes, whose mode coverage the Figure 1 table reports."""
     return [path for path in GROUPS["replication"] if RUNS[path].label in FIGURE1_METHODS
             and DATASETS[RUNS[path].dataset].in_figure1 and "modes" in DATASETS[RUNS[path].dataset].metrics]
+
+
+# The report's categories, numbered over the sections this suite has (a flex-only suite: 1. Tables, 2. Figure 3, ...)
+REPORT_CATEGORIES = report_categories(config, list(RUNS.values()))
+
+
+def category(name):
+    """The report category ``name`` with its number in this suite's report (unnumbered for a rule the suite
+    does not run: every rule is defined in every suite)."""
+    return f"{REPORT_CATEGORIES.index(name) + 1}. {name}" if name in REPORT_CATEGORIES else name

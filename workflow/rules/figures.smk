@@ -7,9 +7,9 @@ rule plots:
                                  if RUNS[path].dataset == wildcards.dataset]),
     output:
         report(f"{RESULTS}/plots/{{prefix}}figure3_{{dataset}}.png", caption="../report/figure3.rst",
-               category="4. Figure 3", subcategory="{prefix}{dataset}"),
+               category=category("Figure 3"), subcategory="{prefix}{dataset}"),
         report(f"{RESULTS}/plots/{{prefix}}curves_{{dataset}}.png", caption="../report/curves.rst",
-               category="6. Training curves", subcategory="{prefix}{dataset}"),
+               category=category("Training curves"), subcategory="{prefix}{dataset}"),
     log:
         f"{RESULTS}/logs/plots-{{prefix}}{{dataset}}.log",
     wildcard_constraints:
@@ -25,7 +25,7 @@ rule grid:
         lambda wildcards: evals([path for path in GROUPS["architectures"] if RUNS[path].dataset == wildcards.dataset]),
     output:
         report(f"{RESULTS}/plots/figure2_grid_{{dataset}}.png", caption="../report/grid.rst",
-               category="9. Architectures (Figure 2, Table 1)"),
+               category=category("Architectures (Figure 2, Table 1)")),
     log:
         f"{RESULTS}/logs/grid-{{dataset}}.log",
     params:
@@ -38,8 +38,8 @@ rule grid:
 rule figure1:
     output:
         results=f"{RUN_ROOT}/figure1/figure1.json",
-        plots=[report(f"{RESULTS}/plots/figure1_{name}.png", caption="../report/figure1.rst", category="3. Figure 1")
-               for name in ("value_surfaces", "gradient_norms", "weights")],
+        plots=[report(f"{RESULTS}/plots/figure1_{name}.png", caption="../report/figure1.rst",
+                      category=category("Figure 1")) for name in ("value_surfaces", "gradient_norms", "weights")],
     log:
         f"{RESULTS}/logs/figure1.log",
     threads: THREADS
@@ -55,8 +55,8 @@ rule dirac:
     output:
         table=f"{DIRAC}.md",
         csv=f"{DIRAC}.csv",
-        page=report(f"{DIRAC}.html", caption="../report/dirac.rst", category="10. Dirac-GAN"),
-        plot=report(f"{DIRAC}.png", caption="../report/dirac.rst", category="10. Dirac-GAN"),
+        page=report(f"{DIRAC}.html", caption="../report/dirac.rst", category=category("Dirac-GAN")),
+        plot=report(f"{DIRAC}.png", caption="../report/dirac.rst", category=category("Dirac-GAN")),
     log:
         f"{RESULTS}/logs/dirac.log",
     params:
@@ -71,7 +71,8 @@ rule figure4:
     input:
         expand(rules.train.output.done, run=GROUPS["figure4"]),
     output:
-        report(f"{RESULTS}/plots/figure4_overfitting.png", caption="../report/figure4.rst", category="5. Figure 4"),
+        report(f"{RESULTS}/plots/figure4_overfitting.png", caption="../report/figure4.rst",
+               category=category("Figure 4")),
     log:
         f"{RESULTS}/logs/figure4.log",
     params:

@@ -80,7 +80,7 @@ rule sample_picture:
         lambda wildcards: expand(rules.train.output.done, run=rundir.run_path(wildcards.dataset, wildcards.label,
                                                                                wildcards.seed)),
     output:
-        report(SAMPLE_PICTURE, caption="../report/samples.rst", category="7. Samples", subcategory="{dataset}"),
+        report(SAMPLE_PICTURE, caption="../report/samples.rst", category=category("Samples"), subcategory="{dataset}"),
     log:
         f"{RESULTS}/logs/samples-{{dataset}}_{{label}}_seed{{seed}}.log",
     params:

@@ -6,7 +6,7 @@ rule health:
         diagnoses(list(RUNS)),
     output:
         expand(f"{RESULTS}/tables/health.{{ext}}", ext=["md", "csv", "tex"]),
-        report(f"{RESULTS}/tables/health.html", caption="../report/health.rst", category="8. Health"),
+        report(f"{RESULTS}/tables/health.html", caption="../report/health.rst", category=category("Health")),
     log:
         f"{RESULTS}/logs/table-health.log",
     params:
@@ -23,7 +23,7 @@ rule table:
         diagnoses=lambda wildcards: diagnoses(GROUPS[wildcards.group]),
     output:
         expand(f"{RESULTS}/tables/{{{{group}}}}.{{ext}}", ext=["md", "csv", "tex"]),
-        report(f"{RESULTS}/tables/{{group}}.html", caption="../report/table.rst", category="1. Tables"),
+        report(f"{RESULTS}/tables/{{group}}.html", caption="../report/table.rst", category=category("Tables")),
         f"{RESULTS}/tables/{{group}}_runs.csv",
     log:
         f"{RESULTS}/logs/table-{{group}}.log",
@@ -45,7 +45,7 @@ rule claims:
     output:
         f"{RESULTS}/tables/claims.md",
         f"{RESULTS}/tables/claims.csv",
-        report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category="2. Claims"),
+        report(f"{RESULTS}/tables/claims.html", caption="../report/claims.rst", category=category("Claims")),
     log:
         f"{RESULTS}/logs/claims.log",
     params:
