@@ -30,8 +30,8 @@ VERB_GROUPS = {
     "run and read experiments": ("train", "eval", "diagnose", "table", "plot", "reproduce"),
     "penalties": ("penalties", "check-penalty", "dirac"),
     "the paper's figures, tables and published numbers": ("figure1", "figure4", "grid", "claims", "published"),
-    "pipeline steps (the Snakefile runs these; also by hand)": ("data", "prepare-metrics", "samples", "cost",
-                                                                "rehearsal-data"),
+    "pipeline steps (the Snakefile runs these; also by hand)": ("data", "inception-weights", "prepare-metrics",
+                                                                "samples", "cost", "rehearsal-data"),
 }
 DESCRIPTION = """\
 gpbench: gradient penalties for GAN training, benchmarked, and Gulrajani et al. 2017 ("Improved Training of
@@ -165,6 +165,13 @@ def _grid(args: argparse.Namespace) -> int:
     from gpbench.report.plots import architecture_grid
 
     print(f"wrote {architecture_grid(args.runs, args.out)}")
+    return 0
+
+
+def _inception_weights(args: argparse.Namespace) -> int:
+    from gpbench.metrics.features import fetch_inception_weights
+
+    print(fetch_inception_weights(Path(args.out)))
     return 0
 
 
@@ -449,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("runs", nargs="+", help="run directories of an architectures section")
     grid.add_argument("--out", required=True, help="the PNG to write")
     grid.set_defaults(run=_grid)
+
+    weights = verbs.add_parser("inception-weights", help="put the official Inception weights at a path (copied from "
+                               "the torch hub cache, or downloaded): where the network is, before cluster jobs")
+    weights.add_argument("--out", required=True, metavar="FILE", help="where the weights go, e.g. "
+                         "data/weights-inception-2015-12-05-6726825d.pth")
+    weights.set_defaults(run=_inception_weights)
 
     rehearsal = verbs.add_parser("rehearsal-data", help="synthetic CIFAR-10 in the real format and random Inception "
                                  "weights, to rehearse the GPU path on CPU (configs/rehearsal.yaml)")

@@ -67,6 +67,34 @@ def test_missing_inception_weights_offline_is_an_actionable_error(tmp_path, monk
         InceptionFeatures(tmp_path / "nowhere.pth")
 
 
+def test_the_inception_weights_verb_copies_the_cached_file_or_says_where_to_put_one(tmp_path, monkeypatch, capsys):
+    import hashlib
+
+    out = tmp_path / "data" / feature_module.INCEPTION_WEIGHTS_FILE
+    hub = tmp_path / "hub" / "weights.pth"
+    monkeypatch.setattr(feature_module, "default_inception_weights", lambda: hub)
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    assert main(["inception-weights", "--out", str(out)]) == 2              # offline, nothing cached
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.startswith(f"gpbench inception-weights: error: {out}:")
+    assert "github.com" in error and "eval.inception_weights" in error
+    assert not out.exists() and not list(out.parent.glob("*.partial"))
+
+    hub.parent.mkdir()
+    hub.write_bytes(b"not the official weights")
+    assert main(["inception-weights", "--out", str(out)]) == 2              # a cached file of another hash
+    assert "not the official 6726825d" in capsys.readouterr().err and not out.exists()
+
+    digest = hashlib.sha256(hub.read_bytes()).hexdigest()
+    monkeypatch.setattr(feature_module, "INCEPTION_WEIGHTS_SHA256_PREFIX", digest[:8])   # as if it were official
+    assert main(["inception-weights", "--out", str(out)]) == 0
+    assert out.read_bytes() == hub.read_bytes() and "copied from the torch hub cache" in capsys.readouterr().out
+
+
 def test_lenet_trained_on_a_small_slice_separates_two_classes():
     rng = np.random.RandomState(0)
     images = np.zeros((200, 1, 28, 28), dtype=np.uint8)

@@ -17,6 +17,7 @@ import yaml
 
 from gpbench import ConfigError
 from gpbench.data import get_dataset
+from gpbench.metrics.features import INCEPTION_WEIGHTS_FILE
 from gpbench.suite.pipeline import plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +114,15 @@ def test_dry_run_of_the_default_config_lists_every_train_job():
                            flags=re.S)) == {run: str(p) for run, p in priorities.items()}
     data = dict(re.findall(r"rule data:.*?wildcards: dataset=(\S+)\n\s+priority: (\d+)", result.stdout, flags=re.S))
     assert int(data["mnist"]) == max(p for run, p in priorities.items() if run.startswith("mnist/"))
+    # CIFAR-10's Inception metrics read weights that a local rule fetches into the data root (cluster jobs never
+    # download); MNIST's LeNet metrics neither wait for them nor are given them
+    weights = f"data/{INCEPTION_WEIGHTS_FILE}"
+    if not (REPO / weights).exists():
+        assert counts["inception_weights"] == 1 and f"gpbench inception-weights --out {weights}" in result.stdout
+    prepare = dict(re.findall(r"Shell command: gpbench prepare-metrics (\w+) (.*)", result.stdout))
+    assert f"--inception-weights {weights}" in prepare["cifar10"] and "--inception-weights" not in prepare["mnist"]
+    local_rules = re.search(r"^localrules:(.*?)\n\S", (REPO / "workflow/rules/common.smk").read_text(), re.M | re.S)
+    assert {"data", "inception_weights"} <= set(re.findall(r"\w+", local_rules.group(1)))
 
 
 def test_slurm_profile_parses():

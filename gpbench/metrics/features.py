@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +95,35 @@ def _inception_url() -> str:
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
     return URL_INCEPTION_V3
+
+
+def fetch_inception_weights(out: Path) -> str:
+    """Put the official Inception weights at ``out`` where the network is (the pipeline's local rule, so that
+    cluster jobs never download): a copy of the torch hub cache's file when it is there, a download otherwise;
+    checked against the hash prefix in the file's name and written atomically. Returns what was done."""
+    out = Path(out)
+    cached = default_inception_weights()
+    partial = out.with_name(f"{out.name}.partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if cached.is_file():
+            shutil.copyfile(cached, partial)
+            how = f"copied from the torch hub cache ({cached})"
+        else:
+            torch.hub.download_url_to_file(_inception_url(), str(partial), progress=False)
+            how = f"downloaded from {_inception_url()}"
+    except (OSError, RuntimeError) as error:        # urllib's URLError is an OSError
+        partial.unlink(missing_ok=True)
+        raise DataError(f"{out}: the Inception weights could not be fetched ({type(error).__name__}: {error}); "
+                        f"download {_inception_url()} where a network is and put it there (or point the suite's "
+                        f"eval.inception_weights at it)") from None
+    digest = file_sha256(partial)
+    if not digest.startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
+        partial.unlink()
+        raise DataError(f"{out}: the fetched file has sha256 {digest[:16]}..., not the official "
+                        f"{INCEPTION_WEIGHTS_SHA256_PREFIX}...; delete {cached} if it is that file, and fetch again")
+    os.replace(partial, out)
+    return f"{out}: the official {INCEPTION_WEIGHTS_FILE}, {how}"
 
 
 class InceptionFeatures(FeatureExtractor):

@@ -19,6 +19,7 @@ from gpbench.training.config import resolve
 from gpbench.suite.costfile import projected_seconds, signature
 from gpbench.data import get_dataset
 from gpbench.errors import ConfigError
+from gpbench.metrics import METRICS
 from gpbench.training.rundir import run_path
 from gpbench.penalties.schedules import is_number
 from gpbench.yamlio import read_yaml
@@ -322,6 +323,13 @@ def report_categories(suite: dict, runs: list[Run]) -> list[str]:
                "Samples": bool(runs), "Health": bool(runs),
                "Architectures (Figure 2, Table 1)": "architectures" in groups, "Dirac-GAN": "dirac" in suite}
     return [name for name in REPORT_SECTIONS if present[name]]
+
+
+def uses_inception(dataset: str, evaluation: dict) -> bool:
+    """Whether the suite's evaluation of ``dataset`` (its eval.metrics, else the dataset's defaults) needs the
+    Inception network."""
+    metrics = (evaluation.get("metrics") or {}).get(dataset) or get_dataset(dataset).default_metrics
+    return any(METRICS[metric].features == "inception" for metric in metrics)
 
 
 def train_priority(run: Run) -> int:

@@ -14,10 +14,11 @@ from gpbench.paper import FIGURE1_METHODS
 from gpbench.suite.costfile import load_costs
 from gpbench.data import DATASETS
 from gpbench.errors import ConfigError
+from gpbench.metrics.features import INCEPTION_WEIGHTS_FILE
 from gpbench.suite.rehearsal import SYNTHETIC_DATASETS, SYNTHETIC_FOLDERS
 from gpbench.suite.pipeline import (GROUPS as RUN_GROUPS, NAME_PATTERN, SCHEMA, cluster_has_gpus, gpu_slots,
                                     image_datasets, job_resources, judges_claims, load_suite, plan,
-                                    report_categories, train_priority)
+                                    report_categories, train_priority, uses_inception)
 
 # The suite config, each file read strictly (duplicate keys refused, 1e-4 a number), then the schema.
 suite_files = list(workflow.overwrite_configfiles) or ["configs/paper.yaml"]
@@ -53,11 +54,19 @@ def cluster(job, key):
 
 
 # Rules that only write small files run where Snakemake runs, never as cluster jobs.
-localrules: all, run_config, data, rehearsal_data, diagnose, health, table, plots, grid, sample_picture, figure4,
-    claims
+localrules: all, run_config, data, inception_weights, rehearsal_data, diagnose, health, table, plots, grid,
+    sample_picture, figure4, claims
 CAPTION = config.get("caption", "")
 GROUPS = {group: [path for path, run in RUNS.items() if run.group == group] for group in RUN_GROUPS}
 IMAGE_DATASETS = image_datasets(list(RUNS.values()))
+# Inception metrics read the official weights; where the suite names none, the local rule inception_weights puts
+# them in the data root, where the network is (a cluster's jobs then never download).
+INCEPTION_DATASETS = [dataset for dataset in IMAGE_DATASETS if uses_inception(dataset, EVAL)]
+if INCEPTION_DATASETS and not EVAL.get("inception_weights"):
+    EVAL = {**EVAL, "inception_weights": f"{DATA_ROOT}/{INCEPTION_WEIGHTS_FILE}"}
+    FETCHED_WEIGHTS = EVAL["inception_weights"]
+else:
+    FETCHED_WEIGHTS = None
 RUN_DIR = f"{RUN_ROOT}/{{run}}"
 # Train jobs longest first; the jobs a train job waits on carry its priority (Snakemake does not pass it upstream).
 PRIORITY = {path: train_priority(run) for path, run in RUNS.items()}
@@ -81,8 +90,8 @@ def listed_option(flag, values):
 
 def metric_options(dataset):
     metrics = ",".join(EVAL.get("metrics", {}).get(dataset, []))
-    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", EVAL.get("inception_weights")),
-                   ("--metrics", metrics))
+    weights = EVAL.get("inception_weights") if dataset in INCEPTION_DATASETS else None
+    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", weights), ("--metrics", metrics))
 
 
 def prepared_sample_counts(dataset):

@@ -33,9 +33,19 @@ rule data:
         "--out {output.note:q} > {log:q} 2>&1"
 
 
+rule inception_weights:
+    output:
+        FETCHED_WEIGHTS or f"{DATA_ROOT}/{INCEPTION_WEIGHTS_FILE}",
+    log:
+        f"{RESULTS}/logs/inception-weights.log",
+    shell:
+        "gpbench inception-weights --out {output:q} > {log:q} 2>&1"
+
+
 rule prepare_metrics:
     input:
         rules.data.output.note,
+        lambda wildcards: [FETCHED_WEIGHTS] if FETCHED_WEIGHTS and wildcards.dataset in INCEPTION_DATASETS else [],
     output:
         notes=f"{RESULTS}/data/{{dataset}}-metrics.json",
     log:
