@@ -26,7 +26,7 @@ def test_every_entry_names_its_source_and_every_protocol_field():
     for source, dataset in [("Gulrajani", "cifar10"), ("Mimicry", "cifar10"), ("compare_gan", "cifar10"),
                             ("PyTorch-StudioGAN", "cifar10"), ("pytorch-gan-collections", "cifar10"),
                             ("PacGAN", "8gaussians"), ("PacGAN", "25gaussians"), ("PacGAN", "stacked-mnist"),
-                            ("Mescheder", "dirac")]:
+                            ("Huang", "stacked-mnist"), ("Mescheder", "dirac")]:
         assert (source, dataset) in seeded, (source, dataset)
 
 
