@@ -19,7 +19,7 @@ from gpbench.analysis.runresult import RunResult, group_runs, marks_of
 
 TRAINING_CURVES = (("wasserstein_estimate", "Wasserstein estimate (-critic loss w/o penalty)"),
                    ("d_loss", "critic loss (without penalty)"), ("gradient_norm", "mean gradient norm at penalty points"))
-# One colour per method in every panel of every figure; variants (the flex sweep, the ResNet) take the
+# One colour per method in every panel of every figure; variants (the penalty sweep, the ResNet) take the
 # palette's colours in sorted order.
 METHOD_COLORS = {"wgan-gp": "tab:blue", "wgan-clip": "tab:orange", "ns-gan": "tab:green", "mm-gan": "tab:red",
                  "wgan-gp-rmsprop": "tab:purple", "lsgan": "tab:brown",

@@ -210,7 +210,7 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
     return list(blocks.values()), records
 
 
-CONTROL_KIND = "none"        # the flex sweep's control: the base method without a penalty
+CONTROL_KIND = "none"        # the penalty sweep's control: the base method without a penalty
 
 
 def flex_comparisons(block: Block, groups: dict, records: list[dict], dataset: str) -> list[str]:

@@ -123,7 +123,7 @@ def check_suite_schema(suite: dict, where: str) -> None:
 
 
 def load_variants(suite: dict, base: Path = Path(".")) -> dict[str, dict]:
-    """The flex sweep's penalty variants: ``flex.variants`` inline, or the file ``flex.variants_file``."""
+    """The penalty sweep's (``flex:``) variants: ``flex.variants`` inline, or the file ``flex.variants_file``."""
     flex = suite.get("flex") or {}
     if "variants" in flex:
         return flex["variants"]
@@ -147,7 +147,7 @@ def inherit_lambda(penalty: dict, config: dict) -> dict:
 
 
 def lambda_variants(variants: dict[str, dict], grid: dict | None) -> dict[str, dict | None]:
-    """The flex sweep's variants with ``flex.lambdas`` applied: a variant listed there runs once per lambda, as
+    """The penalty sweep's variants with ``flex.lambdas`` applied: a variant listed there runs once per lambda, as
     ``<name>-lambda<value>``; the others keep their own lambda or inherit the preset's (value None)."""
     grid = grid or {}
     expanded: dict[str, dict | None] = {}
