@@ -2,13 +2,9 @@
 end to end, interrupted and resumed without retraining finished runs."""
 
 import csv
-import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -162,35 +158,13 @@ def test_a_suite_metric_that_does_not_fit_its_dataset_stops_before_any_job(tmp_p
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: eval.metrics.8gaussians")
 
 
-def wait_for(predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 @pytest.mark.slow
-def test_tiny_suite_end_to_end_interrupted_and_resumed(tmp_path):
-    command = [*SNAKEMAKE, "--cores", "2", "--configfile", str(REPO / "configs/tiny.yaml")]
-    runs = tmp_path / "runs" / "tiny"
-    finished = runs / "8gaussians" / "wgan-gp" / "seed0" / "status.json"
-
-    def a_run_finished():
-        return finished.is_file() and json.loads(finished.read_text())["status"] == "completed"
-
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    assert wait_for(a_run_finished, 240), "no training run finished"
-    os.killpg(process.pid, signal.SIGINT)                    # Ctrl-C in the terminal, mid-suite
-    process.wait(timeout=300)            # Snakemake waits for every interrupted job (120 s ran out on a loaded CI)
-    checkpoint = runs / "8gaussians" / "wgan-gp" / "seed0" / "checkpoint.pt"
-    trained_at = checkpoint.stat().st_mtime_ns
-
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+def test_tiny_suite_end_to_end_interrupted_and_resumed(tiny_suite):
+    assert tiny_suite.finished_before_interrupt, "no training run finished"
+    result = tiny_suite.resumed
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert checkpoint.stat().st_mtime_ns == trained_at       # the finished run was not retrained
+    assert tiny_suite.checkpoint.stat().st_mtime_ns == tiny_suite.trained_at      # the finished run was not retrained
+    tmp_path, command = tiny_suite.folder, tiny_suite.command
 
     tables = tmp_path / "results" / "tiny" / "tables"
     with open(tables / "replication.csv") as handle:
