@@ -280,7 +280,8 @@ def test_the_flex_table_ranks_on_the_primary_metric_and_compares_with_the_contro
     assert by_setting["good"]["vs_control"].startswith("better: -0.75 [")
     assert by_setting["same"]["vs_reference"].startswith("not separated: +0.01 [")
     assert by_setting["none"]["vs_control"] == "control" and by_setting["wgan-gp"]["vs_reference"] == "reference"
-    assert blocks[0].header[5:8] == ["rank (EMD)", "vs none", "vs wgan-gp"]
+    assert blocks[0].header[5:8] == ["rank (EMD)", "vs wgan-gp-none", "vs wgan-gp-wgan-gp"]   # the runs' own names
+    assert [row[0] for row in blocks[0].rows] == [record["setting"] for record in records]        # as in the CSV
     assert "Holm p" in by_setting["good"]["vs_control"] and "Primary metric: EMD" in blocks[0].notes[0]
 
 

@@ -191,8 +191,8 @@ def flex(results: list[RunResult]) -> tuple[list[Block], list[dict]]:
                   "wasserstein_std": wasserstein[1] if wasserstein else None,
                   "seconds_per_1k_iterations": cost[0] if cost else None,
                   "engine": ", ".join(sorted({r.engine for r in runs})), "rehearsal": marks_of(runs)}
-        cells = [label.removeprefix(f"{runs[0].config['method']}-"), f"{strength:g}" if isinstance(strength, float)
-                 else str(strength), record["constrains"], description, f"{len(usable)}/{len(runs)}"]
+        cells = [label, f"{strength:g}" if isinstance(strength, float) else str(strength), record["constrains"],
+                 description, f"{len(usable)}/{len(runs)}"]          # the run's one name, as in the CSV and plots
         for metric in metrics:
             summary = summarise([r.metric(metric) for r in usable])
             cells.append(format_summary(summary, 4 if metric != "modes" else 3))
@@ -233,9 +233,7 @@ def flex_comparisons(block: Block, groups: dict, records: list[dict], dataset: s
         holm([comparison for _, comparison in compared.values() if comparison])
         columns[name] = {label: (verdict(comparison, primary) + ": " + comparison.cell() if comparison else reason)
                          for label, (reason, comparison) in compared.items()}
-    short = {label: label.removeprefix(f"{runs_of[label][0].config['method']}-") for label in labels}
-    header = [f"rank ({RESULT_LABELS[primary]})", f"vs {short.get(control, 'control')}",
-              f"vs {short.get(reference, 'plain WGAN-GP')}"]
+    header = [f"rank ({RESULT_LABELS[primary]})", f"vs {control or 'control'}", f"vs {reference or 'plain WGAN-GP'}"]
     after_seeds = block.header.index("seeds") + 1
     block.header[after_seeds:after_seeds] = header
     for row, record, label in zip(block.rows, records, labels):
@@ -246,8 +244,8 @@ def flex_comparisons(block: Block, groups: dict, records: list[dict], dataset: s
         record.update({"rank": rank, "vs_control": cells[1], "vs_reference": cells[2]})
     return [f"Primary metric: {RESULT_LABELS[primary]} (the settings are ranked on it, 1 best, and compared on it "
             "only; the other columns are exploratory). Each setting is compared with the no-penalty control "
-            f"({short.get(control, 'none in this sweep')}) and with the base method's penalty at its preset λ "
-            f"({short.get(reference, 'none in this sweep')}): the difference of seed means, its Welch 95 % interval, "
+            f"({control or 'none in this sweep'}) and with the base method's penalty at its preset λ "
+            f"({reference or 'none in this sweep'}): the difference of seed means, its Welch 95 % interval, "
             f"and the p value Holm-adjusted over the settings of that column; \"better\"/\"worse\" where that p is "
             f"below {SIGNIFICANCE:g}. Where every seed of both settings scored the same the exact rank test replaces "
             "Welch's."]
