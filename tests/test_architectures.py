@@ -142,6 +142,9 @@ def test_an_architectures_suite_runs_to_its_tables_grid_and_claims(tmp_path):
     assert "sign test p = " in (tables / "random_architectures.md").read_text()
     assert "| fraction of the way to the real data |" in (tables / "random_architectures.md").read_text()
     assert claims["Only WGAN-GP trains every Figure 2 architecture (mnist)"]["measured"] in grid
+    notes = (tables / "claims.md").read_text()               # it names the tables this suite wrote, and only those
+    assert "Figure 2: table architectures.md, plot figure2_grid_<dataset>.png." in notes
+    assert "Table 1: table random_architectures.md." in notes
     for table in (grid, (tables / "random_architectures.md").read_text()):     # the thresholds' yardstick
         assert re.search(r"Real data: IS \(LeNet\) \d+\.\d+ ± [\d.e+-]+ on 100 training images", table)
     with open(tables / "random_architectures.csv") as handle:

@@ -42,9 +42,12 @@ def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str 
         rows += figure4_claims([RunResult.read(path) for path in figure4_runs])
         notes.append("Figure 4 plot: figure4_overfitting.png.")
     if architecture_runs:
-        rows += architecture_claims([RunResult.read(path) for path in architecture_runs])
-        notes.append("Figure 2 and Table 1: tables architectures.md and random_architectures.md, plot "
-                     "figure2_grid_<dataset>.png.")
+        results = [RunResult.read(path) for path in architecture_runs]
+        rows += architecture_claims(results)
+        table1 = any(result.config.get("random_architecture") for result in results)
+        notes += (["Figure 2: table architectures.md, plot figure2_grid_<dataset>.png."]
+                  if not all(result.config.get("random_architecture") for result in results) else [])
+        notes += ["Table 1: table random_architectures.md."] if table1 else []
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     block = Block("Claims", COLUMNS, [[row[column] for column in COLUMNS] for row in rows])
