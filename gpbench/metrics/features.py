@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from gpbench.errors import DataError
+from gpbench.fileio import replace_atomically
 from gpbench.progress import progress_bar
 
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -103,26 +103,27 @@ def fetch_inception_weights(out: Path) -> str:
     checked against the hash prefix in the file's name and written atomically. Returns what was done."""
     out = Path(out)
     cached = default_inception_weights()
-    partial = out.with_name(f"{out.name}.partial")
+    how = (f"copied from the torch hub cache ({cached})" if cached.is_file()
+           else f"downloaded from {_inception_url()}")
+
+    def fetch(temporary: Path) -> None:
+        try:
+            if cached.is_file():
+                shutil.copyfile(cached, temporary)
+            else:
+                torch.hub.download_url_to_file(_inception_url(), str(temporary), progress=False)
+        except (OSError, RuntimeError) as error:        # urllib's URLError is an OSError
+            raise DataError(f"{out}: the Inception weights could not be fetched ({type(error).__name__}: {error}); "
+                            f"download {_inception_url()} where a network is and put it there (or point the "
+                            "suite's eval.inception_weights at it)") from None
+        digest = file_sha256(temporary)
+        if not digest.startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
+            raise DataError(f"{out}: the fetched file has sha256 {digest[:16]}..., not the official "
+                            f"{INCEPTION_WEIGHTS_SHA256_PREFIX}...; delete {cached} if it is that file, and fetch "
+                            "again")
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if cached.is_file():
-            shutil.copyfile(cached, partial)
-            how = f"copied from the torch hub cache ({cached})"
-        else:
-            torch.hub.download_url_to_file(_inception_url(), str(partial), progress=False)
-            how = f"downloaded from {_inception_url()}"
-    except (OSError, RuntimeError) as error:        # urllib's URLError is an OSError
-        partial.unlink(missing_ok=True)
-        raise DataError(f"{out}: the Inception weights could not be fetched ({type(error).__name__}: {error}); "
-                        f"download {_inception_url()} where a network is and put it there (or point the suite's "
-                        f"eval.inception_weights at it)") from None
-    digest = file_sha256(partial)
-    if not digest.startswith(INCEPTION_WEIGHTS_SHA256_PREFIX):
-        partial.unlink()
-        raise DataError(f"{out}: the fetched file has sha256 {digest[:16]}..., not the official "
-                        f"{INCEPTION_WEIGHTS_SHA256_PREFIX}...; delete {cached} if it is that file, and fetch again")
-    os.replace(partial, out)
+    replace_atomically(out, fetch)
     return f"{out}: the official {INCEPTION_WEIGHTS_FILE}, {how}"
 
 

@@ -6,13 +6,13 @@ file that is truncated, foreign or made for other weights is recomputed with a o
 from __future__ import annotations
 
 import logging
-import os
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from gpbench.fileio import save_arrays_atomic
 from gpbench.metrics.fid import feature_statistics
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,5 @@ def reference_statistics_cached(path: Path, extract: Callable[[], np.ndarray], w
     payload = {"mu": mu, "sigma": sigma, "extractor": np.array(extractor_identity)}
     if want_features:
         payload["features"] = features.astype(np.float32)
-    temporary = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        np.savez(handle, **payload)
-    os.replace(temporary, path)
+    save_arrays_atomic(path, payload)
     return mu, sigma, features if want_features else None
