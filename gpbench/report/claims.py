@@ -44,10 +44,10 @@ def write_claims_table(out_stem: str | Path, caption: str, figure1_results: str 
     if architecture_runs:
         results = [RunResult.read(path) for path in architecture_runs]
         rows += architecture_claims(results)
-        table1 = any(result.config.get("random_architecture") for result in results)
-        notes += (["Figure 2: table architectures.md, plot figure2_grid_<dataset>.png."]
-                  if not all(result.config.get("random_architecture") for result in results) else [])
-        notes += ["Table 1: table random_architectures.md."] if table1 else []
+        if any(result.config.get("figure2_row") for result in results):      # as architecture_claims tells them
+            notes.append("Figure 2: table architectures.md, plot figure2_grid_<dataset>.png.")
+        if any(result.config.get("random_architecture") for result in results):
+            notes.append("Table 1: table random_architectures.md.")
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     block = Block("Claims", COLUMNS, [[row[column] for column in COLUMNS] for row in rows])

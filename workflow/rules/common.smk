@@ -62,11 +62,10 @@ IMAGE_DATASETS = image_datasets(list(RUNS.values()))
 # Inception metrics read the official weights; where the suite names none, the local rule inception_weights puts
 # them in the data root, where the network is (a cluster's jobs then never download).
 INCEPTION_DATASETS = [dataset for dataset in IMAGE_DATASETS if uses_inception(dataset, EVAL)]
-if INCEPTION_DATASETS and not EVAL.get("inception_weights"):
-    EVAL = {**EVAL, "inception_weights": f"{DATA_ROOT}/{INCEPTION_WEIGHTS_FILE}"}
-    FETCHED_WEIGHTS = EVAL["inception_weights"]
-else:
-    FETCHED_WEIGHTS = None
+FETCHED_WEIGHTS = (f"{DATA_ROOT}/{INCEPTION_WEIGHTS_FILE}" if INCEPTION_DATASETS and not EVAL.get("inception_weights")
+                   else None)
+if FETCHED_WEIGHTS:
+    EVAL = {**EVAL, "inception_weights": FETCHED_WEIGHTS}
 RUN_DIR = f"{RUN_ROOT}/{{run}}"
 # Train jobs longest first; the jobs a train job waits on carry its priority (Snakemake does not pass it upstream).
 PRIORITY = {path: train_priority(run) for path, run in RUNS.items()}
@@ -91,7 +90,8 @@ def listed_option(flag, values):
 def metric_options(dataset):
     metrics = ",".join(EVAL.get("metrics", {}).get(dataset, []))
     weights = EVAL.get("inception_weights") if dataset in INCEPTION_DATASETS else None
-    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", weights), ("--metrics", metrics))
+    return options(("--lenet-epochs", EVAL.get("lenet_epochs")), ("--inception-weights", weights),
+                   ("--metrics", metrics))
 
 
 def prepared_sample_counts(dataset):
