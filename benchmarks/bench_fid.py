@@ -23,6 +23,7 @@ def test_fid_2048d_vs_torch_fidelity(benchmark):
         return fidelity_fid.fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
 
     benchmark.group = "FID 5000 x 2048 vs torch-fidelity"
-    benchmark.extra_info.update(samples=SAMPLES, dimensions=DIMENSIONS, bound=1.0)   # numpy's default BLAS threads
+    benchmark.extra_info.update(gate="FID 5000 x 2048 vs torch-fidelity", samples=SAMPLES, dimensions=DIMENSIONS,
+                                bound=1.0)   # numpy's default BLAS threads
     paired(benchmark, lambda: fid_from_features(first, second), reference, rounds=ROUNDS, warmup_rounds=1)
     assert fid_from_features(first, second) == pytest.approx(reference(), rel=1e-6)
