@@ -63,7 +63,7 @@ _INT_RANGES = {"iterations": (1, 10**9), "batch_size": (1, 65_536), "generator_b
                "log_every": (1, 10**9), "sample_every": (1, 10**9), "snapshot_every": (1, 10**9),
                "threads": (1, 1024), "seed": (0, 2**31 - 1), "dev_every": (1, 10**9),
                "dev_samples": (1, 1_000_000), "train_subset": (2, 10**8), "resnet_blocks": (1, 64)}
-_OPTIONAL_INTS = ("threads", "train_subset", "resnet_blocks")     # null = leave torch's default / the whole training split
+_OPTIONAL_INTS = ("threads", "train_subset", "resnet_blocks")     # null = the thread rule (device.py) / the whole training split
 _CHOICES = {"method": METHODS, "dataset": tuple(DATASETS), "arch": tuple(ARCHITECTURES),
             "optimizer": tuple(OPTIMIZERS), "lr_decay": LR_DECAYS, "game": GAMES, "clip_placement": CLIP_PLACEMENTS, "amp": ("none", "bf16"),
             "engine": ENGINES, "memory_format": MEMORY_FORMATS}

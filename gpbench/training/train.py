@@ -25,7 +25,7 @@ from gpbench.training import samples
 from gpbench.training.checkpoints import (Counters, TrainingState, all_finite, check_same_run, checkpoint_state,
                                           restore_checkpoint, snapshot_state)
 from gpbench.training.config import display_name, load_run_config, model_options, parse_overrides, run_penalty
-from gpbench.training.device import resolve_device
+from gpbench.training.device import critic_flops, default_threads, physical_cores, resolve_device
 from gpbench.data import dev_data, get_dataset, make_stream
 from gpbench.training.devcost import DevCost
 from gpbench.training.engine import StepParts, build_engine, choose_engine, compiled, memory_format
@@ -79,8 +79,6 @@ class Trainer:
             raise RunDirError(f"--out {self.out} is a file, not a run directory")
         self.device = resolve_device(config["device"])
         check_memory(config, self.device)
-        if config["threads"]:
-            torch.set_num_threads(config["threads"])
         check_same_run(str(self.out), self.run_dir.read_config(), config)
         self.dataset = get_dataset(config["dataset"])
         data = (config["dataset"], config["seed"], config["data_root"], config["dequantize"], config["train_subset"])
@@ -107,6 +105,7 @@ class Trainer:
         self.memory_format = memory_format(config, self.device)
         self.generator = generator.to(self.device, memory_format=self.memory_format)
         self.critic = critic.to(self.device, memory_format=self.memory_format)
+        self._set_threads()
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         engine, capture, why_not = choose_engine(config, self.device)
@@ -146,6 +145,17 @@ class Trainer:
             decaying_lr=config["lr_decay"] != "none"), engine, capture)
         self.critic_parameters = list(self.critic.parameters())
         self.generator_parameters = list(self.generator.parameters())
+
+    def _set_threads(self) -> None:
+        """The config's ``threads``; unset, a CPU run takes :func:`default_threads` for its critic and batch."""
+        threads = self.config["threads"]
+        if threads is None and self.device.type == "cpu":
+            flops = critic_flops(self.generator, self.critic, self.config["batch_size"])
+            threads = default_threads(flops, physical_cores())
+            log.info("threads: %d (a critic forward of one batch is %.0f MFLOP; set threads to choose)", threads,
+                     flops / 1e6)
+        if threads:
+            torch.set_num_threads(threads)
 
     def _write_status(self, status: str, **extra) -> None:
         self.run_dir.write_status(status, **{"iteration": self.iteration, "data": self.data_source,
