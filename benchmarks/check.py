@@ -166,6 +166,10 @@ def check(report_path: str | Path, against: str | Path = BASELINE) -> int:
     report = read_report(report_path)
     ratios = gate_ratios(report)
     baseline, bound = read_baseline(against)
+    recorded = read_json(against, "a baseline").get("recorded", {}).get("cpu")
+    if recorded and recorded != cpu_name():
+        print(f"note: the baseline was recorded on {recorded}; this machine is {cpu_name()} (a different machine "
+              "moves ratios a few percent; re-record on a new machine class: docs/performance.md)")
     print("\n".join(comparison_table(ratios, baseline, bound)))
     failed = regressions(ratios, baseline, bound, str(against)) + absolute_violations(report)
     for line in failed:
