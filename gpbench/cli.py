@@ -608,11 +608,25 @@ def thread_errors_in_one_line(verb: str):
         threading.excepthook = previous
 
 
+def option_names(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """dest -> the option as typed (``--out``) for the verb that ran, through nested actions (``figure1 run``)."""
+    names: dict[str, str] = {}
+    while True:
+        chosen = None
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices[getattr(args, action.dest)]
+            else:
+                names.setdefault(action.dest, (action.option_strings or [action.dest])[0])
+        if chosen is None:
+            return names
+        parser = chosen
+
+
 def check_encodable(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Every argument is valid UTF-8: a path with other bytes (which Python carries as surrogates) would fail deep in
     a library (TensorBoard's writer, JSON, YAML) after the run directory was made; refuse it first, in one line."""
-    verbs = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
-    names = {action.dest: (action.option_strings or [action.dest])[0] for action in verbs.choices[args.verb]._actions}
+    names = option_names(parser, args)
     for key, value in vars(args).items():
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):

@@ -692,3 +692,11 @@ def test_a_path_that_is_not_utf8_is_refused_in_one_line_before_anything_is_writt
     error = capsys.readouterr().err
     assert error.startswith("gpbench train: error: --out: ") and "bad\\xff is not valid UTF-8" in error
     assert error.count("\n") == 1 and sorted(path.name for path in tmp_path.iterdir()) == ["run.yaml"]
+
+
+def test_a_nested_verb_s_option_is_named_as_typed_when_its_path_is_not_utf8(tmp_path, capsys):
+    out = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff")
+    assert main(["figure1", "run", "--out", out, "--plots", str(tmp_path / "plots")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("gpbench figure1: error: --out: ") and "bad\\xff is not valid UTF-8" in error
+    assert list(tmp_path.iterdir()) == []
