@@ -89,12 +89,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _set_threads(threads: int | None) -> None:
+    """--threads, or one per physical core (torch's own count includes hyper-threads, docs/performance.md)."""
     import torch
 
-    if threads is not None:
-        if not 1 <= threads <= 1024:
-            raise ConfigError(f"--threads: expected a whole number from 1 to 1,024, got {threads}")
-        torch.set_num_threads(threads)
+    from gpbench.training.device import physical_cores
+
+    if threads is not None and not 1 <= threads <= 1024:
+        raise ConfigError(f"--threads: expected a whole number from 1 to 1,024, got {threads}")
+    torch.set_num_threads(threads or physical_cores())
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -413,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help=INCEPTION_HELP)
     evaluate.add_argument("--no-curves", action="store_true", help="score only the final checkpoint")
     evaluate.add_argument("--lenet-epochs", type=int, help=LENET_EPOCHS_HELP)
-    evaluate.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    evaluate.add_argument("--threads", type=int, help="torch threads (default: one per physical core)")
     evaluate.add_argument("--device", default="auto", help=DEVICE_HELP)
     evaluate.set_defaults(run=_eval)
 
@@ -434,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--inception-weights", metavar="FILE", help=INCEPTION_HELP)
     prepare.add_argument("--lenet-epochs", type=int, help=LENET_EPOCHS_HELP)
     prepare.add_argument("--metrics", help="comma-separated, as for gpbench eval (default by dataset)")
-    prepare.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    prepare.add_argument("--threads", type=int, help="torch threads (default: one per physical core)")
     prepare.add_argument("--device", default="auto", help=DEVICE_HELP)
     prepare.add_argument("--out", help="write the protocol notes as JSON")
     prepare.set_defaults(run=_prepare_metrics)

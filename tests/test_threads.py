@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gpbench.cli import _set_threads, main
 from gpbench.models import build
 from gpbench.training.config import resolve
 from gpbench.training.device import (ONE_THREAD_BELOW_FLOPS, cpu_list_size, critic_flops, default_threads,
@@ -38,3 +39,21 @@ def test_a_run_without_threads_takes_the_rule_and_one_with_threads_keeps_them(tm
     assert torch.get_num_threads() == (expected or physical_cores())
     Trainer(resolve({**keys, "threads": 3}), tmp_path / "set", progress=False).lock.release()
     assert torch.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("verb", [["eval", "runs/none"], ["prepare-metrics", "8gaussians"]])
+@pytest.mark.parametrize("threads", ["0", "1025"])
+def test_a_thread_count_out_of_range_ends_in_one_line_and_exit_2(tmp_path, capsys, monkeypatch, verb, threads):
+    monkeypatch.chdir(tmp_path)
+    assert main([*verb, "--threads", threads]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"gpbench {verb[0]}: error: --threads: expected a whole number from 1 to 1,024, got {threads}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_and_prepare_metrics_default_to_one_thread_per_physical_core(monkeypatch):
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)
+    _set_threads(None)
+    _set_threads(3)
+    assert seen == [physical_cores(), 3]
