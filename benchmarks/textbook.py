@@ -1,5 +1,5 @@
-"""The references of the performance gate, written out as a PyTorch textbook would: networks, a WGAN critic step and
-WGAN-GP training iterations. Nothing here imports gpbench, so a slowdown in gpbench's model, penalty, loss or
+"""The references of the performance gate, written out as a PyTorch textbook would: networks, the critic step of
+every game and penalty gpbench gates, and the WGAN-GP training iteration. Nothing here imports gpbench, so a slowdown in gpbench's model, penalty, loss or
 trainer code moves gpbench's side of a ratio and not this one (docs/performance.md).
 
 The nets do the same arithmetic as Gulrajani's (gan_toy.py, gan_mnist.py, gan_cifar.py), which gpbench builds:
