@@ -56,18 +56,22 @@ def gate_ratios(report: dict) -> dict[str, dict]:
             if "gate" in bench.get("extra_info", {}) and "ratio" in bench["extra_info"]}
 
 
-def read_baseline(path: str | Path) -> tuple[dict[str, float], float]:
-    """(entry -> baseline ratio, bound) from a baseline file, or from another run's report (bound: the default)."""
+def read_baseline(path: str | Path) -> tuple[dict[str, float], float, str | None]:
+    """(entry -> baseline ratio, bound, the CPU it was recorded on) from a baseline file, or from another run's
+    report (bound: the default; the CPU: not named)."""
     data = read_json(path, "a baseline: benchmarks/baseline.json or a pytest-benchmark report")
     if isinstance(data.get("benchmarks"), list):
-        return {entry: info["ratio"] for entry, info in gate_ratios(data).items()}, DEFAULT_BOUND
+        return {entry: info["ratio"] for entry, info in gate_ratios(data).items()}, DEFAULT_BOUND, None
     ratios, bound = data.get("ratios"), data.get("bound")
-    if not isinstance(ratios, dict) or not all(isinstance(value.get("ratio"), (int, float)) for value in ratios.values()):
+    if not isinstance(ratios, dict) or not all(isinstance(value, dict) and isinstance(value.get("ratio"), (int, float))
+                                               for value in ratios.values()):
         raise ReportError(f"{path}: expected 'ratios': {{entry: {{'ratio': number, ...}}}}; record it with "
                           f"{RECORD_COMMAND}")
     if not isinstance(bound, (int, float)) or not 1.0 < bound < 2.0:
         raise ReportError(f"{path}: 'bound' must be a number between 1 and 2, got {bound!r}")
-    return {entry: value["ratio"] for entry, value in ratios.items()}, float(bound)
+    recorded = data.get("recorded")
+    return ({entry: value["ratio"] for entry, value in ratios.items()}, float(bound),
+            recorded.get("cpu") if isinstance(recorded, dict) else None)
 
 
 def describe(info: dict) -> str:
@@ -164,8 +168,7 @@ def check(report_path: str | Path, against: str | Path = BASELINE) -> int:
     """Print the comparison and the verdicts; 1 on a regression, 0 otherwise."""
     report = read_report(report_path)
     ratios = gate_ratios(report)
-    baseline, bound = read_baseline(against)
-    recorded = read_json(against, "a baseline").get("recorded", {}).get("cpu")
+    baseline, bound, recorded = read_baseline(against)
     if recorded and recorded != cpu_name():
         print(f"note: the baseline was recorded on {recorded}; this machine is {cpu_name()} (a different machine "
               "moves ratios a few percent; re-record on a new machine class: docs/performance.md)")

@@ -94,6 +94,7 @@ def test_a_bad_report_ends_in_one_line_and_exit_2(tmp_path, capsys, content, mes
 @pytest.mark.parametrize("baseline, message", [
     ({"bound": 1.1}, "expected 'ratios'"),
     ({"bound": 1.1, "ratios": {"x": {"low": 1}}}, "expected 'ratios'"),
+    ({"bound": 1.1, "ratios": {"x": 1.0}}, "expected 'ratios'"),
     ({"bound": 3, "ratios": {"x": {"ratio": 1.0}}}, "'bound' must be a number between 1 and 2"),
 ])
 def test_a_bad_baseline_ends_in_one_line_and_exit_2(tmp_path, capsys, baseline, message):
@@ -104,10 +105,10 @@ def test_a_bad_baseline_ends_in_one_line_and_exit_2(tmp_path, capsys, baseline, 
 
 def test_the_committed_baseline_covers_every_gate_entry():
     import bench_gate
-    baseline, bound = check.read_baseline(check.BASELINE)
+    baseline, bound, recorded = check.read_baseline(check.BASELINE)
     entries = {f"critic step: {entry}" for entry in bench_gate.ENTRIES} | {
         f"training iteration: {arch}" for arch in bench_gate.ITERATIONS} | {"FID 5000 x 2048 vs torch-fidelity"}
-    assert set(baseline) == entries and 1.0 < bound < 2.0
+    assert set(baseline) == entries and 1.0 < bound < 2.0 and recorded
 
 
 def test_every_registered_kind_and_game_has_a_gate_entry_with_a_textbook_reference():
